@@ -1,0 +1,3 @@
+import Engine
+import Lang
+enum BuiltinsModule {}

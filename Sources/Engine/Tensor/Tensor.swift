@@ -1,0 +1,165 @@
+import Foundation
+
+/// The memory behind a tensor: either owned by the tensor or borrowed from a
+/// memory-mapped file (then `owner` keeps the mapping alive and the memory is
+/// read-only).
+public final class TensorBuffer: @unchecked Sendable {
+  public let pointer: UnsafeMutablePointer<Float>
+  public let count: Int
+  let owner: AnyObject?
+
+  /// Zero-filled owned memory of `count` floats.
+  init(zeros count: Int) {
+    self.count = count
+    pointer = .allocate(capacity: max(count, 1))
+    pointer.initialize(repeating: 0, count: max(count, 1))
+    owner = nil
+  }
+
+  /// Borrowed memory; `owner` must keep `pointer` valid.
+  init(borrowing pointer: UnsafeMutablePointer<Float>, count: Int, owner: AnyObject) {
+    self.pointer = pointer
+    self.count = count
+    self.owner = owner
+  }
+
+  var isOwned: Bool { owner == nil }
+
+  deinit {
+    if owner == nil { pointer.deallocate() }
+  }
+}
+
+/// A dense row-major fp32 array with a shape: the engine's one numeric type.
+///
+/// Value semantics: copies share memory until one of them is written, and a
+/// tensor borrowed from a memory-mapped checkpoint is copied on first write.
+public struct Tensor: @unchecked Sendable {
+  /// Sizes of the dimensions, outermost first; `[]` is a scalar.
+  public private(set) var shape: [Int]
+  var buffer: TensorBuffer
+
+  /// A zero tensor of the given shape.
+  public init(zeros shape: [Int]) {
+    self.shape = shape
+    buffer = TensorBuffer(zeros: shape.reduce(1, *))
+  }
+
+  /// A tensor holding `scalars` (row-major) with the given shape.
+  public init(shape: [Int], scalars: [Float]) {
+    precondition(shape.reduce(1, *) == scalars.count, "shape \(shape) does not hold \(scalars.count) values")
+    self.init(zeros: shape)
+    scalars.withUnsafeBufferPointer { src in
+      buffer.pointer.update(from: src.baseAddress!, count: src.count)
+    }
+  }
+
+  /// A tensor viewing memory it does not own (a memory-mapped weight).
+  init(shape: [Int], borrowing pointer: UnsafeMutablePointer<Float>, owner: AnyObject) {
+    self.shape = shape
+    buffer = TensorBuffer(borrowing: pointer, count: shape.reduce(1, *), owner: owner)
+  }
+
+  /// Number of elements.
+  public var count: Int { buffer.count }
+  /// Number of dimensions.
+  public var rank: Int { shape.count }
+  /// The elements in row-major order.
+  public var scalars: [Float] { Array(UnsafeBufferPointer(start: buffer.pointer, count: count)) }
+
+  /// Read-only access to the elements.
+  @inline(__always)
+  public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
+    try body(UnsafeBufferPointer(start: buffer.pointer, count: count))
+  }
+
+  /// Read-write access; copies first if the memory is shared or borrowed.
+  @inline(__always)
+  public mutating func withUnsafeMutableBufferPointer<R>(
+    _ body: (UnsafeMutableBufferPointer<Float>) throws -> R
+  ) rethrows -> R {
+    makeUniqueAndOwned()
+    return try body(UnsafeMutableBufferPointer(start: buffer.pointer, count: count))
+  }
+
+  /// Read-only base pointer, valid while this tensor is alive and unmodified.
+  public var pointer: UnsafePointer<Float> { UnsafePointer(buffer.pointer) }
+
+  /// Mutable base pointer after ensuring unique ownership.
+  public mutating func mutablePointer() -> UnsafeMutablePointer<Float> {
+    makeUniqueAndOwned()
+    return buffer.pointer
+  }
+
+  mutating func makeUniqueAndOwned() {
+    if !isKnownUniquelyReferenced(&buffer) || !buffer.isOwned {
+      let copy = TensorBuffer(zeros: buffer.count)
+      copy.pointer.update(from: buffer.pointer, count: buffer.count)
+      buffer = copy
+    }
+  }
+
+  /// Element at a flat (row-major) index.
+  public subscript(flat index: Int) -> Float {
+    get { buffer.pointer[index] }
+    set {
+      makeUniqueAndOwned()
+      buffer.pointer[index] = newValue
+    }
+  }
+
+  /// Element at a full multi-dimensional index.
+  public subscript(_ index: Int...) -> Float {
+    get { buffer.pointer[flatIndex(index)] }
+    set {
+      makeUniqueAndOwned()
+      buffer.pointer[flatIndex(index)] = newValue
+    }
+  }
+
+  /// Row-major strides of the shape.
+  public var strides: [Int] {
+    var s = [Int](repeating: 1, count: shape.count)
+    var acc = 1
+    for i in stride(from: shape.count - 1, through: 0, by: -1) {
+      s[i] = acc
+      acc *= shape[i]
+    }
+    return s
+  }
+
+  func flatIndex(_ index: [Int]) -> Int {
+    precondition(index.count == shape.count, "index \(index) for shape \(shape)")
+    var flat = 0
+    for (i, n) in zip(index, shape) { flat = flat * n + i }
+    return flat
+  }
+
+  /// The same elements with another shape of the same size.
+  public func reshaped(_ newShape: [Int]) -> Tensor {
+    precondition(newShape.reduce(1, *) == count, "cannot reshape \(shape) to \(newShape)")
+    var t = self
+    t.shape = newShape
+    return t
+  }
+
+  /// Sub-tensor at `index` along the first dimension (a row), copied.
+  public func row(_ index: Int) -> Tensor {
+    precondition(rank >= 1 && index >= 0 && index < shape[0])
+    let inner = Array(shape.dropFirst())
+    let n = inner.reduce(1, *)
+    var out = Tensor(zeros: inner)
+    out.buffer.pointer.update(from: buffer.pointer + index * n, count: n)
+    return out
+  }
+}
+
+extension Tensor: Equatable {
+  public static func == (a: Tensor, b: Tensor) -> Bool {
+    a.shape == b.shape && a.withUnsafeBufferPointer { x in b.withUnsafeBufferPointer { y in x.elementsEqual(y) } }
+  }
+}
+
+extension Tensor: CustomStringConvertible {
+  public var description: String { "Tensor\(shape)" }
+}

@@ -1,0 +1,1 @@
+print("tdb: not built yet")
