@@ -1,0 +1,225 @@
+import Foundation
+
+/// What a forward pass should keep, change and compute.
+public struct ForwardOptions: @unchecked Sendable {
+  /// Hook values to keep in `ForwardResult.cache`.
+  public var cache: CacheRequest = .none
+  /// Changes to hook values, applied in order at their hook.
+  public var interventions: [Intervention] = []
+  /// SAEs spliced in at their hook points.
+  public var saes: [SAESplice] = []
+  /// Logits at every position, only the last, or none.
+  public var logits: LogitsRequest = .all
+  /// Polled between layers; returning true stops the pass with `ModelError.interrupted`.
+  public var shouldStop: (() -> Bool)? = nil
+
+  public init(
+    cache: CacheRequest = .none, interventions: [Intervention] = [], saes: [SAESplice] = [], logits: LogitsRequest = .all,
+    shouldStop: (() -> Bool)? = nil
+  ) {
+    self.cache = cache
+    self.interventions = interventions
+    self.saes = saes
+    self.logits = logits
+    self.shouldStop = shouldStop
+  }
+}
+
+public enum LogitsRequest: Sendable { case all, last, none }
+
+/// The outcome of one forward pass.
+public struct ForwardResult: @unchecked Sendable {
+  public let tokens: [Int]
+  /// [T, V] for `.all`, [1, V] for `.last` (the last position), [0, V] for `.none`.
+  public let logits: Tensor
+  /// Hook values kept as asked by `ForwardOptions.cache`.
+  public let cache: [HookPoint: Tensor]
+
+  /// Logits at the last position.
+  public var lastLogits: Tensor { logits.row(logits.shape[0] - 1) }
+}
+
+extension GPT2Model {
+  /// Runs the model on `tokens` (1 to n_positions ids).
+  public func forward(_ tokens: [Int], options: ForwardOptions = ForwardOptions()) throws -> ForwardResult {
+    let c = config
+    let T = tokens.count, C = c.dModel, H = c.heads, D = c.dHead, F = c.dMLP, V = c.vocabSize
+    guard T > 0 else { throw ModelError.emptyPrompt }
+    guard T <= c.context else { throw ModelError.promptTooLong(tokens: T, context: c.context) }
+    if let bad = tokens.first(where: { $0 < 0 || $0 >= V }) { throw ModelError.tokenOutOfRange(bad, vocab: V) }
+    for i in options.interventions {
+      try validate(i.hook)
+    }
+    var saeAt: [HookPoint: SAESplice] = [:]
+    for s in options.saes {
+      try validate(s.sae.hook)
+      guard s.sae.dIn == s.sae.hook.shape(config: c, tokens: 1).last! else {
+        throw ModelError.badSAE(s.sae.folder.path, "d_in \(s.sae.dIn) does not match \(s.sae.hook.name) of this model")
+      }
+      saeAt[s.sae.hook] = s
+    }
+    var hooks = HookRunner(interventions: options.interventions, request: options.cache, splicedAt: Set(saeAt.keys))
+    let w = weights
+
+    // A hook point where the residual stream (or an MLP activation) passes:
+    // user interventions, then an SAE splice if one sits there.
+    func pass(_ point: HookPoint, _ value: inout Tensor) throws {
+      if hooks.wants(point) { try hooks.visit(point, &value, tokens: T) }
+      if let splice = saeAt[point] { try spliceSAE(splice, at: point, &value) }
+    }
+    func spliceSAE(_ splice: SAESplice, at point: HookPoint, _ value: inout Tensor) throws {
+      let sae = splice.sae
+      func site(_ s: HookPoint.SAESite) -> HookPoint { HookPoint(point.site, layer: point.layer, sae: s) }
+      var input = value
+      try hooks.visit(site(.input), &input, tokens: T)
+      let state = sae.normalise(input)
+      var latents = sae.activate(sae.preActivations(state.input))
+      try hooks.visit(site(.actsPost), &latents, tokens: T)
+      var recons = sae.decode(latents)
+      sae.denormalise(&recons, state)
+      try hooks.visit(site(.recons), &recons, tokens: T)
+      var error = Tensor(zeros: input.shape)
+      let n = input.count
+      let e = error.mutablePointer(), x = input.pointer, r = recons.pointer
+      for i in 0..<n { e[i] = x[i] - r[i] }
+      try hooks.visit(site(.error), &error, tokens: T)
+      var output = recons
+      if splice.keepError {
+        let o = output.mutablePointer(), e = error.pointer
+        for i in 0..<n { o[i] += e[i] }
+      }
+      try hooks.visit(site(.output), &output, tokens: T)
+      value = output
+    }
+    func checkStop() throws {
+      if let stop = options.shouldStop, stop() { throw ModelError.interrupted }
+    }
+
+    // Embeddings: resid[T, C] = wte[token] + wpe[pos].
+    var embed = Tensor(zeros: [T, C])
+    var posEmbed = Tensor(zeros: [T, C])
+    do {
+      let e = embed.mutablePointer(), p = posEmbed.mutablePointer()
+      for t in 0..<T {
+        (e + t * C).update(from: w.wte.pointer + tokens[t] * C, count: C)
+        (p + t * C).update(from: w.wpe.pointer + t * C, count: C)
+      }
+    }
+    try pass(HookPoint(.embed), &embed)
+    try pass(HookPoint(.posEmbed), &posEmbed)
+    var resid = Tensor(zeros: [T, C])
+    do {
+      let r = resid.mutablePointer(), e = embed.pointer, p = posEmbed.pointer
+      for i in 0..<(T * C) { r[i] = e[i] + p[i] }
+    }
+
+    for l in 0..<c.layers {
+      try checkStop()
+      let b = w.blocks[l]
+      try pass(.block(l, .residPre), &resid)
+
+      // Attention: ln1 -> qkv -> causal softmax(q kᵀ/√D) v -> c_proj.
+      var ln1 = try layerNorm(resid, weight: b.ln1Weight, bias: b.ln1Bias, scaleHook: .block(l, .ln1Scale), pass: pass)
+      try pass(.block(l, .ln1Normalized), &ln1)
+      var qkv = Tensor(zeros: [T, 3 * C])
+      matmulForward(qkv.mutablePointer(), ln1.pointer, b.attnWeight.pointer, b.attnBias.pointer, T: T, C: C, OC: 3 * C)
+      for (site, third) in [(HookPoint.Site.q, 0), (.k, 1), (.v, 2)] where hooks.wants(.block(l, site)) {
+        var part = Tensor(zeros: [T, H, D])
+        let src = qkv.pointer + third * C, dst = part.mutablePointer()
+        for t in 0..<T { (dst + t * C).update(from: src + t * 3 * C, count: C) }
+        try pass(.block(l, site), &part)
+        let back = qkv.mutablePointer() + third * C, p = part.pointer
+        for t in 0..<T { (back + t * 3 * C).update(from: p + t * C, count: C) }
+      }
+      var pattern = Tensor(zeros: [H, T, T])
+      do {
+        let pat = pattern.mutablePointer(), q = qkv.pointer
+        for h in 0..<H { attentionScores(pat + h * T * T, qkv: q, head: h, T: T, C: C, D: D) }
+      }
+      if hooks.wants(.block(l, .attnScores)) {
+        try pass(.block(l, .attnScores), &pattern)
+      }
+      do {
+        let pat = pattern.mutablePointer()
+        parallelChunks(H, minimumChunk: T >= 64 ? 1 : H) { heads in
+          for h in heads { causalSoftmax(pat + h * T * T, pat + h * T * T, T: T) }
+        }
+      }
+      try pass(.block(l, .pattern), &pattern)
+      var z = Tensor(zeros: [T, H, D])
+      do {
+        let zp = z.mutablePointer(), pat = pattern.pointer, q = qkv.pointer
+        for h in 0..<H { attentionValues(zp, pattern: pat + h * T * T, qkv: q, head: h, T: T, C: C, D: D) }
+      }
+      try pass(.block(l, .z), &z)
+      var attnOut = Tensor(zeros: [T, C])
+      matmulForward(attnOut.mutablePointer(), z.pointer, b.attnProjWeight.pointer, b.attnProjBias.pointer, T: T, C: C, OC: C)
+      try pass(.block(l, .attnOut), &attnOut)
+      var residMid = add(resid, attnOut)
+      try pass(.block(l, .residMid), &residMid)
+
+      // MLP: ln2 -> c_fc -> gelu_new -> c_proj.
+      var ln2 = try layerNorm(residMid, weight: b.ln2Weight, bias: b.ln2Bias, scaleHook: .block(l, .ln2Scale), pass: pass)
+      try pass(.block(l, .ln2Normalized), &ln2)
+      var mlpPre = Tensor(zeros: [T, F])
+      matmulForward(mlpPre.mutablePointer(), ln2.pointer, b.fcWeight.pointer, b.fcBias.pointer, T: T, C: C, OC: F)
+      try pass(.block(l, .mlpPre), &mlpPre)
+      var mlpPost = Tensor(zeros: [T, F])
+      geluForward(mlpPost.mutablePointer(), mlpPre.pointer, count: T * F)
+      try pass(.block(l, .mlpPost), &mlpPost)
+      var mlpOut = Tensor(zeros: [T, C])
+      matmulForward(mlpOut.mutablePointer(), mlpPost.pointer, b.fcProjWeight.pointer, b.fcProjBias.pointer, T: T, C: F, OC: C)
+      try pass(.block(l, .mlpOut), &mlpOut)
+      var residPost = add(residMid, mlpOut)
+      try pass(.block(l, .residPost), &residPost)
+      resid = residPost
+    }
+    try checkStop()
+
+    var final = try layerNorm(resid, weight: w.lnfWeight, bias: w.lnfBias, scaleHook: HookPoint(.lnFinalScale), pass: pass)
+    try pass(HookPoint(.lnFinalNormalized), &final)
+    let logits: Tensor
+    switch options.logits {
+    case .all:
+      var out = Tensor(zeros: [T, V])
+      unembedForward(out.mutablePointer(), final.pointer, w.lmHead.pointer, T: T, C: C, V: V)
+      logits = out
+    case .last:
+      var out = Tensor(zeros: [1, V])
+      unembedForward(out.mutablePointer(), final.pointer + (T - 1) * C, w.lmHead.pointer, T: 1, C: C, V: V)
+      logits = out
+    case .none:
+      logits = Tensor(zeros: [0, V])
+    }
+    return ForwardResult(tokens: tokens, logits: logits, cache: hooks.cache)
+  }
+
+  /// LayerNorm with its scale [T, 1] exposed as a hook point (replacing the
+  /// scale changes the normalisation, as in TransformerLens).
+  private func layerNorm(
+    _ x: Tensor, weight: Tensor, bias: Tensor, scaleHook: HookPoint, pass: (HookPoint, inout Tensor) throws -> Void
+  ) throws -> Tensor {
+    let T = x.shape[0], C = x.shape[1]
+    var mean = [Float](repeating: 0, count: T)
+    var scale = Tensor(zeros: [T, 1])
+    layerNormStatistics(x.pointer, mean: &mean, scale: scale.mutablePointer(), T: T, C: C, eps: config.layerNormEpsilon)
+    try pass(scaleHook, &scale)
+    var out = Tensor(zeros: [T, C])
+    layerNormApply(out.mutablePointer(), x.pointer, mean: mean, scale: scale.pointer, weight: weight.pointer, bias: bias.pointer, T: T, C: C)
+    return out
+  }
+
+  private func add(_ a: Tensor, _ b: Tensor) -> Tensor {
+    var out = Tensor(zeros: a.shape)
+    let o = out.mutablePointer(), x = a.pointer, y = b.pointer
+    for i in 0..<a.count { o[i] = x[i] + y[i] }
+    return out
+  }
+
+  /// Throws unless `point` exists in this model.
+  public func validate(_ point: HookPoint) throws {
+    if let l = point.layer, l >= config.layers {
+      throw ModelError.unknownHook(point.name, suggestion: "this model has blocks 0...\(config.layers - 1)")
+    }
+  }
+}

@@ -1,0 +1,30 @@
+import Foundation
+
+/// A GPT-2-family model loaded from a Hugging Face folder: hyperparameters,
+/// memory-mapped weights and (once loaded) the tokenizer.
+public final class GPT2Model: @unchecked Sendable {
+  public let folder: URL
+  public let config: ModelConfig
+  public let weights: ModelWeights
+  let checkpoint: Checkpoint
+
+  /// Loads `config.json` and the safetensors weights of `folder`.
+  public init(folder: URL) throws {
+    self.folder = folder
+    var isDir: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDir), isDir.boolValue else {
+      throw ModelError.missingFile(folder.path)
+    }
+    config = try ModelConfig(url: folder.appendingPathComponent("config.json"))
+    checkpoint = try Checkpoint(folder: folder)
+    weights = try ModelWeights(checkpoint: checkpoint, config: config)
+  }
+
+  /// A model from weights in memory (tests and hand-built models).
+  public init(config: ModelConfig, weights: ModelWeights) {
+    self.folder = URL(fileURLWithPath: "/")
+    self.config = config
+    self.weights = weights
+    self.checkpoint = try! Checkpoint.empty()
+  }
+}

@@ -1,0 +1,44 @@
+import Foundation
+import XCTest
+
+@testable import Engine
+
+/// The repository root, found from this file's path.
+let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+let demoFolder = repoRoot.appendingPathComponent("models/tdb-demo")
+let goldenFolder = repoRoot.appendingPathComponent("Tests/Fixtures/golden")
+
+/// Loaded once for all tests.
+let demoModel: GPT2Model = try! GPT2Model(folder: demoFolder)
+let golden: SafeTensorsFile = try! SafeTensorsFile(url: goldenFolder.appendingPathComponent("golden.safetensors"))
+let goldenMeta: [String: Any] = try! JSONSerialization.jsonObject(
+  with: Data(contentsOf: goldenFolder.appendingPathComponent("golden.json"))) as! [String: Any]
+
+/// max |a - b| / max |b|: the golden files' agreement measure.
+func relativeError(_ a: Tensor, _ b: Tensor) -> Float {
+  precondition(a.count == b.count, "sizes \(a.shape) vs \(b.shape)")
+  var maxDiff: Float = 0, maxRef: Float = 0
+  a.withUnsafeBufferPointer { x in
+    b.withUnsafeBufferPointer { y in
+      for i in 0..<x.count {
+        maxDiff = max(maxDiff, abs(x[i] - y[i]))
+        maxRef = max(maxRef, abs(y[i]))
+      }
+    }
+  }
+  return maxRef == 0 ? maxDiff : maxDiff / maxRef
+}
+
+func assertClose(_ a: Tensor, _ b: Tensor, tolerance: Float, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+  XCTAssertEqual(a.shape, b.shape, "\(what): shape", file: file, line: line)
+  guard a.shape == b.shape else { return }
+  let e = relativeError(a, b)
+  XCTAssertLessThanOrEqual(e, tolerance, "\(what): relative error \(e)", file: file, line: line)
+}
+
+/// A scratch directory removed at the end of the process.
+func scratchDirectory() -> URL {
+  let url = FileManager.default.temporaryDirectory.appendingPathComponent("tdb-tests-\(UUID().uuidString)")
+  try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+  return url
+}
