@@ -27,7 +27,7 @@ public struct ModelWeights: Sendable {
   /// Reads every tensor with its expected shape; names with or without the
   /// `transformer.` prefix.
   public init(checkpoint: Checkpoint, config c: ModelConfig) throws {
-    let prefix = checkpoint.has("transformer.wte.weight") ? "transformer." : ""
+    let prefix = checkpoint.names.contains { $0.hasPrefix("transformer.") } ? "transformer." : ""
     func t(_ name: String, _ shape: [Int]) throws -> Tensor { try checkpoint.tensor(prefix + name, shape: shape) }
     let C = c.dModel, F = c.dMLP
     wte = try t("wte.weight", [c.vocabSize, C])
