@@ -1,0 +1,210 @@
+import Foundation
+
+/// GPT-2's byte-level BPE tokenizer, giving the same ids as Hugging Face's
+/// GPT-2 tokenizer (ByteLevel pre-tokenizer without prefix space, BPE by merge
+/// rank, `<|endoftext|>` split out first).
+public final class GPT2Tokenizer: @unchecked Sendable {
+  /// The special token separating documents.
+  public static let endOfText = "<|endoftext|>"
+
+  /// The number of token ids (one more than the largest id in vocab.json).
+  public var vocabularySize: Int { tokens.idCount }
+  /// The id of `endOfText` in vocab.json (50256 for GPT-2).
+  public let endOfTextID: Int
+
+  /// Raw bytes of each token (stand-ins already undone).
+  let tokens: TokenTable
+  /// The id of each single byte, the symbols BPE starts from.
+  let byteIDs: [Int]
+  /// Merge of a pair of ids, keyed by `pairKey`.
+  let merges: [UInt64: Merge]
+
+  struct Merge {
+    var rank: Int32
+    var id: Int32
+    static let none = Merge(rank: .max, id: -1)
+  }
+
+  // The cache makes repeated words free; the lock keeps the class Sendable.
+  private let cacheLock = NSLock()
+  private var cache: [[UInt8]: [Int]] = [:]
+  /// Like HF, stop caching past this many words so memory stays bounded.
+  private static let cacheCapacity = 10_000
+  private static let endOfTextScalars = Array(endOfText.unicodeScalars)
+
+  /// Loads vocab.json and merges.txt from a Hugging Face GPT-2 folder.
+  public convenience init(folder: URL) throws {
+    try self.init(
+      vocabURL: folder.appendingPathComponent("vocab.json"),
+      mergesURL: folder.appendingPathComponent("merges.txt"))
+  }
+
+  /// Loads a vocabulary (token string -> id JSON) and its ranked merges.
+  public init(vocabURL: URL, mergesURL: URL) throws {
+    let vocabData = try VocabFiles.read(vocabURL)
+    let mergesData = try VocabFiles.read(mergesURL)
+
+    var tokens = TokenTable()
+    var raw: [UInt8] = []
+    try VocabFiles.parseVocab(vocabData, url: vocabURL) { key, id in
+      ByteEncoder.rawBytes(ofMapped: key, into: &raw)
+      raw.withUnsafeBufferPointer { tokens.insert($0, id: id) }
+    }
+
+    var byteIDs: [Int] = []
+    for byte in 0...255 {
+      guard let id = tokens.id(of: [UInt8(byte)]) else {
+        throw TokenizerError.malformedVocab(
+          vocabURL, "no token for the single byte \(byte) ('\(ByteEncoder.mappedText(of: [UInt8(byte)]))')")
+      }
+      byteIDs.append(id)
+    }
+    guard let endOfTextID = tokens.id(of: Array(Self.endOfText.utf8)) else {
+      throw TokenizerError.malformedVocab(vocabURL, "no \(Self.endOfText) token")
+    }
+
+    var merges: [UInt64: Merge] = [:]
+    merges.reserveCapacity(60_000)
+    var rank: Int32 = 0
+    var right: [UInt8] = []
+    try VocabFiles.parseMerges(mergesData, url: mergesURL) { leftText, rightText, line in
+      // `raw` ends up holding left + right: the merged token.
+      ByteEncoder.rawBytes(ofMapped: leftText, into: &raw)
+      ByteEncoder.rawBytes(ofMapped: rightText, into: &right)
+      let leftID = tokens.id(of: raw)
+      let rightID = tokens.id(of: right)
+      raw.append(contentsOf: right)
+      guard let leftID, let rightID, let mergedID = tokens.id(of: raw) else {
+        throw TokenizerError.malformedMerges(mergesURL, line: line, "a token of this merge is not in vocab.json")
+      }
+      // A repeated pair keeps its last rank, as in HF and openai's encoder.py.
+      merges[Self.pairKey(leftID, rightID)] = Merge(rank: rank, id: Int32(mergedID))
+      rank += 1
+    }
+
+    self.tokens = tokens
+    self.byteIDs = byteIDs
+    self.merges = merges
+    self.endOfTextID = endOfTextID
+  }
+
+  /// Token ids; "<|endoftext|>" anywhere in the text becomes the special token id.
+  public func encode(_ text: String) -> [Int] {
+    let scalars = Array(text.unicodeScalars)
+    // Byte offset of each scalar in the UTF-8 text, and of the end.
+    var offsets = [Int](repeating: 0, count: scalars.count + 1)
+    for (i, scalar) in scalars.enumerated() { offsets[i + 1] = offsets[i] + UTF8.width(scalar) }
+    let utf8 = Array(text.utf8)
+
+    var ids: [Int] = []
+    ids.reserveCapacity(utf8.count / 3 + 1)
+    var segmentStart = 0
+    for specialStart in specialTokenStarts(scalars) {
+      appendOrdinary(scalars, segmentStart..<specialStart, offsets, utf8, to: &ids)
+      ids.append(endOfTextID)
+      segmentStart = specialStart + Self.endOfTextScalars.count
+    }
+    appendOrdinary(scalars, segmentStart..<scalars.count, offsets, utf8, to: &ids)
+    return ids
+  }
+
+  /// Text of ids; invalid UTF-8 byte sequences (from partial tokens) decode with U+FFFD like HF.
+  ///
+  /// Ids outside the vocabulary are skipped, as HF's decoder does.
+  public func decode(_ ids: [Int]) -> String {
+    var bytes: [UInt8] = []
+    for id in ids {
+      if let token = tokens.bytes(of: id) { bytes.append(contentsOf: token) }
+    }
+    return String(decoding: bytes, as: UTF8.self)
+  }
+
+  /// The raw token string of one id as text (decoded bytes, e.g. " Mary"), or nil if out of range.
+  ///
+  /// A token that is only part of a character shows U+FFFD for the partial bytes.
+  public func tokenText(_ id: Int) -> String? {
+    tokens.bytes(of: id).map { String(decoding: $0, as: UTF8.self) }
+  }
+
+  /// The id of a string that is exactly one token, else nil (" Mary" -> 5335).
+  public func singleTokenID(_ text: String) -> Int? {
+    tokens.id(of: Array(text.utf8))
+  }
+
+  /// Scalar indices where `<|endoftext|>` starts, left to right without overlap.
+  private func specialTokenStarts(_ scalars: [Unicode.Scalar]) -> [Int] {
+    let special = Self.endOfTextScalars
+    var starts: [Int] = []
+    var i = 0
+    while i + special.count <= scalars.count {
+      if scalars[i] == special[0], scalars[i..<(i + special.count)].elementsEqual(special) {
+        starts.append(i)
+        i += special.count
+      } else {
+        i += 1
+      }
+    }
+    return starts
+  }
+
+  /// Pre-tokenises text without special tokens and appends each piece's BPE ids.
+  private func appendOrdinary(
+    _ scalars: [Unicode.Scalar], _ range: Range<Int>, _ offsets: [Int], _ utf8: [UInt8],
+    to ids: inout [Int]
+  ) {
+    guard !range.isEmpty else { return }
+    for piece in PreTokenizer.split(scalars, range) {
+      ids.append(contentsOf: wordIDs(Array(utf8[offsets[piece.lowerBound]..<offsets[piece.upperBound]])))
+    }
+  }
+
+  /// The BPE ids of one pre-token, from the cache when seen before.
+  ///
+  /// The cache is keyed by bytes, not String: Swift's String equality is
+  /// canonical equivalence, which would confuse e.g. U+212B with U+00C5.
+  func wordIDs(_ word: [UInt8]) -> [Int] {
+    if word.count == 1 { return [byteIDs[Int(word[0])]] }
+    cacheLock.lock()
+    let cached = cache[word]
+    cacheLock.unlock()
+    if let cached { return cached }
+    let ids = bpe(word)
+    cacheLock.lock()
+    if cache.count < Self.cacheCapacity { cache[word] = ids }
+    cacheLock.unlock()
+    return ids
+  }
+
+  /// Merges the word's byte symbols, always the lowest-ranked adjacent pair
+  /// first (leftmost on ties), until no pair has a merge.
+  func bpe(_ word: [UInt8]) -> [Int] {
+    var symbols = word.map { byteIDs[Int($0)] }
+    guard symbols.count > 1 else { return symbols }
+    // pairMerges[i] is the merge of symbols[i] and symbols[i + 1], kept up to
+    // date so each step only rescans integers.
+    var pairMerges = (0..<(symbols.count - 1)).map { mergeOf(symbols[$0], symbols[$0 + 1]) }
+    while true {
+      var best = -1
+      var bestRank = Int32.max
+      for (i, merge) in pairMerges.enumerated() where merge.rank < bestRank {
+        best = i
+        bestRank = merge.rank
+      }
+      if best < 0 { break }
+      symbols[best] = Int(pairMerges[best].id)
+      symbols.remove(at: best + 1)
+      pairMerges.remove(at: best)
+      if best > 0 { pairMerges[best - 1] = mergeOf(symbols[best - 1], symbols[best]) }
+      if best < pairMerges.count { pairMerges[best] = mergeOf(symbols[best], symbols[best + 1]) }
+    }
+    return symbols
+  }
+
+  private func mergeOf(_ left: Int, _ right: Int) -> Merge {
+    merges[Self.pairKey(left, right)] ?? .none
+  }
+
+  static func pairKey(_ left: Int, _ right: Int) -> UInt64 {
+    UInt64(UInt32(truncatingIfNeeded: left)) << 32 | UInt64(UInt32(truncatingIfNeeded: right))
+  }
+}
