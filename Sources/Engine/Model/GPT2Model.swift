@@ -6,6 +6,8 @@ public final class GPT2Model: @unchecked Sendable {
   public let folder: URL
   public let config: ModelConfig
   public let weights: ModelWeights
+  /// The byte-level BPE tokenizer from the folder's vocab.json and merges.txt.
+  public let tokenizer: GPT2Tokenizer
   let checkpoint: Checkpoint
 
   /// Loads `config.json` and the safetensors weights of `folder`.
@@ -18,11 +20,13 @@ public final class GPT2Model: @unchecked Sendable {
     config = try ModelConfig(url: folder.appendingPathComponent("config.json"))
     checkpoint = try Checkpoint(folder: folder)
     weights = try ModelWeights(checkpoint: checkpoint, config: config)
+    tokenizer = try GPT2Tokenizer(folder: folder)
   }
 
   /// A model from weights in memory (tests and hand-built models).
-  public init(config: ModelConfig, weights: ModelWeights) {
+  public init(config: ModelConfig, weights: ModelWeights, tokenizer: GPT2Tokenizer) {
     self.folder = URL(fileURLWithPath: "/")
+    self.tokenizer = tokenizer
     self.config = config
     self.weights = weights
     self.checkpoint = try! Checkpoint.empty()

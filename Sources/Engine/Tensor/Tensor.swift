@@ -148,7 +148,7 @@ public struct Tensor: @unchecked Sendable {
     precondition(rank >= 1 && index >= 0 && index < shape[0])
     let inner = Array(shape.dropFirst())
     let n = inner.reduce(1, *)
-    var out = Tensor(zeros: inner)
+    let out = Tensor(zeros: inner)
     out.buffer.pointer.update(from: buffer.pointer + index * n, count: n)
     return out
   }
