@@ -1,0 +1,232 @@
+import Engine
+import Foundation
+import Lang
+
+/// tokens, run, predict, logits, prob, logitdiff, act, generate, model, saes, hooks.
+func registerRunCommands(_ r: CommandRegistry, _ s: ModelSession) {
+  let group = "model"
+  r.register(
+    CommandSpec(
+      name: "tokens", group: group, summary: "Tokenise text: a table of position, id and token",
+      parameters: [ParameterSpec("text", .any, "a string (or a run: its tokens)")],
+      examples: [#"tokens "When Mary and John went to the store""#])
+  ) { call, _ in
+    let ids = try s.promptTokens(try call.arg(0))
+    return .table(Table(columns: ["pos", "id", "token"], rows: ids.enumerated().map { [Value($0), Value($1), Value(s.tokenText($1))] }))
+  }
+
+  r.register(
+    CommandSpec(
+      name: "run", group: group, summary: "Run the model on a prompt: a run value with tokens, logits and the cache of hook values",
+      parameters: [ParameterSpec("prompt", .any, "a string or a list of token ids")],
+      flags: [
+        FlagSpec("with", .any, valueName: "HOOKS", "an intervention or list of interventions (ablate, patch, steer, set)"),
+        FlagSpec("sae", .any, valueName: "NAME", "splice SAEs in (a name, a list of names, or \"all\"); the model sees the reconstruction"),
+        .switch("keep-error", "with --sae, add the SAE's error term back so the forward pass is unchanged"),
+        .switch("nocache", "keep no hook values (they are recomputed when asked for)"),
+      ],
+      examples: [
+        #"run "When Mary and John went to the store, John gave a drink to""#,
+        #"run "When Mary and John went to the store, John gave a drink to" --with (ablate L1H2 --pos -1)"#,
+        #"run "When Mary and John went to the store" --sae blocks_3_hook_resid_pre"#,
+      ])
+  ) { call, _ in
+    let tokens = try s.promptTokens(try call.arg(0))
+    let hooks = try s.hooks(call.flags["with"])
+    let keepError = call.isSet("keep-error")
+    var splices = try s.splices(call.flags["sae"], keepError: keepError).map { SAESplice($0, keepError: keepError) }
+    // Latent interventions need their SAE spliced; with its error term, only the latent's change shows.
+    for h in hooks { for sae in h.saes where !splices.contains(where: { $0.sae.hook == sae.hook }) { splices.append(SAESplice(sae, keepError: true)) } }
+    let cacheAll = !call.isSet("nocache") && RunValue.cacheAllIsCheap(s.config, tokens: tokens.count)
+    return .host(try RunValue(session: s, tokens: tokens, hooks: hooks, saes: splices, cacheAll: cacheAll))
+  }
+
+  r.register(
+    CommandSpec(
+      name: "predict", group: group, summary: "The most likely next tokens: rank, token, id, logit, probability",
+      parameters: [ParameterSpec("prompt", .any, "a prompt or a run")],
+      flags: [FlagSpec("top", .int, "how many tokens", default: "10"), FlagSpec("pos", .int, valueName: "P", "position to predict from", default: "-1")],
+      examples: [#"predict "When Mary and John went to the store, John gave a drink to" --top 5"#])
+  ) { call, _ in
+    let run = try s.run(try call.arg(0), what: "PROMPT")
+    return run.topTable(try call.flag("top", default: 10), position: try call.flag("pos", default: -1))
+  }
+
+  r.register(
+    CommandSpec(
+      name: "logits", group: group, summary: "The logits at a position (a tensor [vocab]); --all for every position [pos, vocab]",
+      parameters: [ParameterSpec("run", .any)],
+      flags: [FlagSpec("pos", .int, valueName: "P", "position", default: "-1"), .switch("all", "every position")],
+      examples: [#"logits (run "The cow said") --pos -1"#])
+  ) { call, _ in
+    let run = try s.run(try call.arg(0))
+    if call.isSet("all") { return .host(TensorValue(run.logits)) }
+    return .host(TensorValue(try run.logits(at: try call.flag("pos", default: -1))))
+  }
+
+  r.register(
+    CommandSpec(
+      name: "prob", group: group, summary: "The probability of a token at a position",
+      parameters: [ParameterSpec("run", .any), ParameterSpec("token", .any, "a string that is one token, or an id")],
+      flags: [FlagSpec("pos", .int, valueName: "P", "position", default: "-1")],
+      examples: [#"prob (run "When Mary and John went to the store, John gave a drink to") " Mary""#])
+  ) { call, _ in
+    let run = try s.run(try call.arg(0))
+    let id = try s.tokenID(try call.arg(1), what: "TOKEN")
+    return Value(Double(softmax(try run.logits(at: try call.flag("pos", default: -1)))[id]))
+  }
+
+  r.register(
+    CommandSpec(
+      name: "logitdiff", group: group,
+      summary: "logit[target] - logit[distractor] at a position: TDB's direction of interest",
+      parameters: [ParameterSpec("run", .any), ParameterSpec("target", .any, "a token"), ParameterSpec("distractor", .any, "a token")],
+      flags: [FlagSpec("pos", .int, valueName: "P", "position", default: "-1")],
+      examples: [#"logitdiff (run "When Mary and John went to the store, John gave a drink to") " Mary" " John""#])
+  ) { call, _ in
+    let run = try s.run(try call.arg(0))
+    let t = try s.tokenID(try call.arg(1), what: "TARGET"), d = try s.tokenID(try call.arg(2), what: "DISTRACTOR")
+    let l = try run.logits(at: try call.flag("pos", default: -1))
+    return Value(Double(l[t] - l[d]))
+  }
+
+  r.register(
+    CommandSpec(
+      name: "act", group: group,
+      summary: "A hook value of a run (a tensor), or a component's activation: a head's z [pos, d_head], a neuron's or latent's [pos]",
+      parameters: [ParameterSpec("run", .any), ParameterSpec("what", .any, "a hook point or component")],
+      flags: [FlagSpec("pos", .int, valueName: "P", "only this position")],
+      examples: [
+        #"act (run "When Mary and John") blocks.3.hook_resid_pre"#, #"act (run "When Mary and John") L1H2 --pos -1"#,
+        #"act (run "When Mary and John" --sae blocks_3_hook_resid_pre) blocks_3_hook_resid_pre.F12"#,
+      ])
+  ) { call, _ in
+    let run = try s.run(try call.arg(0))
+    var value: Tensor
+    switch try s.target(try call.arg(1), what: "WHAT") {
+    case .hook(let p):
+      value = try run.value(p)
+    case .component(let c):
+      let full = try run.value(try c.hook(saes: s.saes))
+      let sel = HookSelection(hook: try c.hook(saes: s.saes), index: componentIndex(c))
+      let T = full.shape[0]
+      let n = try sel.runLength(full.shape)
+      var out = Tensor(zeros: n == 1 ? [T] : [T, n])
+      let dst = out.mutablePointer(), src = full.pointer
+      var t = 0
+      try sel.forEachRun(full.shape) { offset, len in
+        (dst + t * len).update(from: src + offset, count: len)
+        t += 1
+      }
+      value = out
+    }
+    if let p = try call.flag("pos", as: Int.self) {
+      let headFirst = value.rank == 3 && (value.shape[1] == value.shape[2]) && value.shape[0] == s.config.heads && value.shape[1] == run.tokens.count
+      guard !headFirst else { throw EvalError("--pos: index a pattern as t[head, query, key] instead") }
+      value = value.row(try run.position(p))
+    }
+    return wrap(value)
+  }
+
+  r.register(
+    CommandSpec(
+      name: "generate", group: group, summary: "Continue a prompt token by token (greedy unless --temperature); stops at <|endoftext|>",
+      parameters: [ParameterSpec("prompt", .any)],
+      flags: [
+        FlagSpec("n", .int, "how many tokens at most", default: "20"), FlagSpec("temperature", .number, valueName: "T", "sample at this temperature", default: "0"),
+        FlagSpec("seed", .int, "random seed for sampling", default: "0"), FlagSpec("with", .any, valueName: "HOOKS", "interventions applied at every step"),
+      ],
+      examples: [#"generate "Anna made a list: stone, river, milk, door. Later Anna read the list again:" --n 8"#])
+  ) { call, interp in
+    var tokens = try s.promptTokens(try call.arg(0))
+    let n = try call.flag("n", default: 20), temperature = try call.flag("temperature", default: 0.0)
+    var rng = SplitMix64(seed: UInt64(truncatingIfNeeded: try call.flag("seed", default: 0)))
+    let hooks = try s.hooks(call.flags["with"])
+    var options = RunValue.options(hooks: hooks, saes: hooks.flatMap(\.saes).map { SAESplice($0, keepError: true) })
+    options.logits = .last
+    var generated: [Int] = []
+    for _ in 0..<n {
+      try interp.checkInterrupt(at: call.location)
+      guard tokens.count < s.config.context else { break }
+      let logits = try s.forward(tokens, options).logits.row(0)
+      let next: Int
+      if temperature <= 0 {
+        next = logits.withUnsafeBufferPointer { topK($0, 1)[0].id }
+      } else {
+        let probs = softmax(Tensor(shape: [logits.count], scalars: logits.scalars.map { $0 / Float(temperature) }))
+        var u = Float(Double(rng.next() >> 11) / Double(1 << 53)), pick = probs.count - 1
+        for (i, p) in probs.enumerated() {
+          u -= p
+          if u <= 0 { pick = i; break }
+        }
+        next = pick
+      }
+      if next == s.tokenizer.endOfTextID { break }
+      tokens.append(next)
+      generated.append(next)
+    }
+    return Value(s.tokenizer.decode(generated))
+  }
+
+  r.register(CommandSpec(name: "model", group: group, summary: "The loaded model: folder and hyperparameters", examples: ["model"])) { _, _ in
+    let c = s.config
+    return .record(
+      Record([
+        ("folder", Value(s.model.folder.path)), ("layers", Value(c.layers)), ("heads", Value(c.heads)), ("d_model", Value(c.dModel)),
+        ("d_head", Value(c.dHead)), ("d_mlp", Value(c.dMLP)), ("context", Value(c.context)), ("vocab", Value(c.vocabSize)),
+        ("saes", .list(s.saeNames.map { Value($0) })),
+      ]))
+  }
+
+  r.register(CommandSpec(name: "saes", group: group, summary: "The loaded SAEs: name, hook, width, architecture", examples: ["saes"])) { _, _ in
+    .table(
+      Table(
+        columns: ["name", "hook", "d_in", "d_sae", "architecture"],
+        rows: s.saeNames.map { n in
+          let e = s.saes[n]!
+          let arch: String
+          switch e.architecture {
+          case .standard: arch = "relu"
+          case .topK(let k): arch = "topk (k=\(k))"
+          case .jumpReLU: arch = "jumprelu"
+          }
+          return [Value(n), Value(e.hook.name), Value(e.dIn), Value(e.dSAE), Value(arch)]
+        }))
+  }
+
+  r.register(
+    CommandSpec(
+      name: "hooks", group: group, summary: "Every hook point of the model with its shape for a prompt of N tokens",
+      flags: [FlagSpec("tokens", .int, "prompt length for the shapes", default: "1")], examples: ["hooks | head 5", "hooks | count"])
+  ) { call, _ in
+    let T = try call.flag("tokens", default: 1)
+    return .table(
+      Table(
+        columns: ["name", "shape"],
+        rows: HookPoint.all(layers: s.config.layers).map { p in
+          [Value(p.name), .list(p.shape(config: s.config, tokens: T).map { Value($0) })]
+        }))
+  }
+}
+
+/// Index of a component inside its hook value (head, neuron or latent).
+func componentIndex(_ c: Component) -> Int {
+  switch c {
+  case .head(_, let h): h
+  case .neuron(_, let n): n
+  case .latent(_, let f): f
+  }
+}
+
+/// A small, seedable generator so sampling is reproducible.
+struct SplitMix64: RandomNumberGenerator {
+  var state: UInt64
+  init(seed: UInt64) { state = seed }
+  mutating func next() -> UInt64 {
+    state &+= 0x9E37_79B9_7F4A_7C15
+    var z = state
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+  }
+}

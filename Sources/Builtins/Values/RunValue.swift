@@ -1,0 +1,155 @@
+import Engine
+import Foundation
+import Lang
+
+/// A forward pass in the language: its tokens, logits, the interventions it
+/// ran with and its cache of hook values (filled on demand).
+final class RunValue: HostValue, RichDisplay {
+  let session: ModelSession
+  let tokens: [Int]
+  let hooks: [HookValue]
+  /// SAEs spliced in (from `--sae` or needed by latent hooks).
+  let saes: [SAESplice]
+  let logits: Tensor  // [T, V]
+  private(set) var cache: [HookPoint: Tensor]
+
+  init(session: ModelSession, tokens: [Int], hooks: [HookValue], saes: [SAESplice], cacheAll: Bool) throws {
+    self.session = session
+    self.tokens = tokens
+    self.hooks = hooks
+    self.saes = saes
+    var o = Self.options(hooks: hooks, saes: saes)
+    o.cache = cacheAll ? .all : .none
+    let r = try session.forward(tokens, o)
+    logits = r.logits
+    cache = r.cache
+  }
+
+  static func options(hooks: [HookValue], saes: [SAESplice]) -> ForwardOptions {
+    ForwardOptions(interventions: hooks.flatMap(\.interventions), saes: saes)
+  }
+
+  var forwardOptions: ForwardOptions { Self.options(hooks: hooks, saes: saes) }
+
+  /// Whether a full cache is cheap enough to keep for a prompt this long.
+  static func cacheAllIsCheap(_ c: ModelConfig, tokens T: Int) -> Bool {
+    let floatsPerLayer = T * (9 * c.dModel + 2 * c.dMLP) + 2 * c.heads * T * T
+    return floatsPerLayer * c.layers < 64_000_000  // 256 MB
+  }
+
+  /// A hook value, computed by re-running the same forward pass if it was not kept.
+  func value(_ point: HookPoint) throws -> Tensor {
+    if let t = cache[point] { return t }
+    try session.model.validate(point)
+    if let sae = point.sae {
+      guard saes.contains(where: { $0.sae.hook == point.base }) else {
+        throw EvalError("\(point.name): no SAE is spliced at \(point.base.name) in this run (run PROMPT --sae NAME)")
+      }
+      _ = sae
+    }
+    var o = forwardOptions
+    o.cache = .points([point])
+    o.logits = .none
+    let r = try session.forward(tokens, o)
+    guard let t = r.cache[point] else { throw EvalError("\(point.name) is not computed by this model") }
+    cache[point] = t
+    return t
+  }
+
+  /// Logits [V] at a position (negative from the end).
+  func logits(at position: Int) throws -> Tensor {
+    let T = tokens.count
+    let p = position < 0 ? T + position : position
+    guard p >= 0 && p < T else { throw InterventionError.positionOutOfRange(position, tokens: T) }
+    return logits.row(p)
+  }
+
+  func position(_ position: Int) throws -> Int {
+    let T = tokens.count
+    let p = position < 0 ? T + position : position
+    guard p >= 0 && p < T else { throw InterventionError.positionOutOfRange(position, tokens: T) }
+    return p
+  }
+
+  var typeName: String { "run" }
+
+  /// Top next tokens at the last position.
+  func top(_ k: Int, position: Int = -1) throws -> [(rank: Int, id: Int, token: String, logit: Float, prob: Float)] {
+    let l = try logits(at: position)
+    let probs = softmax(l)
+    return l.withUnsafeBufferPointer { topK($0, k) }.enumerated().map { i, s in
+      (i + 1, s.id, session.tokenText(s.id), s.score, probs[s.id])
+    }
+  }
+
+  var memberNames: [String] { ["tokens", "ids", "text", "length", "logits", "top", "hooks"] }
+
+  func member(_ name: String) throws -> Value {
+    switch name {
+    case "ids": return .list(tokens.map { Value($0) })
+    case "tokens": return .list(tokens.map { Value(session.tokenText($0)) })
+    case "text": return Value(session.tokenizer.decode(tokens))
+    case "length": return Value(tokens.count)
+    case "logits": return .host(TensorValue(logits))
+    case "top": return topTable(5)
+    case "hooks": return .list(hooks.map { .host($0) })
+    default: throw EvalError("a run has no member '\(name)' (members: \(memberNames.joined(separator: ", ")))")
+    }
+  }
+
+  func topTable(_ k: Int, position: Int = -1) -> Value {
+    guard let rows = try? top(k, position: position) else { return .null }
+    return .table(
+      Table(
+        columns: ["rank", "token", "id", "logit", "prob"],
+        rows: rows.map { [Value($0.rank), Value($0.token), Value($0.id), Value(Double($0.logit)), Value(Double($0.prob))] }))
+  }
+
+  func plain() -> Value {
+    var r = Record()
+    r["text"] = Value(session.tokenizer.decode(tokens))
+    r["tokens"] = .list(tokens.map { Value($0) })
+    if !hooks.isEmpty { r["with"] = .list(hooks.map { Value($0.label) }) }
+    if !saes.isEmpty { r["saes"] = .list(saes.map { Value($0.sae.name) }) }
+    if case .table(let t) = topTable(5) { r["top"] = .list(t.records.map { .record($0) }) }
+    return .record(r)
+  }
+
+  func summary() -> String {
+    let best = (try? top(3)) ?? []
+    let next = best.map { "\(quoted($0.token)) \(String(format: "%.2f", $0.logit))" }.joined(separator: ", ")
+    var s = "run of \(tokens.count) tokens; next: \(next)"
+    if !hooks.isEmpty { s += " (with \(hooks.map(\.label).joined(separator: ", ")))" }
+    return s
+  }
+
+  func display(width: Int, color: Bool) -> String {
+    var lines = ["run of \(tokens.count) tokens" + (hooks.isEmpty ? "" : " with \(hooks.map(\.label).joined(separator: ", "))")]
+    for row in (try? top(5)) ?? [] {
+      let bar = String(repeating: "█", count: Int((row.prob * 20).rounded()))
+      lines.append(
+        String(format: "  %d  %-16@ %8.3f  %6.2f%%  ", row.rank, quoted(row.token) as NSString, Double(row.logit), Double(row.prob * 100)) + bar)
+    }
+    return lines.joined(separator: "\n")
+  }
+}
+
+/// A token string shown with visible quotes (leading spaces matter).
+func quoted(_ s: String) -> String {
+  "'" + s.replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\t", with: "\\t") + "'"
+}
+
+/// Softmax of a logit vector, in Double for the sum.
+func softmax(_ logits: Tensor) -> [Float] {
+  logits.withUnsafeBufferPointer { l in
+    let m = l.max() ?? 0
+    var sum: Double = 0
+    var out = [Float](repeating: 0, count: l.count)
+    for i in 0..<l.count {
+      let e = exp(Double(l[i] - m))
+      out[i] = Float(e)
+      sum += e
+    }
+    return out.map { Float(Double($0) / sum) }
+  }
+}
