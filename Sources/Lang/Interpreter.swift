@@ -71,6 +71,7 @@ public final class Interpreter {
   public func run(_ program: Program, onResult: (Value) throws -> Void = { _ in }) throws {
     try enter()
     defer { leave() }
+    hoistDefinitions(program)
     for statement in program.statements {
       try checkInterrupt(at: statement)
       if case .expression(let e) = statement {
@@ -93,6 +94,7 @@ public final class Interpreter {
     var last: Value = .null
     try enter()
     defer { leave() }
+    hoistDefinitions(program)
     for statement in program.statements {
       try checkInterrupt(at: statement)
       if case .expression(let e) = statement {
@@ -153,6 +155,14 @@ public final class Interpreter {
   /// The name closest to `name` among variables and commands, if any is close.
   public func suggestion(for name: String) -> String? {
     suggest(name, among: globals.visibleNames + registry.names)
+  }
+
+  /// Defines a program's top-level `def`s before it runs, so a script can
+  /// call commands defined further down.
+  private func hoistDefinitions(_ program: Program) {
+    for statement in program.statements {
+      if case .def(let decl) = statement { defineCommand(decl, globals) }
+    }
   }
 
   private func enter() throws {
@@ -354,7 +364,7 @@ public final class Interpreter {
       return .bool(try truth(try evaluate(r, env), "right operand of 'or'", r.location))
     case .range(let a, let b, let loc):
       let (lo, hi) = try rangeBounds(a, b, loc, env)
-      if hi - lo > 100_000_000 {
+      if hi - lo > 10_000_000 {
         throw LangError.runtime("range \(lo)..\(hi) is too long to build as a list", loc)
       }
       return .list(lo < hi ? (lo..<hi).map { .number(Double($0)) } : [])
@@ -440,6 +450,11 @@ public final class Interpreter {
   func resolveWord(_ word: String, _ loc: SourceLocation, _ env: Environment) throws -> Value {
     if let resolver = wordResolver {
       if let v = try withLocation(loc, { try resolver(word) }) { return v }
+    }
+    if registry.lookup(word) != nil {
+      throw LangError.runtime(
+        "unknown name '\(word)' ('\(word)' is a command: call it in parentheses, (\(word) ...))",
+        loc)
     }
     var candidates = env.visibleNames + registry.names
     if let more = wordSuggestions?(word) { candidates += more }
@@ -581,53 +596,64 @@ public final class Interpreter {
       }
     case .member(let base, let name, let loc):
       try mutate(base, env) { container in
-        guard case .record(var r) = container else {
+        guard var r = takeRecord(&container) else {
           throw LangError.runtime("cannot set field '\(name)' of \(article(container))", loc)
         }
-        container = .null
-        let existed = r[name] != nil
-        var field = r[name] ?? .null
-        if existed { r[name] = .null }
-        defer {
-          if existed || !field.isNull { r[name] = field }
-          container = .record(r)
-        }
-        try body(&field)
+        try updateField(&r, name, body)
+        container = .record(r)
       }
     case .index(let base, let indexExpr, let loc):
       let index = try evaluate(indexExpr, env)
       try mutate(base, env) { container in
-        switch (container, index) {
-        case (.list(var items), .number):
-          guard let i = index.int, let k = normalizeIndex(i, count: items.count) else {
-            throw LangError.runtime(
-              "index \(index.repr) out of range for a list of \(items.count)", loc)
-          }
-          container = .null
-          var element = items[k]
-          items[k] = .null
-          defer {
-            items[k] = element
-            container = .list(items)
-          }
-          try body(&element)
-        case (.record(var r), .string(let key)):
-          container = .null
-          let existed = r[key] != nil
-          var field = r[key] ?? .null
-          if existed { r[key] = .null }
-          defer {
-            if existed || !field.isNull { r[key] = field }
-            container = .record(r)
-          }
-          try body(&field)
-        default:
+        if case .string(let key) = index, var r = takeRecord(&container) {
+          try updateField(&r, key, body)
+          container = .record(r)
+          return
+        }
+        guard case .number = index, case .list = container else {
           throw LangError.runtime(
             "cannot assign to \(article(container)) indexed by \(index.typeName)", loc)
         }
+        guard let i = index.int, let k = normalizeIndex(i, count: container.list!.count) else {
+          throw LangError.runtime(
+            "index \(index.repr) out of range for a list of \(container.list!.count)", loc)
+        }
+        var items = takeList(&container)!
+        var element = items[k]
+        items[k] = .null
+        defer {
+          items[k] = element
+          container = .list(items)
+        }
+        try body(&element)
       }
     }
   }
+
+  /// Applies `body` to field `name` of `r` (a missing field starts as null).
+  private func updateField(_ r: inout Record, _ name: String, _ body: (inout Value) throws -> Void)
+    throws
+  {
+    let existed = r[name] != nil
+    var field = r[name] ?? .null
+    if existed { r[name] = .null }
+    defer { if existed || !field.isNull { r[name] = field } }
+    try body(&field)
+  }
+}
+
+/// Moves the list out of `v` (leaving null) so it can be changed in place.
+private func takeList(_ v: inout Value) -> [Value]? {
+  guard case .list(let items) = v else { return nil }
+  v = .null
+  return items
+}
+
+/// Moves the record out of `v` (leaving null) so it can be changed in place.
+private func takeRecord(_ v: inout Value) -> Record? {
+  guard case .record(let r) = v else { return nil }
+  v = .null
+  return r
 }
 
 extension Environment {

@@ -43,10 +43,10 @@ extension Interpreter {
       for (k, v) in y { x[k] = v }
       return .record(x)
     case (.multiply, .string(let s), .number), (.multiply, .number, .string(let s)):
-      let n = try repeatCount(a.number ?? b.number ?? 0, loc)
+      let n = try repeatCount(a.number ?? b.number ?? 0, unit: s.utf8.count, loc)
       return .string(String(repeating: s, count: n))
     case (.multiply, .list(let l), .number), (.multiply, .number, .list(let l)):
-      let n = try repeatCount(a.number ?? b.number ?? 0, loc)
+      let n = try repeatCount(a.number ?? b.number ?? 0, unit: l.count, loc)
       return .list(Array([[Value]](repeating: l, count: n).joined()))
     case (.less, .string(let x), .string(let y)): return .bool(x < y)
     case (.lessEqual, .string(let x), .string(let y)): return .bool(x <= y)
@@ -61,10 +61,13 @@ extension Interpreter {
     }
   }
 
-  private func repeatCount(_ d: Double, _ loc: SourceLocation) throws -> Int {
-    guard d >= 0, d == d.rounded(), d < 1e8 else {
+  private func repeatCount(_ d: Double, unit: Int, _ loc: SourceLocation) throws -> Int {
+    guard d >= 0, d == d.rounded(), d < 1e9 else {
       throw LangError.runtime(
         "repeat count must be a non-negative integer, got \(formatNumber(d))", loc)
+    }
+    if d * Double(max(unit, 1)) > 1e8 {
+      throw LangError.runtime("the result would be too large (\(formatNumber(d)) copies)", loc)
     }
     return Int(d)
   }

@@ -34,6 +34,9 @@
 /// `print a-1` pass one difference. Everywhere else `-` between two operands
 /// subtracts: `let d = a -1` is a - 1.
 ///
+/// A plain identifier that is not a command but is followed by a value (`g 1`)
+/// is also a call, e.g. of a function stored in a variable; `a -1` is not.
+///
 /// In the header of `if`, `while` and `for`, a `{` ends the expression (it
 /// opens the body), as in Rust.
 struct Parser {
@@ -236,7 +239,14 @@ struct Parser {
     let saved = noBlock
     noBlock = true
     defer { noBlock = saved }
-    if check(.leftBrace) { throw expected("an expression") }
+    if check(.leftBrace) {
+      // Only a record literal can start a header: `for f in {a: 1} { ... }`.
+      let key = peekAt(1)
+      let isRecord =
+        peekAt(2).kind == .colon
+        && (key.kind == .word || key.kind == .string || key.kind == .number)
+      if !isRecord { throw expected("an expression") }
+    }
     return try parsePipeline()
   }
 
@@ -318,15 +328,17 @@ struct Parser {
         break
       }
     }
-    let op = advance()
+    let op = peek
     let binary: BinaryOperator?
     switch op.kind {
+    case .equal: binary = nil
     case .plusEqual: binary = .add
     case .minusEqual: binary = .subtract
     case .starEqual: binary = .multiply
     case .slashEqual: binary = .divide
-    default: binary = nil
+    default: throw expected("'=' in the assignment")
     }
+    advance()
     skipNewlines()
     return .assign(target, binary, try parsePipeline(), op.location)
   }
@@ -369,6 +381,9 @@ struct Parser {
     if !next.spaceBefore, [.leftParen, .leftBracket, .dot].contains(next.kind) { return false }
     let name = peek.text
     if isCommand(name) || defined.contains(name) { return true }
+    // Not a known command: a following value still makes it a call (`g 1`
+    // for a function in a variable), but not a `-` or `!` (`a -1` subtracts).
+    if next.kind == .minus || next.kind == .bang { return false }
     return startsArgument(at: current + 1)
   }
 

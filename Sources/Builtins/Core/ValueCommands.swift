@@ -44,7 +44,7 @@ func registerValueCommands(into registry: CommandRegistry) {
     let (start, end) = b == nil ? (0, a) : (a, b!)
     guard step != 0 else { throw EvalError("STEP cannot be zero") }
     let n = max(0, ((end - start) / step).rounded(.up))
-    guard n <= 100_000_000 else { throw EvalError("too many numbers (\(Int(n)))") }
+    guard n <= 10_000_000 else { throw EvalError("too many numbers (\(Int(n)))") }
     return .list((0..<Int(n)).map { .number(start + Double($0) * step) })
   }
 }
