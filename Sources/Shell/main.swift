@@ -1,1 +1,104 @@
-print("tdb: not built yet")
+import ArgumentParser
+import Foundation
+import Lang
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// Runs `body` on a thread with a large stack, so deep recursion in user code
+/// hits the interpreter's depth limit rather than the end of the stack.
+func runOnLargeStack(_ body: @escaping () -> ExitStatus) -> ExitStatus {
+  final class Box: @unchecked Sendable { var status = ExitStatus.ok }
+  let box = Box()
+  let done = DispatchSemaphore(value: 0)
+  let thread = Thread {
+    box.status = body()
+    done.signal()
+  }
+  thread.stackSize = 1 << 30
+  thread.start()
+  done.wait()
+  return box.status
+}
+
+func usageError(_ message: String) -> ExitStatus {
+  Terminal.err("tdb: error: \(message)\n")
+  return .usage
+}
+
+/// Parses the command line, picks the source (`-c`, a file, standard input)
+/// and runs it.
+func runShell(_ arguments: [String]) -> ExitStatus {
+  let options: ShellOptions
+  do {
+    options = try ShellOptions.parse(arguments)
+  } catch {
+    if ShellOptions.exitCode(for: error) == .success { ShellOptions.exit(withError: error) }
+    return usageError(ShellOptions.message(for: error))
+  }
+
+  var rest = options.script
+  let source: SourceFile
+  if let command = options.command {
+    if let first = rest.first, first.hasPrefix("-"), first != "-" {
+      if first == "--" {
+        rest.removeFirst()
+      } else {
+        return usageError("unknown option '\(first)' (script arguments after -c go after --)")
+      }
+    }
+    source = SourceFile(name: "-c", text: command)
+  } else if let first = rest.first, first != "-" {
+    if first.hasPrefix("-") { return usageError("unknown option '\(first)'") }
+    rest.removeFirst()
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: first, isDirectory: &isDirectory),
+      !isDirectory.boolValue
+    else { return usageError("no such file '\(first)'") }
+    guard let data = FileManager.default.contents(atPath: first) else {
+      return usageError("cannot read '\(first)'")
+    }
+    guard let text = String(data: data, encoding: .utf8) else {
+      Terminal.err("tdb: error: '\(first)' is not UTF-8 text\n")
+      return .syntax
+    }
+    source = SourceFile(name: first, text: text)
+  } else {
+    if rest.first == "-" {
+      rest.removeFirst()
+    } else if Terminal.stdinIsTerminal {
+      return usageError(
+        "interactive mode needs the REPL (not built yet); use -c, a script, or a pipe")
+    }
+    let data = FileHandle.standardInput.readDataToEndOfFile()
+    guard let text = String(data: data, encoding: .utf8) else {
+      Terminal.err("tdb: error: standard input is not UTF-8 text\n")
+      return .syntax
+    }
+    source = SourceFile(name: "-", text: text)
+  }
+
+  let isTerminal = Terminal.stdoutIsTerminal
+  var sessionOptions = SessionOptions()
+  sessionOptions.modelPath = options.model
+  sessionOptions.saePaths = options.sae
+  sessionOptions.format = options.format ?? (isTerminal ? .table : .tsv)
+  switch options.color {
+  case .always: sessionOptions.color = true
+  case .never: sessionOptions.color = false
+  case .auto:
+    sessionOptions.color = isTerminal && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+  }
+  sessionOptions.width = Terminal.width
+
+  let session = Session(options: sessionOptions)
+  return session.runScript(source, arguments: rest)
+}
+
+installInterruptHandler()
+let status = runOnLargeStack { runShell(Array(CommandLine.arguments.dropFirst())) }
+Terminal.flush()
+exit(status.rawValue)

@@ -1,2 +1,0 @@
-/// The tdb language: lexer, parser, interpreter. Filled in by the Lang work.
-enum LangModule {}

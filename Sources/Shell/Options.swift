@@ -1,0 +1,57 @@
+import ArgumentParser
+
+/// The version `tdb --version` prints.
+let tdbVersion = "0.1.0"
+
+/// When to colour output.
+enum ColorChoice: String, ExpressibleByArgument, CaseIterable {
+  case auto, always, never
+}
+
+extension OutputFormat: ExpressibleByArgument {}
+
+/// The command line. Options must come before the script: everything from
+/// the script's path on is the script's own arguments (`$args`).
+struct ShellOptions: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "tdb",
+    abstract: "Transformer Debugger for the terminal: a small language for looking inside GPT-2.",
+    usage: """
+      tdb [OPTIONS] -c COMMANDS [ARGS...]
+        tdb [OPTIONS] SCRIPT.tdbs [ARGS...]
+        tdb [OPTIONS] -            (read a script from standard input)
+        tdb [OPTIONS]              (interactive, or a script piped into standard input)
+      """,
+    discussion: """
+      Exit status: 0 success, 64 bad command line, 65 syntax error, 70 runtime error,
+      130 interrupted. Results go to standard output, diagnostics to standard error.
+      """,
+    version: "tdb \(tdbVersion)")
+
+  @Option(name: .customShort("c"), parsing: .unconditional, help: "Run COMMANDS and exit.")
+  var command: String?
+
+  @Option(
+    help: ArgumentHelp("Load the model from DIR (a Hugging Face GPT-2 folder).", valueName: "DIR"))
+  var model: String?
+
+  @Option(help: ArgumentHelp("Load a sparse autoencoder from DIR (repeatable).", valueName: "DIR"))
+  var sae: [String] = []
+
+  @Option(
+    help: ArgumentHelp(
+      "How results are written: table, json, ndjson, csv, tsv (default: table on a terminal, tsv otherwise).",
+      valueName: "F"))
+  var format: OutputFormat?
+
+  @Option(
+    help: ArgumentHelp(
+      "Colour: auto, always, never (NO_COLOR also turns it off).", valueName: "WHEN"))
+  var color: ColorChoice = .auto
+
+  @Argument(
+    parsing: .captureForPassthrough,
+    help: ArgumentHelp(
+      "A script and its arguments, or - for standard input.", valueName: "SCRIPT ARGS"))
+  var script: [String] = []
+}

@@ -1,0 +1,81 @@
+import Builtins
+import Foundation
+import Lang
+
+/// Settings a session starts with (from the command line).
+struct SessionOptions {
+  var modelPath: String? = nil
+  var saePaths: [String] = []
+  var format: OutputFormat = .table
+  var color = false
+  var width = 80
+}
+
+/// Exit statuses of the `tdb` process.
+enum ExitStatus: Int32 {
+  case ok = 0
+  case usage = 64
+  case syntax = 65
+  case runtime = 70
+  case interrupted = 130
+}
+
+/// One tdb session: the command registry, the interpreter, and how results
+/// are shown. Script mode, `-c` and (later) the REPL all run through it.
+final class Session {
+  let registry = CommandRegistry()
+  let interpreter: Interpreter
+  var renderer: Renderer
+
+  init(options: SessionOptions) {
+    renderer = Renderer(format: options.format, color: options.color, width: options.width)
+    registerCoreCommands(into: registry)
+    // ── Model commands plug in here ──────────────────────────────────────────
+    // The engine side provides, in Builtins:
+    //   registerModelCommands(into: registry, options: ModelOptions(
+    //     model: options.modelPath, saes: options.saePaths))
+    // and sets `interpreter.wordResolver` (and `wordSuggestions`) below so that
+    // bare words like L1H2 and blocks.3.hook_resid_pre become values.
+    // ─────────────────────────────────────────────────────────────────────────
+    interpreter = Interpreter(registry: registry)
+    interpreter.write = { Terminal.out($0) }
+    interpreter.display = { [unowned self] in self.renderer.display($0) }
+  }
+
+  /// Parses and runs a whole script, printing each top-level result; reports
+  /// errors on standard error. Returns the exit status.
+  func runScript(_ file: SourceFile, arguments: [String]) -> ExitStatus {
+    interpreter.scriptArguments = arguments
+    let program: Program
+    do {
+      program = try interpreter.parse(file)
+    } catch {
+      return report(error)
+    }
+    do {
+      try interpreter.run(program) { value in
+        Terminal.out(self.renderer.render(value))
+      }
+      Terminal.flush()
+      return .ok
+    } catch {
+      return report(error)
+    }
+  }
+
+  /// Prints a diagnostic for `error` and gives its exit status.
+  func report(_ error: any Error) -> ExitStatus {
+    switch error {
+    case let e as LangError:
+      Terminal.err(e.diagnostic)
+      switch e {
+      case .syntax: return .syntax
+      case .runtime: return .runtime
+      case .interrupted: return .interrupted
+      }
+    default:
+      Terminal.err("tdb: error: \(error)\n")
+      return .runtime
+    }
+  }
+}

@@ -1,2 +1,0 @@
-import XCTest
-final class LangTestsPlaceholder: XCTestCase { func testBuilds() {} }
