@@ -30,16 +30,15 @@ final class Session {
   init(options: SessionOptions) {
     renderer = Renderer(format: options.format, color: options.color, width: options.width)
     registerCoreCommands(into: registry)
-    // ── Model commands plug in here ──────────────────────────────────────────
-    // The engine side provides, in Builtins:
-    //   registerModelCommands(into: registry, options: ModelOptions(
-    //     model: options.modelPath, saes: options.saePaths))
-    // and sets `interpreter.wordResolver` (and `wordSuggestions`) below so that
-    // bare words like L1H2 and blocks.3.hook_resid_pre become values.
-    // ─────────────────────────────────────────────────────────────────────────
     interpreter = Interpreter(registry: registry)
     interpreter.write = { Terminal.out($0) }
     interpreter.display = { [unowned self] in self.renderer.display($0) }
+    // The model loads on first use: --model, else TDB_MODEL, else the embedded demo.
+    let model = options.modelPath ?? ProcessInfo.processInfo.environment["TDB_MODEL"]
+    let saes = options.saePaths
+    registerModelCommands(
+      into: registry, interpreter: interpreter,
+      session: LazyModelSession { try ModelSession.load(modelFolder: model, saeFolders: saes) })
   }
 
   /// Parses and runs a whole script, printing each top-level result; reports

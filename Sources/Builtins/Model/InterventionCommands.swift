@@ -3,7 +3,7 @@ import Foundation
 import Lang
 
 /// ablate, patch, steer, set: interventions as values for `run --with`.
-func registerInterventionCommands(_ r: CommandRegistry, _ s: ModelSession) {
+func registerInterventionCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
   let group = "interventions"
   let posFlag = FlagSpec("pos", .any, valueName: "P", "only these positions (a number or list; negative from the end)")
 
@@ -22,6 +22,7 @@ func registerInterventionCommands(_ r: CommandRegistry, _ s: ModelSession) {
         #"ablate L1H2 --mean ["When Anna and Tom went to the park, Tom gave a ball to", "Then, Sarah and Tom went to the park. Tom gave a ball to"]"#,
       ])
   ) { call, interp in
+    let s = try lazy.get()
     let (sel, saes, name) = try selection(s, try call.arg(0), positions: try positions(call))
     let label = "ablate \(name)" + posLabel(call)
     if let m = call.flags["mean"] {
@@ -57,6 +58,7 @@ func registerInterventionCommands(_ r: CommandRegistry, _ s: ModelSession) {
         #"let c = run "When Mary and John went to the store, Anna gave a drink to"; run "When Mary and John went to the store, John gave a drink to" --with (patch blocks.3.hook_resid_pre --from c --pos -1)"#
       ])
   ) { call, _ in
+    let s = try lazy.get()
     guard let from = call.flags["from"] else { throw EvalError("patch needs --from RUN") }
     let (sel, saes, name) = try selection(s, try call.arg(0), positions: try positions(call))
     let source = try s.run(from, what: "--from").value(sel.hook)
@@ -71,8 +73,9 @@ func registerInterventionCommands(_ r: CommandRegistry, _ s: ModelSession) {
       flags: [FlagSpec("scale", .number, valueName: "S", "multiplier", default: "1"), posFlag],
       examples: ["steer blocks.3.hook_resid_pre blocks_3_hook_resid_pre.F12 --scale 8 --pos -1"])
   ) { call, _ in
+    let s = try lazy.get()
     let point = try s.hookPoint(try call.arg(0), what: "HOOK")
-    let dirValue = try call.arg(1)
+    let dirValue: Value = try call.arg(1)
     var vector: [Float]
     var name: String
     if case .host(let c as ComponentValue) = dirValue {
@@ -99,8 +102,9 @@ func registerInterventionCommands(_ r: CommandRegistry, _ s: ModelSession) {
       parameters: [ParameterSpec("hook", .any, "a hook point"), ParameterSpec("index", .any, "a list with one index per dimension"), ParameterSpec("value", .number)],
       examples: ["set blocks.0.mlp.hook_post [-1, 77] 0"])
   ) { call, _ in
+    let s = try lazy.get()
     let point = try s.hookPoint(try call.arg(0), what: "HOOK")
-    let idxValue = try call.arg(1)
+    let idxValue: Value = try call.arg(1)
     let index: [Int] = try idxValue.int.map { [$0] } ?? (try [Value].from(idxValue)).map { try Int.from($0) }
     let x = Float(try call.arg(2, as: Double.self))
     let label = "set \(point.name) \(index) \(formatNumber(Double(x)))"

@@ -3,7 +3,7 @@ import Foundation
 import Lang
 
 /// attn, heads, neurons, latents, lens, tokensof, dla: looking inside a run.
-func registerLookCommands(_ r: CommandRegistry, _ s: ModelSession) {
+func registerLookCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
   let group = "inspect"
   let ioi = #"(run "When Mary and John went to the store, John gave a drink to")"#
 
@@ -14,6 +14,7 @@ func registerLookCommands(_ r: CommandRegistry, _ s: ModelSession) {
       parameters: [ParameterSpec("run", .any), ParameterSpec("head", .any, "a head, L1H2")],
       examples: ["attn \(ioi) L1H2", "attn \(ioi) L1H2 | where query_label == \" to\" | sort value --desc | head 3"])
   ) { call, _ in
+    let s = try lazy.get()
     let run = try s.run(try call.arg(0))
     guard case .head(let l, let h) = try s.component(try call.arg(1), what: "HEAD") else {
       throw EvalError("HEAD: expected an attention head like L1H2")
@@ -32,6 +33,7 @@ func registerLookCommands(_ r: CommandRegistry, _ s: ModelSession) {
       flags: [FlagSpec("pos", .int, valueName: "P", "query position", default: "-1")],
       examples: ["heads \(ioi) | sort weight --desc | head 5"])
   ) { call, _ in
+    let s = try lazy.get()
     let run = try s.run(try call.arg(0))
     let q = try run.position(try call.flag("pos", default: -1))
     var rows: [[Value]] = []
@@ -53,6 +55,7 @@ func registerLookCommands(_ r: CommandRegistry, _ s: ModelSession) {
       flags: [FlagSpec("pos", .int, valueName: "P", "position", default: "-1"), FlagSpec("top", .int, "how many", default: "10")],
       examples: ["neurons \(ioi) 3 --top 5"])
   ) { call, _ in
+    let s = try lazy.get()
     let run = try s.run(try call.arg(0))
     let l = try call.arg(1, as: Int.self)
     guard l >= 0 && l < s.config.layers else { throw EvalError("LAYER: the model has \(s.config.layers) layers (0...\(s.config.layers - 1))") }
@@ -69,6 +72,7 @@ func registerLookCommands(_ r: CommandRegistry, _ s: ModelSession) {
       flags: [FlagSpec("pos", .int, valueName: "P", "position", default: "-1"), FlagSpec("top", .int, "how many", default: "10")],
       examples: ["latents \(ioi) blocks_3_hook_resid_pre --top 5"])
   ) { call, _ in
+    let s = try lazy.get()
     let run = try s.run(try call.arg(0))
     let sae = try s.sae(named: try call.arg(1, as: String.self))
     let t = try run.position(try call.flag("pos", default: -1))
@@ -91,6 +95,7 @@ func registerLookCommands(_ r: CommandRegistry, _ s: ModelSession) {
       flags: [FlagSpec("pos", .int, valueName: "P", "position", default: "-1"), FlagSpec("top", .int, "tokens per layer", default: "3")],
       examples: ["lens \(ioi)"])
   ) { call, _ in
+    let s = try lazy.get()
     let run = try s.run(try call.arg(0))
     let k = try call.flag("top", default: 3)
     let rows = try s.model.logitLens(run.tokens, options: run.forwardOptions, position: try call.flag("pos", default: -1), top: k)
@@ -111,6 +116,7 @@ func registerLookCommands(_ r: CommandRegistry, _ s: ModelSession) {
       flags: [FlagSpec("top", .int, "tokens each way", default: "10")],
       examples: ["tokensof L5N10 --top 5", "tokensof L4H1 --top 5", "tokensof blocks_3_hook_resid_pre.F12"])
   ) { call, _ in
+    let s = try lazy.get()
     let c = try s.component(try call.arg(0), what: "COMPONENT")
     let k = try call.flag("top", default: 10)
     let out = try s.model.outputTokens(c, saes: s.saes, top: k)
@@ -131,6 +137,7 @@ func registerLookCommands(_ r: CommandRegistry, _ s: ModelSession) {
       ],
       examples: ["dla \(ioi) \" Mary\" \" John\" --by head | sort total --desc | head 5", "dla \(ioi) \" Mary\" \" John\" --by layer"])
   ) { call, _ in
+    let s = try lazy.get()
     let run = try s.run(try call.arg(0))
     let t = try s.tokenID(try call.arg(1), what: "TARGET")
     let d = try call.optionalArg(2, as: Value.self).map { try s.tokenID($0, what: "DISTRACTOR") }

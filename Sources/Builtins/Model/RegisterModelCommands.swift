@@ -1,13 +1,44 @@
 import Engine
+import Foundation
 import Lang
+
+/// Loads the model on first use, so that `tdb` starts instantly and scripts
+/// that never touch the model never pay for it.
+public final class LazyModelSession {
+  private let load: () throws -> ModelSession
+  private var loaded: ModelSession?
+
+  public init(_ load: @escaping () throws -> ModelSession) { self.load = load }
+
+  /// The session, loading it now if needed. A load error is a one-line `EvalError`.
+  public func get() throws -> ModelSession {
+    if let loaded { return loaded }
+    do {
+      let s = try load()
+      loaded = s
+      return s
+    } catch let e as EvalError {
+      throw e
+    } catch {
+      throw EvalError("cannot load the model: \(error)")
+    }
+  }
+
+  /// The session if it has been loaded.
+  public var ifLoaded: ModelSession? { loaded }
+}
 
 /// Registers every model command and installs the word resolver, so that
 /// `L1H2` and `blocks.3.hook_resid_pre` evaluate to values.
-public func registerModelCommands(into registry: CommandRegistry, interpreter: Interpreter, session: ModelSession) {
+public func registerModelCommands(into registry: CommandRegistry, interpreter: Interpreter, session: LazyModelSession) {
   registerRunCommands(registry, session)
   registerInterventionCommands(registry, session)
   registerLookCommands(registry, session)
   registerSweepCommands(registry, session)
-  interpreter.wordResolver = { word in try session.resolveWord(word) }
-  interpreter.wordSuggestions = { _ in session.completionWords }
+  interpreter.wordResolver = { word in
+    // Only words shaped like components or hook points load the model.
+    guard HookPoint(name: word) != nil || Component(name: word) != nil else { return nil }
+    return try session.get().resolveWord(word)
+  }
+  interpreter.wordSuggestions = { _ in session.ifLoaded?.completionWords ?? [] }
 }

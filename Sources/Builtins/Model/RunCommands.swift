@@ -3,7 +3,7 @@ import Foundation
 import Lang
 
 /// tokens, run, predict, logits, prob, logitdiff, act, generate, model, saes, hooks.
-func registerRunCommands(_ r: CommandRegistry, _ s: ModelSession) {
+func registerRunCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
   let group = "model"
   r.register(
     CommandSpec(
@@ -11,6 +11,7 @@ func registerRunCommands(_ r: CommandRegistry, _ s: ModelSession) {
       parameters: [ParameterSpec("text", .any, "a string (or a run: its tokens)")],
       examples: [#"tokens "When Mary and John went to the store""#])
   ) { call, _ in
+    let s = try lazy.get()
     let ids = try s.promptTokens(try call.arg(0))
     return .table(Table(columns: ["pos", "id", "token"], rows: ids.enumerated().map { [Value($0), Value($1), Value(s.tokenText($1))] }))
   }
@@ -31,6 +32,7 @@ func registerRunCommands(_ r: CommandRegistry, _ s: ModelSession) {
         #"run "When Mary and John went to the store" --sae blocks_3_hook_resid_pre"#,
       ])
   ) { call, _ in
+    let s = try lazy.get()
     let tokens = try s.promptTokens(try call.arg(0))
     let hooks = try s.hooks(call.flags["with"])
     let keepError = call.isSet("keep-error")
@@ -48,6 +50,7 @@ func registerRunCommands(_ r: CommandRegistry, _ s: ModelSession) {
       flags: [FlagSpec("top", .int, "how many tokens", default: "10"), FlagSpec("pos", .int, valueName: "P", "position to predict from", default: "-1")],
       examples: [#"predict "When Mary and John went to the store, John gave a drink to" --top 5"#])
   ) { call, _ in
+    let s = try lazy.get()
     let run = try s.run(try call.arg(0), what: "PROMPT")
     return run.topTable(try call.flag("top", default: 10), position: try call.flag("pos", default: -1))
   }
@@ -59,6 +62,7 @@ func registerRunCommands(_ r: CommandRegistry, _ s: ModelSession) {
       flags: [FlagSpec("pos", .int, valueName: "P", "position", default: "-1"), .switch("all", "every position")],
       examples: [#"logits (run "The cow said") --pos -1"#])
   ) { call, _ in
+    let s = try lazy.get()
     let run = try s.run(try call.arg(0))
     if call.isSet("all") { return .host(TensorValue(run.logits)) }
     return .host(TensorValue(try run.logits(at: try call.flag("pos", default: -1))))
@@ -71,6 +75,7 @@ func registerRunCommands(_ r: CommandRegistry, _ s: ModelSession) {
       flags: [FlagSpec("pos", .int, valueName: "P", "position", default: "-1")],
       examples: [#"prob (run "When Mary and John went to the store, John gave a drink to") " Mary""#])
   ) { call, _ in
+    let s = try lazy.get()
     let run = try s.run(try call.arg(0))
     let id = try s.tokenID(try call.arg(1), what: "TOKEN")
     return Value(Double(softmax(try run.logits(at: try call.flag("pos", default: -1)))[id]))
@@ -84,6 +89,7 @@ func registerRunCommands(_ r: CommandRegistry, _ s: ModelSession) {
       flags: [FlagSpec("pos", .int, valueName: "P", "position", default: "-1")],
       examples: [#"logitdiff (run "When Mary and John went to the store, John gave a drink to") " Mary" " John""#])
   ) { call, _ in
+    let s = try lazy.get()
     let run = try s.run(try call.arg(0))
     let t = try s.tokenID(try call.arg(1), what: "TARGET"), d = try s.tokenID(try call.arg(2), what: "DISTRACTOR")
     let l = try run.logits(at: try call.flag("pos", default: -1))
@@ -101,6 +107,7 @@ func registerRunCommands(_ r: CommandRegistry, _ s: ModelSession) {
         #"act (run "When Mary and John" --sae blocks_3_hook_resid_pre) blocks_3_hook_resid_pre.F12"#,
       ])
   ) { call, _ in
+    let s = try lazy.get()
     let run = try s.run(try call.arg(0))
     var value: Tensor
     switch try s.target(try call.arg(1), what: "WHAT") {
@@ -138,6 +145,7 @@ func registerRunCommands(_ r: CommandRegistry, _ s: ModelSession) {
       ],
       examples: [#"generate "Anna made a list: stone, river, milk, door. Later Anna read the list again:" --n 8"#])
   ) { call, interp in
+    let s = try lazy.get()
     var tokens = try s.promptTokens(try call.arg(0))
     let n = try call.flag("n", default: 20), temperature = try call.flag("temperature", default: 0.0)
     var rng = SplitMix64(seed: UInt64(truncatingIfNeeded: try call.flag("seed", default: 0)))
@@ -169,6 +177,7 @@ func registerRunCommands(_ r: CommandRegistry, _ s: ModelSession) {
   }
 
   r.register(CommandSpec(name: "model", group: group, summary: "The loaded model: folder and hyperparameters", examples: ["model"])) { _, _ in
+    let s = try lazy.get()
     let c = s.config
     return .record(
       Record([
@@ -179,7 +188,8 @@ func registerRunCommands(_ r: CommandRegistry, _ s: ModelSession) {
   }
 
   r.register(CommandSpec(name: "saes", group: group, summary: "The loaded SAEs: name, hook, width, architecture", examples: ["saes"])) { _, _ in
-    .table(
+    let s = try lazy.get()
+    return .table(
       Table(
         columns: ["name", "hook", "d_in", "d_sae", "architecture"],
         rows: s.saeNames.map { n in
@@ -199,6 +209,7 @@ func registerRunCommands(_ r: CommandRegistry, _ s: ModelSession) {
       name: "hooks", group: group, summary: "Every hook point of the model with its shape for a prompt of N tokens",
       flags: [FlagSpec("tokens", .int, "prompt length for the shapes", default: "1")], examples: ["hooks | head 5", "hooks | count"])
   ) { call, _ in
+    let s = try lazy.get()
     let T = try call.flag("tokens", default: 1)
     return .table(
       Table(

@@ -3,7 +3,7 @@ import Foundation
 import Lang
 
 /// sweep and compare: many interventions at once, and two runs side by side.
-func registerSweepCommands(_ r: CommandRegistry, _ s: ModelSession) {
+func registerSweepCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
   let group = "interventions"
   r.register(
     CommandSpec(
@@ -27,6 +27,7 @@ func registerSweepCommands(_ r: CommandRegistry, _ s: ModelSession) {
         #"sweep patch --clean (run "When Mary and John went to the store, John gave a drink to") --corrupt (run "When Mary and John went to the store, Anna gave a drink to") --metric { |x| logitdiff x " Mary" " John" } --over resid"#,
       ])
   ) { call, interp in
+    let s = try lazy.get()
     let mode = try call.arg(0, as: String.self)
     guard let metricValue = call.flags["metric"], case .function(let metric) = metricValue else {
       throw EvalError("sweep needs --metric FUNCTION, e.g. --metric { |x| logitdiff x \" Mary\" \" John\" }")
@@ -174,6 +175,7 @@ func registerSweepCommands(_ r: CommandRegistry, _ s: ModelSession) {
       flags: [FlagSpec("top", .int, "rows of each part", default: "5"), FlagSpec("pos", .int, valueName: "P", "position compared", default: "-1")],
       examples: [#"compare (run "When Mary and John went to the store, John gave a drink to") (run "When Mary and John went to the store, Mary gave a drink to")"#])
   ) { call, _ in
+    let s = try lazy.get()
     let a = try s.run(try call.arg(0), what: "A"), b = try s.run(try call.arg(1), what: "B")
     let k = try call.flag("top", default: 5), p = try call.flag("pos", default: -1)
     let ta = try a.top(k, position: p), tb = try b.top(k, position: p)

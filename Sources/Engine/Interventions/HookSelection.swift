@@ -25,7 +25,7 @@ public struct HookSelection: Sendable, CustomStringConvertible {
   var headFirst: Bool { hook.sae == nil && (hook.site == .attnScores || hook.site == .pattern) }
 
   /// Positions made absolute for a prompt of `T` tokens.
-  func resolvedPositions(_ T: Int) throws -> [Int] {
+  public func resolvedPositions(_ T: Int) throws -> [Int] {
     guard let positions else { return Array(0..<T) }
     return try positions.map { p in
       let q = p < 0 ? T + p : p
@@ -35,7 +35,7 @@ public struct HookSelection: Sendable, CustomStringConvertible {
   }
 
   /// Length of one run (what a mean or steering vector must hold) for a value of `shape`.
-  func runLength(_ shape: [Int]) throws -> Int {
+  public func runLength(_ shape: [Int]) throws -> Int {
     if headFirst { return shape[2] }
     let row = shape.dropFirst().reduce(1, *)
     guard let index else { return row }
@@ -48,7 +48,7 @@ public struct HookSelection: Sendable, CustomStringConvertible {
   }
 
   /// Calls `body(offset, length)` for every contiguous run selected in a value of `shape`.
-  func forEachRun(_ shape: [Int], _ body: (Int, Int) throws -> Void) throws {
+  public func forEachRun(_ shape: [Int], _ body: (Int, Int) throws -> Void) throws {
     if headFirst {
       let H = shape[0], T = shape[1]
       let heads: [Int]
