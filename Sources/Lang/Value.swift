@@ -159,6 +159,10 @@ public struct Table: Equatable {
     switch value {
     case .table(let t): self = t
     case .record(let r): self.init(records: [r])
+    case .host(let h):
+      // Host values that are tables underneath (heatmaps, sweeps) pipe as tables.
+      guard case .table(let t) = h.plain() else { return nil }
+      self = t
     case .list(let items):
       guard !items.isEmpty else { return nil }
       var records: [Record] = []

@@ -18,6 +18,9 @@ struct Rows {
   var rebuild: ([Value]) -> Value
 
   init(_ input: Value, command: String) throws {
+    // Host values that are tables underneath (heatmaps, sweeps) work as tables.
+    var input = input
+    if case .host(let h) = input, case .table(let t) = h.plain() { input = .table(t) }
     switch input {
     case .table(let t):
       elements = t.records.map(Value.record)

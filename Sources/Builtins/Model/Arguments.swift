@@ -68,6 +68,7 @@ extension ModelSession {
   func splices(_ v: Value?, keepError: Bool) throws -> [SparseAutoencoder] {
     guard let v, !v.isNull else { return [] }
     if v.string == "all" { return saeNames.map { saes[$0]! } }
+    if case .host(let h as SAEValue) = v { return [h.sae] }
     if let s = v.string { return [try sae(named: s)] }
     if let l = v.list { return try l.flatMap { try splices($0, keepError: keepError) } }
     throw EvalError("--sae: expected an SAE name or a list of names, got \(v.typeName)")
@@ -79,6 +80,7 @@ extension ModelSession {
       try model.validate(p)
       return .host(HookPointValue(p))
     }
+    if let sae = saes[word] { return .host(SAEValue(sae)) }
     if let c = Component(name: word) {
       if case .latent(let s, _) = c, saes[s] == nil {
         return nil  // maybe a record field path; the interpreter reports unknown names

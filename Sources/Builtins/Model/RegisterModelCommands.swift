@@ -36,9 +36,8 @@ public func registerModelCommands(into registry: CommandRegistry, interpreter: I
   registerLookCommands(registry, session)
   registerSweepCommands(registry, session)
   interpreter.wordResolver = { word in
-    // Only words shaped like components or hook points load the model.
-    guard HookPoint(name: word) != nil || Component(name: word) != nil else { return nil }
-    return try session.get().resolveWord(word)
+    // Unknown words may name a component, hook point or SAE; that needs the model.
+    try session.get().resolveWord(word)
   }
   interpreter.wordSuggestions = { _ in session.ifLoaded?.completionWords ?? [] }
 }

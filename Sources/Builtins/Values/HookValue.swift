@@ -60,3 +60,28 @@ final class HookPointValue: HostValue {
     }
   }
 }
+
+/// A loaded SAE named by a bare word (`blocks_3_hook_resid_pre`); its latents
+/// are members: `blocks_3_hook_resid_pre.F12`.
+final class SAEValue: HostValue {
+  let sae: SparseAutoencoder
+  init(_ sae: SparseAutoencoder) { self.sae = sae }
+  var typeName: String { "sae" }
+  func plain() -> Value { Value(sae.name) }
+  func summary() -> String { "sae \(sae.name) at \(sae.hook.name) (\(sae.dSAE) latents)" }
+  func isEqual(to other: any HostValue) -> Bool { (other as? SAEValue)?.sae === sae }
+  var memberNames: [String] { ["F0", "name", "hook", "width"] }
+  func member(_ name: String) throws -> Value {
+    switch name {
+    case "name": return Value(sae.name)
+    case "hook": return .host(HookPointValue(sae.hook))
+    case "width": return Value(sae.dSAE)
+    default:
+      guard name.first == "F", let f = Int(name.dropFirst()), f >= 0 else {
+        throw EvalError("an SAE has no member '\(name)'; its latents are F0...F\(sae.dSAE - 1)")
+      }
+      guard f < sae.dSAE else { throw ComponentError.noIndex("\(sae.name).F\(f)", what: "latents", count: sae.dSAE) }
+      return .host(ComponentValue(.latent(sae: sae.name, index: f)))
+    }
+  }
+}

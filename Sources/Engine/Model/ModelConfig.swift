@@ -72,7 +72,7 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     case .promptTooLong(let n, let ctx): "the prompt is \(n) tokens but the model's context is \(ctx); shorten it"
     case .emptyPrompt: "the prompt has no tokens"
     case .tokenOutOfRange(let id, let vocab): "token id \(id) is outside the vocabulary (0..<\(vocab))"
-    case .unknownHook(let name, let s): "unknown hook point '\(name)'" + (s.map { " (did you mean \($0)?)" } ?? "")
+    case .unknownHook(let name, let hint): "unknown hook point '\(name)'" + (hint.map { ": \($0)" } ?? "")
     case .badIntervention(let why): why
     case .badSAE(let p, let why): "SAE '\(p)': \(why)"
     case .interrupted: "interrupted"

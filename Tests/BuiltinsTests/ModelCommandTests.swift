@@ -1,0 +1,64 @@
+import Builtins
+import Lang
+import XCTest
+
+let ioi = #""When Mary and John went to the store, John gave a drink to""#
+
+final class ModelCommandTests: XCTestCase {
+  func testLogitDiffMatchesGolden() throws {
+    XCTAssertEqual(try number("logitdiff (run \(ioi)) \" Mary\" \" John\""), 12.2629, accuracy: 1e-3)
+  }
+
+  func testAblatingAHeadChangesTheLogitDiffAndTheHookIsAValue() throws {
+    let clean = try number("logitdiff (run \(ioi)) \" Mary\" \" John\"")
+    let ablated = try number("let k = ablate L1H2 --pos -1; logitdiff (run \(ioi) --with k) \" Mary\" \" John\"")
+    XCTAssertNotEqual(clean, ablated)
+    let twice = try number("logitdiff (run \(ioi) --with [(ablate L1H2 --pos -1), (ablate L1H2 --pos -1)]) \" Mary\" \" John\"")
+    XCTAssertEqual(twice, ablated, accuracy: 1e-6)
+  }
+
+  func testDLAByHeadSumsToTheLogitDifference() throws {
+    let interp = makeInterpreter().0
+    let total = try number("logitdiff (run \(ioi)) \" Mary\" \" John\"")
+    for by in ["layer", "head", "neuron"] {
+      let sum = try eval("dla (run \(ioi)) \" Mary\" \" John\" --by \(by) | get total", interp)
+      let parts = try XCTUnwrap(sum.list).compactMap(\.number)
+      XCTAssertEqual(parts.reduce(0, +), total, accuracy: 1e-3, by)
+    }
+    let sorted = try eval("dla (run \(ioi)) \" Mary\" \" John\" --by head | sort total --desc | head 5", interp)
+    XCTAssertEqual(Table(tabular: sorted)?.count, 5)
+  }
+
+  func testPatchingFromTheSameRunChangesNothing() throws {
+    let v = try number("let r = run \(ioi); logitdiff (run \(ioi) --with (patch blocks.3.hook_resid_pre --from r)) \" Mary\" \" John\"")
+    XCTAssertEqual(v, 12.2629, accuracy: 1e-3)
+  }
+
+  func testSweepAblateHeadsGivesOneRowPerHead() throws {
+    let t = try eval("sweep ablate (run \(ioi)) --metric { |x| logitdiff x \" Mary\" \" John\" } --over heads --pos -1")
+    let table = try XCTUnwrap(Table(tabular: t))
+    XCTAssertEqual(table.count, 48)
+    XCTAssertEqual(table.columns, ["component", "layer", "head", "effect"])
+  }
+
+  func testSweepPatchNormalisesBetweenCleanAndCorrupt() throws {
+    let t = try eval(
+      "sweep patch --clean (run \(ioi)) --corrupt (run \"When Mary and John went to the store, Anna gave a drink to\") --metric { |x| logitdiff x \" Mary\" \" John\" } --over resid")
+    let table = try XCTUnwrap(Table(tabular: t))
+    let norm = table.columns.firstIndex(of: "normalized")!, layer = table.columns.firstIndex(of: "layer")!, pos = table.columns.firstIndex(of: "pos")!
+    // Patching the whole last-position residual stream at layer 0 changes the
+    // name token only; at the last position, patching all of layer 0's input there does nothing
+    // but patching the S2 position (where the prompts differ) restores fully.
+    let s2 = table.rows.first { $0[layer].int == 0 && $0[pos].int == 9 }!
+    XCTAssertEqual(s2[norm].number!, 1, accuracy: 1e-4)
+    let other = table.rows.first { $0[layer].int == 0 && $0[pos].int == 2 }!
+    XCTAssertEqual(other[norm].number!, 0, accuracy: 1e-4)
+  }
+
+  func testClearErrors() {
+    XCTAssertEqual(errorMessage("ablate L99H3"), "L99H3: the model has 6 layers (0...5)")
+    XCTAssertTrue(errorMessage("logitdiff (run \(ioi)) \" Xyzzyqq\" \" John\"")?.contains("is 4 tokens, not one") ?? false)
+    XCTAssertTrue(errorMessage("run \"\(String(repeating: "a b ", count: 200))\"")?.contains("context is 256") ?? false)
+    XCTAssertTrue(errorMessage("act (run \(ioi)) blocks.9.hook_resid_pre")?.contains("0...5") ?? false)
+  }
+}
