@@ -559,6 +559,23 @@ def report(rows, machine, torch_info, settings):
     return "\n".join(lines)
 
 
+def print_commands(args, plan, threads):
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    prompts = make_prompts(args.model)
+    ids = prompts["ids"]
+    env = f"OPENBLAS_NUM_THREADS={threads} OMP_NUM_THREADS={threads}"
+    scripts = [args.tdb_forward.format(ids=tdb_literal_ids(ids[:n]), repeat=r)
+               for n, r in plan["forward"].items()]
+    scripts += [args.tdb_grad.format(ids=tdb_literal_ids(ids[:n]), repeat=r,
+                                     target=tdb_literal_str(TARGET),
+                                     distractor=tdb_literal_str(DISTRACTOR))
+                for n, r in plan["grad"].items()]
+    for s in scripts:
+        print(env, shlex.join(tdb_argv(args.tdb, args.tdb_warm_args, args.model, s)))
+    s = args.tdb_predict.format(text=tdb_literal_str(COLD_TEXT))
+    print(env, shlex.join(tdb_argv(args.tdb, args.tdb_cold_args, args.model, s)))
+
+
 # --- main ---------------------------------------------------------------------
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
@@ -577,12 +594,17 @@ def main():
     ap.add_argument("--tdb-predict", default=TDB_PREDICT)
     ap.add_argument("--tdb-warm-args", default=TDB_WARM_ARGS)
     ap.add_argument("--tdb-cold-args", default=TDB_COLD_ARGS)
+    ap.add_argument("--print-commands", action="store_true",
+                    help="print the tdb command lines (shell-quoted) and exit")
     args = ap.parse_args()
     args.tdb = os.path.abspath(args.tdb)
     args.model = os.path.abspath(args.model)
 
     plan = PLANS["quick" if args.quick else "full"]
     threads = args.threads
+    if args.print_commands:
+        print_commands(args, plan, threads)
+        return
     started = time.time()
     busy = cpu_busy_fraction()
     if busy > 0.15:
