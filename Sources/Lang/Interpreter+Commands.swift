@@ -29,7 +29,22 @@ extension Interpreter {
       let call = try bindValues(command, [], input: input, at: loc)
       return try runCommand(command, call)
     default:
-      let v = try evaluate(stage, env)
+      let v: Value
+      if case .word(let name, let segments, let loc) = stage, segments.count == 1,
+        env.lookup(name) == nil
+      {
+        // A bare name after `|` is meant as a command.
+        guard
+          let resolved = try wordResolver.flatMap({ r in try withLocation(loc) { try r(name) } })
+        else {
+          throw LangError.runtime(
+            "unknown command '\(name)'\(didYouMean(name, among: registry.names + env.visibleNames))",
+            loc)
+        }
+        v = resolved
+      } else {
+        v = try evaluate(stage, env)
+      }
       if case .function(let fn) = v { return try callFunction(fn, [input], at: stage.location) }
       throw LangError.runtime(
         "the right side of '|' must be a command or a function, got \(article(v))", stage.location)

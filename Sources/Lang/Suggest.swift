@@ -23,10 +23,10 @@ public func levenshtein(_ a: String, _ b: String) -> Int {
 }
 
 /// The candidate closest to `name`, if it is close enough to be a likely typo
-/// (distance at most a third of the name's length, rounded up); ties go to the
+/// (distance at most a third of the name's length, rounded, at least 1); ties go to the
 /// alphabetically first.
 public func suggest(_ name: String, among candidates: [String]) -> String? {
-  let limit = max(1, (name.count + 2) / 3)
+  let limit = max(1, (name.count + 1) / 3)
   var best: (distance: Int, name: String)? = nil
   let lowered = name.lowercased()
   for c in candidates where c != name {

@@ -17,10 +17,10 @@ struct ShellOptions: ParsableCommand {
     commandName: "tdb",
     abstract: "Transformer Debugger for the terminal: a small language for looking inside GPT-2.",
     usage: """
-      tdb [OPTIONS] -c COMMANDS [ARGS...]
-        tdb [OPTIONS] SCRIPT.tdbs [ARGS...]
-        tdb [OPTIONS] -            (read a script from standard input)
-        tdb [OPTIONS]              (interactive, or a script piped into standard input)
+      tdb [OPTIONS] -c COMMANDS [-- ARGS...]
+      tdb [OPTIONS] SCRIPT.tdbs [ARGS...]
+      tdb [OPTIONS] -       (a script from standard input)
+      tdb [OPTIONS]         (interactive, or a script piped into standard input)
       """,
     discussion: """
       Exit status: 0 success, 64 bad command line, 65 syntax error, 70 runtime error,
@@ -28,7 +28,9 @@ struct ShellOptions: ParsableCommand {
       """,
     version: "tdb \(tdbVersion)")
 
-  @Option(name: .customShort("c"), parsing: .unconditional, help: "Run COMMANDS and exit.")
+  @Option(
+    name: .customShort("c"), parsing: .unconditional,
+    help: ArgumentHelp("Run COMMANDS and exit.", valueName: "COMMANDS"))
   var command: String?
 
   @Option(

@@ -54,6 +54,7 @@ final class Session {
     do {
       try interpreter.run(program) { value in
         Terminal.out(self.renderer.render(value))
+        Terminal.flush()
       }
       Terminal.flush()
       return .ok

@@ -32,6 +32,25 @@ func usageError(_ message: String) -> ExitStatus {
 /// Parses the command line, picks the source (`-c`, a file, standard input)
 /// and runs it.
 func runShell(_ arguments: [String]) -> ExitStatus {
+  // --help and --version before the script (the script's own arguments are
+  // captured for passthrough, which would swallow them).
+  let valued: Set<String> = ["-c", "--model", "--sae", "--format", "--color"]
+  var i = 0
+  while i < arguments.count, arguments[i].hasPrefix("-"), arguments[i] != "-" {
+    switch arguments[i] {
+    case "--help", "-h":
+      Terminal.out(ShellOptions.helpMessage() + "\n")
+      return .ok
+    case "--version":
+      Terminal.out("tdb \(tdbVersion)\n")
+      return .ok
+    case "--":
+      i = arguments.count
+    default:
+      i += valued.contains(arguments[i]) ? 2 : 1
+    }
+  }
+
   let options: ShellOptions
   do {
     options = try ShellOptions.parse(arguments)

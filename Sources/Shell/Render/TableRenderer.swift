@@ -38,6 +38,7 @@ struct TableRenderer {
         line +=
           (i > 0 ? "  " : "") + pad(c.text, widths[i], right: c.right, last: i == row.count - 1)
       }
+      while line.hasSuffix(" ") { line.removeLast() }
       out += line + "\n"
     }
     return out
@@ -59,7 +60,7 @@ struct TableRenderer {
 
   private func pad(_ s: String, _ width: Int, right: Bool, last: Bool) -> String {
     let n = width - displayWidth(s)
-    if n <= 0 { return s }
+    if n <= 0 || (s.isEmpty && last) { return s }
     if right { return String(repeating: " ", count: n) + s }
     return last ? s : s + String(repeating: " ", count: n)
   }

@@ -23,9 +23,17 @@ enum Terminal {
     return 80
   }
 
-  /// Writes to standard output (buffered; see `flush`).
+  nonisolated(unsafe) private static var lastFlush: UInt64 = 0
+
+  /// Writes to standard output. Output is buffered, but flushed when the last
+  /// flush is more than a tenth of a second old, so slow scripts show progress.
   static func out(_ text: String) {
     fputs(text, stdout)
+    let now = DispatchTime.now().uptimeNanoseconds
+    if now &- lastFlush > 100_000_000 {
+      fflush(stdout)
+      lastFlush = now
+    }
   }
 
   /// Writes to standard error after flushing standard output, so the two
@@ -37,6 +45,7 @@ enum Terminal {
 
   static func flush() {
     fflush(stdout)
+    lastFlush = DispatchTime.now().uptimeNanoseconds
   }
 }
 

@@ -1,2 +1,0 @@
-import XCTest
-final class ShellTestsPlaceholder: XCTestCase { func testBuilds() {} }
