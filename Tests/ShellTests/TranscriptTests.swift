@@ -16,14 +16,25 @@ final class TranscriptTests: XCTestCase {
   }
 
   func testTranscripts() throws {
-    let dir = Self.directory
+    try check(scripts: Self.directory, expectations: Self.directory)
+  }
+
+  /// The investigation scripts in `examples/` run as transcripts too; their
+  /// recorded output lives in `Tests/Transcripts/examples/`.
+  func testExamples() throws {
+    try check(
+      scripts: TDBProcess.root.appendingPathComponent("examples"),
+      expectations: Self.directory.appendingPathComponent("examples"))
+  }
+
+  func check(scripts dir: URL, expectations: URL) throws {
     let scripts = try FileManager.default.contentsOfDirectory(atPath: dir.path)
       .filter { $0.hasSuffix(".tdbs") }.sorted()
     XCTAssertFalse(scripts.isEmpty, "no transcripts in \(dir.path)")
     let record = ProcessInfo.processInfo.environment["TDB_RECORD"] == "1"
     for script in scripts {
       let name = String(script.dropLast(5))
-      let base = dir.appendingPathComponent(name)
+      let base = expectations.appendingPathComponent(name)
       let arguments =
         lines(base.appendingPathExtension("opts")) + [script]
         + lines(base.appendingPathExtension("args"))
