@@ -134,7 +134,10 @@ extension GPT2Model {
     case .hookValue(let p, let s):
       let v = tape.value(p)
       var total: Double = 0
-      s.withUnsafeBufferPointer { a in v.withUnsafeBufferPointer { b in for i in 0..<a.count { total += Double(a[i]) * Double(b[i]) } } }
+      // Entries outside the seed do not count, so masked scores (-inf) can sit there.
+      s.withUnsafeBufferPointer { a in
+        v.withUnsafeBufferPointer { b in for i in 0..<a.count where a[i] != 0 { total += Double(a[i]) * Double(b[i]) } }
+      }
       value = total
       seed = (p, s)
     }

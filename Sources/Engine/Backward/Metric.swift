@@ -12,7 +12,8 @@ public enum Metric: @unchecked Sendable {
   /// t = 0 ..< T-1 of -log_softmax(logits[t])[tokens[t + 1]] (needs T ≥ 2).
   case loss
   /// sum(seed ⊙ value of the hook), the value after the hook's interventions
-  /// (as `ForwardResult.cache` holds it); `seed` has the hook value's shape.
+  /// (as `ForwardResult.cache` holds it); `seed` has the hook value's shape and
+  /// entries where it is zero do not count (masked scores are -inf).
   /// This makes a node's own value the metric: a neuron's pre-activation at a
   /// token, a head's score at (query, key), an SAE latent. The backward pass
   /// then starts at the hook; every gradient downstream of it is zero.
