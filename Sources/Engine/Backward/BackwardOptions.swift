@@ -54,7 +54,7 @@ public enum BackwardError: Error, CustomStringConvertible, Equatable {
   case tokenOutOfRange(Int, vocab: Int)
   case lossNeedsTwoTokens
   case seedShape(hook: String, expected: [Int], found: [Int])
-  case notSpliced(String)
+  case notSpliced(String, hook: String)
   case unsupportedSplice(String)
   case gradientShapeChanged(label: String, hook: String, from: [Int], to: [Int])
 
@@ -64,7 +64,7 @@ public enum BackwardError: Error, CustomStringConvertible, Equatable {
     case .tokenOutOfRange(let id, let vocab): "token id \(id) is outside the vocabulary (0..<\(vocab))"
     case .lossNeedsTwoTokens: "the loss needs a prompt of at least 2 tokens"
     case .seedShape(let h, let e, let f): "the seed for \(h) has shape \(f) but the hook value has shape \(e)"
-    case .notSpliced(let h): "\(h) is inside an SAE, but no SAE is spliced at that hook"
+    case .notSpliced(let site, let h): "\(site) needs an SAE spliced at \(h), and none is"
     case .unsupportedSplice(let h): "gradients through an SAE spliced at \(h) are not supported (only [tokens, d_in] hooks)"
     case .gradientShapeChanged(let label, let h, let from, let to): "'\(label)' changed the gradient at \(h) from shape \(from) to \(to)"
     }

@@ -23,7 +23,7 @@ extension GPT2Model {
     }
     func check(_ p: HookPoint) throws {
       try validate(p)
-      if p.sae != nil, saeAt[p.base] == nil { throw BackwardError.notSpliced(p.base.name) }
+      if p.sae != nil, saeAt[p.base] == nil { throw BackwardError.notSpliced(p.name, hook: p.base.name) }
     }
     func position(_ p: Int) throws -> Int {
       let resolved = p < 0 ? T + p : p
