@@ -1,0 +1,236 @@
+/// One backward pass over a recorded forward pass (llm.c's gpt2_backward for
+/// activations only): walks from the logits, or from a seeded hook, down to
+/// the embeddings, visiting every hook point in reverse forward order.
+///
+/// A gradient is `nil` while it is known to be zero (above the seeded hook,
+/// or past a hook whose gradient was zeroed), so no work is done there and
+/// only the hooks' returned gradients are materialised as zeros.
+struct BackwardPass {
+  let model: GPT2Model
+  let tape: ForwardTape
+  let T: Int
+  let options: BackwardOptions
+  let saeAt: [HookPoint: SAESplice]
+  /// The `hookValue` metric's seed: injected as the gradient at its hook.
+  let seed: (point: HookPoint, value: Tensor)?
+  let gradientInterventions: [HookPoint: [Intervention]]
+  /// The returned gradients.
+  var gradients: [HookPoint: Tensor] = [:]
+
+  init(model: GPT2Model, tape: ForwardTape, tokens T: Int, options: BackwardOptions, saeAt: [HookPoint: SAESplice], seed: (HookPoint, Tensor)?) {
+    self.model = model
+    self.tape = tape
+    self.T = T
+    self.options = options
+    self.saeAt = saeAt
+    self.seed = seed.map { (point: $0.0, value: $0.1) }
+    gradientInterventions = Dictionary(grouping: options.gradientInterventions, by: \.hook)
+  }
+
+  func shape(_ p: HookPoint) -> [Int] {
+    let sae = saeAt[p.base]?.sae
+    return p.shape(config: model.config, tokens: T, saeWidth: sae?.dSAE, saeInput: sae?.dIn)
+  }
+
+  func wants(_ p: HookPoint) -> Bool {
+    switch options.wanted {
+    case .none: false
+    case .all: true
+    case .points(let set): set.contains(p)
+    }
+  }
+
+  /// The gradient at hook `p`. Given d metric / d (the value flowing on from
+  /// p), returns d metric / d (the value arriving at p): back through an SAE
+  /// spliced at p, then the seed is added, gradient interventions run, the
+  /// gradient is kept if wanted, and p's forward interventions are crossed.
+  mutating func visit(_ p: HookPoint, _ flowing: Tensor?) throws -> Tensor? {
+    var g = flowing
+    if p.sae == nil, let splice = saeAt[p] { g = try saeBackward(splice, at: p, g) }
+    if let seed, seed.point == p { g = g.map { sum($0, seed.value) } ?? seed.value }
+    if let list = gradientInterventions[p] {
+      var value = g ?? Tensor(zeros: shape(p))
+      for i in list {
+        let before = value.shape
+        try i.apply(&value, T)
+        guard value.shape == before else {
+          throw BackwardError.gradientShapeChanged(label: i.label, hook: p.name, from: before, to: value.shape)
+        }
+      }
+      g = value
+    }
+    if wants(p) { gradients[p] = g ?? Tensor(zeros: shape(p)) }
+    if var crossing = g, options.throughInterventions == .untouchedEntries, let untouched = tape.untouched[p] {
+      let d = crossing.mutablePointer()
+      for i in 0..<untouched.count where !untouched[i] { d[i] = 0 }
+      g = crossing
+    }
+    return g
+  }
+
+  /// Backward through the final LayerNorm and every block; `gLogitsInput` is
+  /// d metric / d (the value flowing from ln_final.hook_normalized), nil for a
+  /// `hookValue` metric.
+  mutating func run(_ gLogitsInput: Tensor?) throws {
+    let c = model.config, w = model.weights
+    var g = try visit(HookPoint(.lnFinalNormalized), gLogitsInput)
+    g = try layerNorm(
+      g, residual: nil, input: .block(c.layers - 1, .residPost), scale: HookPoint(.lnFinalScale), weight: w.lnfWeight,
+      detach: options.detachFinalLayerNormScale || options.detachLayerNormScales)
+    for l in stride(from: c.layers - 1, through: 0, by: -1) { g = try block(l, g) }
+    // resid_pre of block 0 = embed + pos_embed.
+    _ = try visit(HookPoint(.embed), g)
+    _ = try visit(HookPoint(.posEmbed), g)
+  }
+
+  /// Backward through block `l`: from d metric / d (value flowing from its
+  /// resid_post) to d metric / d (value arriving at its resid_pre).
+  mutating func block(_ l: Int, _ gOut: Tensor?) throws -> Tensor? {
+    let c = model.config, b = model.weights.blocks[l]
+    let C = c.dModel, H = c.heads, D = c.dHead, F = c.dMLP, T = self.T
+    func hook(_ s: HookPoint.Site) -> HookPoint { .block(l, s) }
+
+    // resid_post = resid_mid + mlp_out: the gradient goes to both unchanged.
+    let gResidPost = try visit(hook(.residPost), gOut)
+
+    // MLP: mlp_out[T, C] = gelu(ln2[T, C] · W_fc[C, F] + b_fc) · W_proj[F, C] + b_proj.
+    let gMLPOut = try visit(hook(.mlpOut), gResidPost)
+    var gPost = gMLPOut.map { g in
+      var d = Tensor(zeros: [T, F])
+      linearBackward(d.mutablePointer(), g.pointer, b.fcProjWeight.pointer, T: T, C: F, OC: C, accumulate: false)
+      return d
+    }
+    gPost = try visit(hook(.mlpPost), gPost)
+    var gPre = gPost.map { g in
+      let pre = tape.flowingValue(hook(.mlpPre))
+      var d = Tensor(zeros: [T, F])
+      geluBackward(d.mutablePointer(), pre.pointer, g.pointer, count: T * F)
+      return d
+    }
+    gPre = try visit(hook(.mlpPre), gPre)
+    var gLN2 = gPre.map { g in
+      var d = Tensor(zeros: [T, C])
+      linearBackward(d.mutablePointer(), g.pointer, b.fcWeight.pointer, T: T, C: C, OC: F, accumulate: false)
+      return d
+    }
+    gLN2 = try visit(hook(.ln2Normalized), gLN2)
+    var gResidMid = try layerNorm(
+      gLN2, residual: gResidPost, input: hook(.residMid), scale: hook(.ln2Scale), weight: b.ln2Weight,
+      detach: options.detachLayerNormScales)
+    gResidMid = try visit(hook(.residMid), gResidMid)
+
+    // Attention: attn_out[T, C] = z[T, C] · W_O[C, C] + b_O, resid_mid = resid_pre + attn_out.
+    let gAttnOut = try visit(hook(.attnOut), gResidMid)
+    var gZ = gAttnOut.map { g in
+      var d = Tensor(zeros: [T, H, D])
+      linearBackward(d.mutablePointer(), g.pointer, b.attnProjWeight.pointer, T: T, C: C, OC: C, accumulate: false)
+      return d
+    }
+    gZ = try visit(hook(.z), gZ)
+
+    // z_h = pattern_h · v_h; pattern = causal softmax(scores); scores_h = q_h k_hᵀ / √D.
+    var gPattern: Tensor? = nil, gV: Tensor? = nil
+    if let gZ {
+      let pattern = tape.flowingValue(hook(.pattern)), v = tape.flowingValue(hook(.v))
+      var dp = Tensor(zeros: [H, T, T]), dv = Tensor(zeros: [T, H, D])
+      let dpp = dp.mutablePointer(), dvp = dv.mutablePointer()
+      for h in 0..<H {
+        attentionValuesBackward(
+          dpattern: dpp + h * T * T, dv: dvp, dz: gZ.pointer, pattern: pattern.pointer + h * T * T, v: v.pointer, head: h,
+          T: T, C: C, D: D)
+      }
+      (gPattern, gV) = (dp, dv)
+    }
+    gPattern = try visit(hook(.pattern), gPattern)
+    var gScores = gPattern.map { g in
+      // The softmax's own output: the pattern before any intervention on it.
+      let p = tape.before[hook(.pattern)] ?? tape.flowingValue(hook(.pattern))
+      var ds = Tensor(zeros: [H, T, T])
+      let dsp = ds.mutablePointer(), gp = g.pointer, pp = p.pointer
+      parallelChunks(H, minimumChunk: T >= 64 ? 1 : H) { heads in
+        for h in heads { causalSoftmaxBackward(dsp + h * T * T, gp + h * T * T, pp + h * T * T, T: T) }
+      }
+      return ds
+    }
+    gScores = try visit(hook(.attnScores), gScores)
+    var gQ: Tensor? = nil, gK: Tensor? = nil
+    if let gScores {
+      let q = tape.flowingValue(hook(.q)), k = tape.flowingValue(hook(.k))
+      var dq = Tensor(zeros: [T, H, D]), dk = Tensor(zeros: [T, H, D])
+      let dqp = dq.mutablePointer(), dkp = dk.mutablePointer()
+      for h in 0..<H {
+        attentionScoresBackward(
+          dq: dqp, dk: dkp, dscores: gScores.pointer + h * T * T, q: q.pointer, k: k.pointer, head: h, T: T, C: C, D: D)
+      }
+      (gQ, gK) = (dq, dk)
+    }
+    gV = try visit(hook(.v), gV)
+    gK = try visit(hook(.k), gK)
+    gQ = try visit(hook(.q), gQ)
+
+    // q | k | v [T, 3C] = ln1[T, C] · W_attn[C, 3C] + b_attn: one product per third.
+    var gLN1: Tensor? = nil
+    for (third, g) in [gQ, gK, gV].enumerated() {
+      guard let g else { continue }
+      if gLN1 == nil { gLN1 = Tensor(zeros: [T, C]) }
+      linearBackward(
+        gLN1!.mutablePointer(), g.pointer, b.attnWeight.pointer + third * C, T: T, C: C, OC: C, ldWeight: 3 * C,
+        accumulate: true)
+    }
+    gLN1 = try visit(hook(.ln1Normalized), gLN1)
+    let gResidPre = try layerNorm(
+      gLN1, residual: gResidMid, input: hook(.residPre), scale: hook(.ln1Scale), weight: b.ln1Weight,
+      detach: options.detachLayerNormScales)
+    return try visit(hook(.residPre), gResidPre)
+  }
+
+  /// Backward through a LayerNorm reading the value flowing from `input`, with
+  /// its `scale` hook between the direct path and the path through the scale.
+  /// Returns `residual` plus the LayerNorm input's gradient: the residual
+  /// stream feeds both the LayerNorm and the next residual sum.
+  mutating func layerNorm(
+    _ gOut: Tensor?, residual: Tensor?, input: HookPoint, scale: HookPoint, weight: Tensor, detach: Bool
+  ) throws -> Tensor? {
+    let C = model.config.dModel, T = self.T
+    var gIn = residual
+    var stats: (x: Tensor, mean: [Float], scale: [Float])? = nil
+    func statistics() -> (x: Tensor, mean: [Float], scale: [Float]) {
+      if let stats { return stats }
+      let x = tape.flowingValue(input)
+      var mean = [Float](repeating: 0, count: T), s = [Float](repeating: 0, count: T)
+      layerNormStatistics(x.pointer, mean: &mean, scale: &s, T: T, C: C, eps: model.config.layerNormEpsilon)
+      stats = (x, mean, s)
+      return stats!
+    }
+    func inputGradient() -> UnsafeMutablePointer<Float> {
+      if gIn == nil { gIn = Tensor(zeros: [T, C]) }
+      return gIn!.mutablePointer()
+    }
+
+    var gScale: Tensor? = nil
+    if let gOut {
+      let st = statistics()
+      let scaleUsed = tape.flowingValue(scale)
+      var ds = Tensor(zeros: [T, 1])
+      layerNormBackward(
+        dinp: inputGradient(), dscale: ds.mutablePointer(), dout: gOut.pointer, inp: st.x.pointer, mean: st.mean,
+        scale: scaleUsed.pointer, weight: weight.pointer, T: T, C: C)
+      gScale = ds
+    }
+    gScale = try visit(scale, gScale)
+    if let gScale, !detach {
+      let st = statistics()
+      layerNormScaleBackward(dinp: inputGradient(), dscale: gScale.pointer, inp: st.x.pointer, mean: st.mean, scale: st.scale, T: T, C: C)
+    }
+    return gIn
+  }
+}
+
+/// a + b elementwise (same shape).
+func sum(_ a: Tensor, _ b: Tensor) -> Tensor {
+  precondition(a.shape == b.shape, "adding \(a.shape) and \(b.shape)")
+  var out = a
+  let o = out.mutablePointer(), y = b.pointer
+  for i in 0..<a.count { o[i] += y[i] }
+  return out
+}

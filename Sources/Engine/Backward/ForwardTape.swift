@@ -1,0 +1,72 @@
+/// What the backward pass needs from the forward pass, recorded by observer
+/// interventions so that `forward(_:options:)` runs unchanged: a recorder is
+/// an `Intervention` that stores the value it sees and leaves it alone.
+///
+/// For a hook point P three values matter:
+/// - the value arriving at P, before P's interventions (`before`),
+/// - P's value after its interventions (what the forward cache holds, `values`),
+/// - the value flowing on from P: the spliced SAE's output if one sits at P,
+///   else P's value (`flowing`, keyed by P) — what the next operation reads.
+final class ForwardTape: @unchecked Sendable {
+  private(set) var values: [HookPoint: Tensor] = [:]
+  private(set) var flowing: [HookPoint: Tensor] = [:]
+  private(set) var before: [HookPoint: Tensor] = [:]
+  /// For each hook with forward interventions: true where they left the entry equal.
+  private(set) var untouched: [HookPoint: [Bool]] = [:]
+
+  private var pending: [HookPoint: Tensor] = [:]
+
+  /// The interventions to run the forward pass with: the caller's, with
+  /// recorders before and after them at the hooks the backward pass reads.
+  /// `flowingAt` are the points whose flowing value is recorded; `saeAt` the
+  /// spliced SAEs by hook.
+  func instrument(
+    _ interventions: [Intervention], valuesAt: Set<HookPoint>, flowingAt: Set<HookPoint>, beforeAt: Set<HookPoint>,
+    saeAt: [HookPoint: SAESplice]
+  ) -> [Intervention] {
+    let intervened = Set(interventions.map(\.hook))
+    var first: [Intervention] = []
+    var last: [Intervention] = []
+    for p in intervened.union(beforeAt) {
+      first.append(Intervention(hook: p, label: "backward: record before \(p)") { value, _ in
+        self.pending[p] = value
+      })
+    }
+    for p in intervened.union(beforeAt).union(valuesAt) {
+      let keepBefore = beforeAt.contains(p), keepValue = valuesAt.contains(p), mask = intervened.contains(p)
+      last.append(Intervention(hook: p, label: "backward: record \(p)") { value, _ in
+        if let b = self.pending.removeValue(forKey: p) {
+          if mask { self.untouched[p] = ForwardTape.equalEntries(b, value) }
+          if keepBefore { self.before[p] = b }
+        }
+        if keepValue { self.values[p] = value }
+      })
+    }
+    for p in flowingAt {
+      let at = saeAt[p] == nil ? p : HookPoint(p.site, layer: p.layer, sae: .output)
+      last.append(Intervention(hook: at, label: "backward: record flowing \(p)") { value, _ in
+        self.flowing[p] = value
+      })
+    }
+    return first + interventions + last
+  }
+
+  private static func equalEntries(_ a: Tensor, _ b: Tensor) -> [Bool] {
+    a.withUnsafeBufferPointer { x in b.withUnsafeBufferPointer { y in (0..<x.count).map { x[$0] == y[$0] } } }
+  }
+
+  func value(_ p: HookPoint) -> Tensor {
+    guard let v = values[p] else { preconditionFailure("backward: \(p) was not recorded") }
+    return v
+  }
+
+  func flowingValue(_ p: HookPoint) -> Tensor {
+    guard let v = flowing[p] else { preconditionFailure("backward: the value flowing from \(p) was not recorded") }
+    return v
+  }
+
+  func beforeValue(_ p: HookPoint) -> Tensor {
+    guard let v = before[p] else { preconditionFailure("backward: \(p) before its interventions was not recorded") }
+    return v
+  }
+}

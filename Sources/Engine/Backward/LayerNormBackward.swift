@@ -1,0 +1,54 @@
+import Foundation
+
+// LayerNorm in three pieces so that its scale can be a hook point with a
+// gradient of its own (TransformerLens' hook_scale) and can be detached:
+//   mean[T], scale[T] = sqrt(var + eps)        statistics of inp[T, C]
+//   n[T, C]   = (inp - mean) / scale'           scale' = the scale after its hook
+//   out[T, C] = n · weight + bias               (the hook_normalized value)
+// llm.c's layernorm_backward fuses the first two; here the path through
+// scale' (layerNormBackward's dscale) and the path from the scale back to
+// inp (layerNormScaleBackward) are separate so the scale hook sits between.
+
+/// The direct path, with the scale held fixed:
+///   dn = dout · weight
+///   dinp[T, C] += (dn - mean(dn)) / scale'          (mean's dependence on inp included)
+///   dscale[T]   = -Σ_c dn · n / scale'
+/// `mean` is the statistic of `inp`; `scale` is scale' [T] as the forward used it.
+func layerNormBackward(
+  dinp: UnsafeMutablePointer<Float>, dscale: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+  inp: UnsafePointer<Float>, mean: UnsafePointer<Float>, scale: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+  T: Int, C: Int
+) {
+  parallelChunks(T, minimumChunk: 16) { rows in
+    for t in rows {
+      let x = inp + t * C, dy = dout + t * C, dx = dinp + t * C
+      let m = mean[t], r = 1 / scale[t]
+      var dnMean: Float = 0, dnDotN: Float = 0
+      for i in 0..<C {
+        let dn = dy[i] * weight[i]
+        dnMean += dn
+        dnDotN += dn * (x[i] - m) * r
+      }
+      dnMean /= Float(C)
+      for i in 0..<C { dx[i] += (dy[i] * weight[i] - dnMean) * r }
+      dscale[t] = -dnDotN * r
+    }
+  }
+}
+
+/// The path from the scale back to its input: scale = sqrt(mean((inp - mean)²) + eps), so
+///   dinp[T, C] += dscale · (inp - mean) / (C · scale)
+/// with the statistics as computed from `inp` (before any intervention on the scale).
+func layerNormScaleBackward(
+  dinp: UnsafeMutablePointer<Float>, dscale: UnsafePointer<Float>, inp: UnsafePointer<Float>,
+  mean: UnsafePointer<Float>, scale: UnsafePointer<Float>, T: Int, C: Int
+) {
+  parallelChunks(T, minimumChunk: 16) { rows in
+    for t in rows {
+      let x = inp + t * C, dx = dinp + t * C
+      let m = mean[t], k = dscale[t] / (Float(C) * scale[t])
+      if k == 0 { continue }
+      for i in 0..<C { dx[i] += k * (x[i] - m) }
+    }
+  }
+}
