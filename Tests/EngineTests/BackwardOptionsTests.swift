@@ -175,6 +175,6 @@ final class BackwardOptionsTests: XCTestCase {
       "blocks.3.hook_resid_pre.hook_sae_acts_post needs an SAE spliced at blocks.3.hook_resid_pre, and none is")
     XCTAssertEqual(
       message(.hookValue(.block(9, .z), seed: Tensor(zeros: [14, 8, 32]))),
-      "unknown hook point 'blocks.9.attn.hook_z' (did you mean this model has blocks 0...5?)")
+      "unknown hook point 'blocks.9.attn.hook_z': this model has blocks 0...5")
   }
 }
