@@ -59,6 +59,18 @@ final class CommandTests: XCTestCase {
     XCTAssertTrue(md.contains("## The language"))
   }
 
+  func testIncompleteInput() {
+    let h = Harness()
+    for text in [
+      "let x = ", "1 +\n", "[1,\n", "def f() {\n  1", "x |", "\"abc", "f(1,", "if true { 1 }\nelse",
+    ] {
+      XCTAssertTrue(h.interpreter.isIncomplete(text), text)
+    }
+    for text in ["1 + 2", "1 + )", "let = 3", "def f() { 1 }", "x ]"] {
+      XCTAssertFalse(h.interpreter.isIncomplete(text), text)
+    }
+  }
+
   func testUserDefsAreCommands() throws {
     let h = Harness()
     _ = try h.eval("def greet(name) { \"hi $name\" }")
