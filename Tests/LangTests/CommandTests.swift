@@ -93,6 +93,13 @@ final class CommandTests: XCTestCase {
       XCTAssertEqual((e as? EvalError)?.message, "--top: expected an integer, got 2.5")
     }
     XCTAssertNil(try call.optionalArg(5) as String?)
+    let withGrid = CommandCall(
+      name: "x", positional: [.host(Grid([[1]])), 1], input: .host(Grid([[2]])))
+    XCTAssertEqual(try withGrid.host(0, as: Grid.self, what: "a grid").rows, [[1]])
+    XCTAssertEqual(try withGrid.hostInput(as: Grid.self, what: "a grid").rows, [[2]])
+    XCTAssertThrowsError(try withGrid.host(1, as: Grid.self, what: "a grid")) { e in
+      XCTAssertEqual((e as? EvalError)?.message, "argument 2: expected a grid, got number")
+    }
     XCTAssertThrowsError(try call.arg(5) as String)
     XCTAssertFalse(call.isSet("desc"))
   }
