@@ -249,7 +249,17 @@ public final class Interpreter {
     case .assign(let target, let op, let e, let loc):
       let value = try evaluate(e, env)
       try mutate(target, env) { old in
-        old = try op.map { try binaryOp($0, old, value, at: loc) } ?? value
+        // `xs += [x]` and `s += "x"` append in place.
+        if op == .add, case .list(let more) = value, var items = takeList(&old) {
+          items.append(contentsOf: more)
+          old = .list(items)
+        } else if op == .add, case .string(let more) = value, case .string(var text) = old {
+          old = .null
+          text += more
+          old = .string(text)
+        } else {
+          old = try op.map { try binaryOp($0, old, value, at: loc) } ?? value
+        }
       }
       return .normal(.null)
     case .def(let decl):
