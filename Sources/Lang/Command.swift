@@ -235,6 +235,25 @@ public struct CommandCall {
     return try convert(v, T.self, what: parameterName(i))
   }
 
+  /// Positional argument `i` as a host value of class `T`; `what` names the
+  /// expected value in the error ("a run").
+  public func host<T: HostValue>(_ i: Int, as type: T.Type = T.self, what: String) throws -> T {
+    guard let v = self[i] else { throw EvalError("missing argument \(parameterName(i))") }
+    guard let h = v.host(as: T.self) else {
+      throw EvalError("\(parameterName(i)): expected \(what), got \(v.typeName)")
+    }
+    return h
+  }
+
+  /// The pipeline input as a host value of class `T`; `what` names it in errors.
+  public func hostInput<T: HostValue>(as type: T.Type = T.self, what: String) throws -> T {
+    let v = try requireInput()
+    guard let h = v.host(as: T.self) else {
+      throw EvalError("expected \(what) as input, got \(v.typeName)")
+    }
+    return h
+  }
+
   /// Positional arguments from `i` on (a variadic parameter).
   public func rest(from i: Int) -> [Value] { i < positional.count ? Array(positional[i...]) : [] }
 

@@ -65,6 +65,32 @@ public final class Interpreter {
     try parse(SourceFile(name: file, text: text))
   }
 
+  /// True if `text` fails to parse only because it stops too early (an open
+  /// bracket, block or string, a trailing operator or `|`): a REPL should
+  /// read another line and try again.
+  public func isIncomplete(_ text: String) -> Bool {
+    let file = SourceFile(name: "-", text: text)
+    do {
+      _ = try parse(file)
+      return false
+    } catch LangError.syntax(let message, let loc) {
+      if message.hasPrefix("unterminated") { return true }
+      var line = 1
+      var column = 1
+      for c in file.scalars {
+        if c == "\n" {
+          line += 1
+          column = 1
+        } else {
+          column += 1
+        }
+      }
+      return loc.line > line || (loc.line == line && loc.column >= column)
+    } catch {
+      return false
+    }
+  }
+
   /// Runs a program. Each top-level expression statement whose value is not
   /// null becomes a numbered result and is passed to `onResult` (the shell
   /// prints it).
@@ -223,7 +249,17 @@ public final class Interpreter {
     case .assign(let target, let op, let e, let loc):
       let value = try evaluate(e, env)
       try mutate(target, env) { old in
-        old = try op.map { try binaryOp($0, old, value, at: loc) } ?? value
+        // `xs += [x]` and `s += "x"` append in place.
+        if op == .add, case .list(let more) = value, var items = takeList(&old) {
+          items.append(contentsOf: more)
+          old = .list(items)
+        } else if op == .add, case .string(let more) = value, case .string(var text) = old {
+          old = .null
+          text += more
+          old = .string(text)
+        } else {
+          old = try op.map { try binaryOp($0, old, value, at: loc) } ?? value
+        }
       }
       return .normal(.null)
     case .def(let decl):

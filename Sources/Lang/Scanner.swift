@@ -32,6 +32,7 @@ struct Scanner {
     self.s = file.scalars
     self.line = 1
     self.column = 1
+    if s.first == "\u{FEFF}" { pos = 1 }  // a byte-order mark is not text
   }
 
   /// All tokens of the file, ending with `.eof` (or with an `.error` token then `.eof`).

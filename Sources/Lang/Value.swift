@@ -56,6 +56,11 @@ public enum Value {
     if case .function(let f) = self { return f }
     return nil
   }
+  /// The host value inside, if it is a `T`.
+  public func host<T: HostValue>(as type: T.Type = T.self) -> T? {
+    if case .host(let h) = self { return h as? T }
+    return nil
+  }
   public var isNull: Bool {
     if case .null = self { return true }
     return false

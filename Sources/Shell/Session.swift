@@ -41,22 +41,23 @@ final class Session {
       session: LazyModelSession { try ModelSession.load(modelFolder: model, saeFolders: saes) })
   }
 
-  /// Parses and runs a whole script, printing each top-level result; reports
-  /// errors on standard error. Returns the exit status.
+  /// Parses and runs source, printing each top-level result that is not null;
+  /// errors (`LangError`) propagate to the caller.
+  func run(_ file: SourceFile) throws {
+    let program = try interpreter.parse(file)
+    try interpreter.run(program) { value in
+      Terminal.out(self.renderer.render(value))
+      Terminal.flush()
+    }
+    Terminal.flush()
+  }
+
+  /// Runs a whole script with its arguments (`$args`); reports an error on
+  /// standard error. Returns the exit status.
   func runScript(_ file: SourceFile, arguments: [String]) -> ExitStatus {
     interpreter.scriptArguments = arguments
-    let program: Program
     do {
-      program = try interpreter.parse(file)
-    } catch {
-      return report(error)
-    }
-    do {
-      try interpreter.run(program) { value in
-        Terminal.out(self.renderer.render(value))
-        Terminal.flush()
-      }
-      Terminal.flush()
+      try run(file)
       return .ok
     } catch {
       return report(error)

@@ -59,6 +59,18 @@ final class CommandTests: XCTestCase {
     XCTAssertTrue(md.contains("## The language"))
   }
 
+  func testIncompleteInput() {
+    let h = Harness()
+    for text in [
+      "let x = ", "1 +\n", "[1,\n", "def f() {\n  1", "x |", "\"abc", "f(1,", "if true { 1 }\nelse",
+    ] {
+      XCTAssertTrue(h.interpreter.isIncomplete(text), text)
+    }
+    for text in ["1 + 2", "1 + )", "let = 3", "def f() { 1 }", "x ]"] {
+      XCTAssertFalse(h.interpreter.isIncomplete(text), text)
+    }
+  }
+
   func testUserDefsAreCommands() throws {
     let h = Harness()
     _ = try h.eval("def greet(name) { \"hi $name\" }")
@@ -81,6 +93,13 @@ final class CommandTests: XCTestCase {
       XCTAssertEqual((e as? EvalError)?.message, "--top: expected an integer, got 2.5")
     }
     XCTAssertNil(try call.optionalArg(5) as String?)
+    let withGrid = CommandCall(
+      name: "x", positional: [.host(Grid([[1]])), 1], input: .host(Grid([[2]])))
+    XCTAssertEqual(try withGrid.host(0, as: Grid.self, what: "a grid").rows, [[1]])
+    XCTAssertEqual(try withGrid.hostInput(as: Grid.self, what: "a grid").rows, [[2]])
+    XCTAssertThrowsError(try withGrid.host(1, as: Grid.self, what: "a grid")) { e in
+      XCTAssertEqual((e as? EvalError)?.message, "argument 2: expected a grid, got number")
+    }
     XCTAssertThrowsError(try call.arg(5) as String)
     XCTAssertFalse(call.isSet("desc"))
   }

@@ -6,8 +6,10 @@ func registerHelpCommands(into registry: CommandRegistry) {
       name: "help", group: "help",
       summary: "List the commands, or describe one",
       parameters: [ParameterSpec("command", .word, optional: true, "a command name")],
-      examples: ["help", "help sort"])
+      flags: [.switch("markdown", "the whole language and command reference in Markdown")],
+      examples: ["help", "help sort", "help --markdown"])
   ) { [unowned registry] call, _ in
+    if call.isSet("markdown") { return .string(registry.markdownReference()) }
     guard let name: String = try call.optionalArg(0) else { return .string(registry.helpIndex()) }
     guard let text = registry.help(for: name) else {
       var m = "unknown command '\(name)'"
