@@ -38,7 +38,7 @@ final class HeatmapValue: HostValue, RichDisplay {
   func elements() throws -> [Value] { table.records.map { .record($0) } }
 
   func display(width: Int, color: Bool) -> String {
-    let labelWidth = min(18, (rowLabels.map { $0.count }.max() ?? 4) + 2)
+    let labelWidth = min(20, (rowLabels.enumerated().map { "\($0) \($1)".count }.max() ?? 4) + 1)
     let cell = 3
     let maxCols = max(1, (width - labelWidth - 1) / cell)
     let cols = min(columnLabels.count, maxCols)

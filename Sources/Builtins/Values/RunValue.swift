@@ -127,8 +127,8 @@ final class RunValue: HostValue, RichDisplay {
     var lines = ["run of \(tokens.count) tokens" + (hooks.isEmpty ? "" : " with \(hooks.map(\.label).joined(separator: ", "))")]
     for row in (try? top(5)) ?? [] {
       let bar = String(repeating: "█", count: Int((row.prob * 20).rounded()))
-      lines.append(
-        String(format: "  %d  %-16@ %8.3f  %6.2f%%  ", row.rank, quoted(row.token) as NSString, Double(row.logit), Double(row.prob * 100)) + bar)
+      let token = quoted(row.token).padding(toLength: max(16, quoted(row.token).count), withPad: " ", startingAt: 0)
+      lines.append("  \(row.rank)  \(token)" + String(format: " %8.3f  %6.2f%%  ", Double(row.logit), Double(row.prob * 100)) + bar)
     }
     return lines.joined(separator: "\n")
   }
