@@ -69,6 +69,8 @@ extension ModelSession {
     guard let v, !v.isNull else { return [] }
     if v.string == "all" { return saeNames.map { saes[$0]! } }
     if case .host(let h as SAEValue) = v { return [h.sae] }
+    // An SAE folder named like its hook (SAELens repos do this) reads as a hook point.
+    if case .host(let p as HookPointValue) = v { return [try sae(named: p.point.name)] }
     if let s = v.string { return [try sae(named: s)] }
     if let l = v.list { return try l.flatMap { try splices($0, keepError: keepError) } }
     throw EvalError("--sae: expected an SAE name or a list of names, got \(v.typeName)")

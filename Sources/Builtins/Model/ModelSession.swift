@@ -58,8 +58,11 @@ public final class ModelSession {
   }
 
   func sae(named name: String) throws -> SparseAutoencoder {
-    guard let s = saes[name] else { throw ComponentError.unknownSAE(name, known: saeNames) }
-    return s
+    if let s = saes[name] { return s }
+    // Also by hook: "blocks.8.hook_resid_pre" finds the SAE loaded at that hook.
+    let atHook = saeNames.compactMap { saes[$0] }.filter { $0.hook.name == name }
+    if atHook.count == 1 { return atHook[0] }
+    throw ComponentError.unknownSAE(name, known: saeNames)
   }
 
   /// Text of one token, with a clear marker for ids outside the vocabulary.

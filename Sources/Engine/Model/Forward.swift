@@ -73,14 +73,23 @@ extension GPT2Model {
       var input = value
       try hooks.visit(site(.input), &input, tokens: T)
       let state = sae.normalise(input)
-      var latents = sae.activate(sae.preActivations(state.input))
+      let cleanLatents = sae.activate(sae.preActivations(state.input))
+      var latents = cleanLatents
       try hooks.visit(site(.actsPost), &latents, tokens: T)
       var recons = sae.decode(latents)
       sae.denormalise(&recons, state)
+      // The error term is always that of the unmodified reconstruction (as
+      // SAELens computes it), so editing a latent changes the output by
+      // exactly that latent's decoded difference.
+      var cleanRecons = recons
+      if latents.buffer !== cleanLatents.buffer {
+        cleanRecons = sae.decode(cleanLatents)
+        sae.denormalise(&cleanRecons, state)
+      }
       try hooks.visit(site(.recons), &recons, tokens: T)
       var error = Tensor(zeros: input.shape)
       let n = input.count
-      let e = error.mutablePointer(), x = input.pointer, r = recons.pointer
+      let e = error.mutablePointer(), x = input.pointer, r = cleanRecons.pointer
       for i in 0..<n { e[i] = x[i] - r[i] }
       try hooks.visit(site(.error), &error, tokens: T)
       var output = recons
