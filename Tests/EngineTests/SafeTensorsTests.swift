@@ -147,3 +147,14 @@ final class SafeTensorsTests: XCTestCase {
     assertClose(try sharded.forward(tokens).logits, try demoModel.forward(tokens).logits, tolerance: 1e-6, "sharded")
   }
 }
+
+final class HalfPrecisionTests: XCTestCase {
+  /// Every one of the 65536 half-precision bit patterns converts as Float16 does.
+  func testHalfToFloatMatchesFloat16ForEveryPattern() {
+    for bits in 0...UInt16.max {
+      let expected = Float(Float16(bitPattern: bits))
+      let got = halfToFloat(bits)
+      if expected.isNaN { XCTAssertTrue(got.isNaN, "\(bits)") } else { XCTAssertEqual(got.bitPattern, expected.bitPattern, "\(bits)") }
+    }
+  }
+}

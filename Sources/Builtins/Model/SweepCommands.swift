@@ -41,7 +41,7 @@ func registerSweepCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
       try interp.checkInterrupt(at: call.location)
       var splices = base.saes
       for sae in hook.saes where !splices.contains(where: { $0.sae.hook == sae.hook }) { splices.append(SAESplice(sae, keepError: true)) }
-      return try RunValue(session: s, tokens: base.tokens, hooks: base.hooks + [hook], saes: splices, cacheAll: false)
+      return try RunValue(session: s, tokens: base.tokens, hooks: base.hooks + [hook], saes: splices, cacheAll: false, lazyLogits: true)
     }
     let c = s.config
     switch mode {

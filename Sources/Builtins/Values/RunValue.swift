@@ -10,19 +10,38 @@ final class RunValue: HostValue, RichDisplay {
   let hooks: [HookValue]
   /// SAEs spliced in (from `--sae` or needed by latent hooks).
   let saes: [SAESplice]
-  let logits: Tensor  // [T, V]
+  /// [T, V], or nil until asked for when the run was made with `lazyLogits`.
+  private var allLogits: Tensor?
+  /// Rows of logits computed on demand (lazy runs).
+  private var logitRows: [Int: Tensor] = [:]
   private(set) var cache: [HookPoint: Tensor]
 
-  init(session: ModelSession, tokens: [Int], hooks: [HookValue], saes: [SAESplice], cacheAll: Bool) throws {
+  /// - Parameter lazyLogits: keep only ln_final's output and compute logits
+  ///   per position when asked (sweeps evaluate a metric at one position, and
+  ///   the unembedding of every position dominates small models' forward pass).
+  init(session: ModelSession, tokens: [Int], hooks: [HookValue], saes: [SAESplice], cacheAll: Bool, lazyLogits: Bool = false)
+    throws
+  {
     self.session = session
     self.tokens = tokens
     self.hooks = hooks
     self.saes = saes
     var o = Self.options(hooks: hooks, saes: saes)
-    o.cache = cacheAll ? .all : .none
+    let final = HookPoint(.lnFinalNormalized)
+    o.cache = cacheAll ? .all : lazyLogits ? .points([final]) : .none
+    o.logits = lazyLogits ? .none : .all
     let r = try session.forward(tokens, o)
-    logits = r.logits
+    allLogits = lazyLogits ? nil : r.logits
     cache = r.cache
+  }
+
+  /// Logits at every position [T, V].
+  var logits: Tensor {
+    if let allLogits { return allLogits }
+    let x = cache[HookPoint(.lnFinalNormalized)]!
+    let t = session.model.unembed(x)
+    allLogits = t
+    return t
   }
 
   static func options(hooks: [HookValue], saes: [SAESplice]) -> ForwardOptions {
@@ -61,7 +80,11 @@ final class RunValue: HostValue, RichDisplay {
     let T = tokens.count
     let p = position < 0 ? T + position : position
     guard p >= 0 && p < T else { throw InterventionError.positionOutOfRange(position, tokens: T) }
-    return logits.row(p)
+    if let allLogits { return allLogits.row(p) }
+    if let row = logitRows[p] { return row }
+    let row = session.model.unembed(try value(HookPoint(.lnFinalNormalized)).row(p).reshaped([1, session.config.dModel])).row(0)
+    logitRows[p] = row
+    return row
   }
 
   func position(_ position: Int) throws -> Int {

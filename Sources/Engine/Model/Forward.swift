@@ -232,3 +232,13 @@ extension GPT2Model {
     }
   }
 }
+
+extension GPT2Model {
+  /// Logits [T, V] of ln_final outputs x [T, C] (the unembedding alone).
+  public func unembed(_ x: Tensor) -> Tensor {
+    let T = x.shape[0]
+    var out = Tensor(zeros: [T, config.vocabSize])
+    unembedForward(out.mutablePointer(), x.pointer, weights.lmHead.pointer, T: T, C: config.dModel, V: config.vocabSize)
+    return out
+  }
+}

@@ -125,7 +125,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
     case .f16:
       var t = Tensor(zeros: e.shape)
       let dst = t.mutablePointer()
-      for i in 0..<n { dst[i] = Float(Float16(bitPattern: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
+      for i in 0..<n { dst[i] = halfToFloat(raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) }
       return t
     case .bf16:
       var t = Tensor(zeros: e.shape)
@@ -190,4 +190,16 @@ final class MappedFile: @unchecked Sendable {
   deinit {
     if size == 0 { bytes.deallocate() } else { munmap(bytes, size) }
   }
+}
+
+/// IEEE half to float without the runtime's per-element library call (the
+/// generic x86-64 target has no F16C): shift the exponent and mantissa into
+/// place and rescale by 2^112, which also handles subnormals; Inf/NaN keep
+/// an all-ones exponent.
+@inline(__always)
+func halfToFloat(_ h: UInt16) -> Float {
+  let magnitude = UInt32(h & 0x7fff) << 13
+  var f = Float(bitPattern: magnitude) * Float(bitPattern: 0x7780_0000)  // 2^112
+  if h & 0x7c00 == 0x7c00 { f = Float(bitPattern: magnitude | 0x7f80_0000) }
+  return (h & 0x8000) != 0 ? -f : f
 }
