@@ -92,8 +92,8 @@ func registerRunCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
     let s = try lazy.get()
     let run = try s.run(try call.arg(0))
     let t = try s.tokenID(try call.arg(1), what: "TARGET"), d = try s.tokenID(try call.arg(2), what: "DISTRACTOR")
-    let l = try run.logits(at: try call.flag("pos", default: -1))
-    return Value(Double(l[t] - l[d]))
+    let l = try run.logits(at: try call.flag("pos", default: -1), tokens: [t, d])
+    return Value(Double(l[0] - l[1]))
   }
 
   r.register(

@@ -87,6 +87,22 @@ final class RunValue: HostValue, RichDisplay {
     return row
   }
 
+  /// A few logits at a position: dot products of ln_final's output with the
+  /// tokens' unembedding rows, so a logit difference never unembeds the vocabulary.
+  func logits(at position: Int, tokens ids: [Int]) throws -> [Float] {
+    let p = try self.position(position)
+    if let allLogits { return ids.map { allLogits[p, $0] } }
+    if let row = logitRows[p] { return ids.map { row[$0] } }
+    let C = session.config.dModel
+    let x = try value(HookPoint(.lnFinalNormalized)).pointer + p * C
+    let w = session.model.weights.lmHead.pointer
+    return ids.map { id in
+      var s: Float = 0
+      for i in 0..<C { s += x[i] * w[id * C + i] }
+      return s
+    }
+  }
+
   func position(_ position: Int) throws -> Int {
     let T = tokens.count
     let p = position < 0 ? T + position : position
