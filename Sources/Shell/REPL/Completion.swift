@@ -6,9 +6,9 @@ import Lang
 /// it offers commands, keywords and variables; after a command, that
 /// command's flags for a word starting with `-`, else variables, `true`,
 /// `false`, `null`, and the loaded model's components and hook points; after
-/// `$`, variables. Dotted names complete one segment at a time, the way file
-/// names complete one directory at a time: `blocks.` offers `blocks.0.` to
-/// `blocks.5.`.
+/// `$`, variables; after `r.`, the fields or members of variable `r`. Dotted
+/// names complete one segment at a time, the way file names complete one
+/// directory at a time: `blocks.` offers `blocks.0.` to `blocks.5.`.
 struct Completer {
   let interpreter: Interpreter
   /// Components and hook points of the model; with `load`, the model is
@@ -24,6 +24,9 @@ struct Completer {
     switch Completer.position(before: request.before) {
     case .inText:
       return []
+    case _ where memberBase(of: word) != nil:
+      let (base, value) = memberBase(of: word)!
+      candidates = Completer.memberNames(of: value).map { base + "." + $0 }
     case _ where word.hasPrefix("$"):
       candidates = (interpreter.variableNames + ["_", "env"]).map { "$" + $0 }
     case .head:
@@ -47,6 +50,25 @@ struct Completer {
       if seen.insert(s).inserted { out.append(s) }
     }
     return out.sorted()
+  }
+
+  /// For `r.to` or `$r.to` where `r` is a variable: `r` (as written) and its value.
+  func memberBase(of word: String) -> (String, Value)? {
+    guard let dot = word.firstIndex(of: "."), !word[word.index(after: dot)...].contains(".")
+    else { return nil }
+    let base = String(word[..<dot])
+    let name = base.hasPrefix("$") ? String(base.dropFirst()) : base
+    guard let value = interpreter.variable(name) else { return nil }
+    return (base, value)
+  }
+
+  /// Fields of a record, members of a host value (a run's `logits` ...).
+  static func memberNames(of value: Value) -> [String] {
+    switch value {
+    case .record(let r): return r.keys
+    case .host(let h): return h.memberNames
+    default: return []
+    }
   }
 
   /// Whether a word is worth loading the model for: the start of a hook
