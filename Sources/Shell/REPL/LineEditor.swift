@@ -114,7 +114,9 @@ enum LineEditor {
       // `blocks.3.` is not finished.
       rl_completion_append_character =
         matches.count == 1 && !matches[0].hasSuffix(".") ? 32 : 0
-      let entries = matches.count == 1 ? matches : [commonPrefix(matches)] + matches
+      // libedit tells a single match by [match, match, NULL] (it reads the
+      // third slot), so even one match comes after the common prefix.
+      let entries = [commonPrefix(matches)] + matches
       // libedit frees the array and its strings with free(), so both come from malloc.
       let raw = malloc((entries.count + 1) * MemoryLayout<UnsafeMutablePointer<CChar>?>.stride)!
       let result = raw.bindMemory(to: UnsafeMutablePointer<CChar>?.self, capacity: entries.count + 1)
