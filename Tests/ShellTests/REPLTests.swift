@@ -44,6 +44,8 @@ final class REPLTests: XCTestCase {
     try repl.waitFor("the error") { $0.contains("unknown command 'nosuchthing'") && $0.hasSuffix("tdb>") }
     repl.type("6 * 7", "Enter")
     try repl.waitFor("a result after the error") { $0.contains("$3 = 42") }
+    repl.type("$1 + $_", "Enter")
+    try repl.waitFor("$1 and $_ to be earlier results") { $0.contains("$4 = 45") }
 
     // Tab completes a command name, then a flag of that command.
     repl.type("predi", "Tab")
@@ -133,7 +135,7 @@ final class TmuxREPL {
     let state = stateHome.appendingPathComponent("state").path
     // After tdb ends, the shell prints its exit status and keeps the pane open.
     let command =
-      "env -u TDB_MODEL HOME='\(stateHome.path)' XDG_STATE_HOME='\(state)' TERM=xterm-256color "
+      "env -u TDB_MODEL HOME='\(stateHome.path)' XDG_STATE_HOME='\(state)' "
       + "'\(binary.path)'; echo \"[tdb exited: $?]\"; sleep 600"
     tmux(["-f", "/dev/null", "new-session", "-d", "-s", "repl", "-x", "120", "-y", "40", command])
   }
@@ -176,11 +178,13 @@ final class TmuxREPL {
 
   struct Timeout: Error {}
 
-  /// Ends the tmux server (and tdb with it).
+  /// Ends the tmux server (and tdb with it) and removes its socket.
   func stop() {
     guard !stopped else { return }
     stopped = true
     tmux(["kill-server"])
+    let directory = ProcessInfo.processInfo.environment["TMUX_TMPDIR"] ?? "/tmp"
+    try? FileManager.default.removeItem(atPath: "\(directory)/tmux-\(getuid())/\(socket)")
   }
 
   /// Runs a tmux command, returning its output when asked for. It spawns tmux
