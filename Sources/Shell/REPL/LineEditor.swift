@@ -51,7 +51,6 @@ enum LineEditor {
     rl_outstream = output
     _ = rl_initialize()
     rl_basic_word_break_characters = UnsafePointer(wordBreaks)
-    rl_completer_word_break_characters = wordBreaks
     rl_attempted_completion_function = attemptCompletion
     _ = rl_add_defun("tdb-interrupt", interruptKey, 3)  // 3 is ^C
     // readline() resets the terminal modes and key bindings from the tty on

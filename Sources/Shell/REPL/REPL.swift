@@ -133,8 +133,7 @@ final class REPL {
       return
     }
     let label = Style(enabled: session.renderer.color).dim("$\(session.interpreter.results.count) =")
-    let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-    let isOneLine = lines.count <= 2 && lines.last?.isEmpty != false
+    let isOneLine = !text.dropLast().contains("\n")  // render ends every result with a newline
     Terminal.out(label + (isOneLine ? " " : "\n") + text)
   }
 
