@@ -24,6 +24,9 @@ struct Scanner {
   private var brackets: [TokenKind] = []
   /// The first lexical error, once met; scanning stops there.
   private var failure: Token? = nil
+  /// Whether that error is only that the input ran out (an unterminated
+  /// string or `$(`, a `\` ending the text): more text could fix it.
+  private(set) var failedAtEndOfInput = false
   /// How many `$(` are open around the scanner's position.
   private var interpolationDepth = 0
 
@@ -72,9 +75,15 @@ struct Scanner {
     return ("0"..."9").contains(c)
   }
 
-  private mutating func fail(_ message: String, at location: SourceLocation) -> Token {
+  /// Records the first lexical error; `ranOut` says it is only that the input ended.
+  private mutating func fail(
+    _ message: String, at location: SourceLocation, ranOut: Bool = false
+  ) -> Token {
     let t = Token(kind: .error, text: message, location: location, spaceBefore: false)
-    if failure == nil { failure = t }
+    if failure == nil {
+      failure = t
+      failedAtEndOfInput = ranOut
+    }
     return t
   }
 
@@ -96,6 +105,11 @@ struct Scanner {
           advance()
           if peek() == "\r" { advance() }
           advance()
+        } else if c == "\\" && peek(1) == nil {
+          // The line continues in input that is not there (yet).
+          let loc = here
+          advance()
+          _ = fail("'\\' at the end of the input joins a line that never comes", at: loc, ranOut: true)
         } else {
           break
         }
@@ -103,7 +117,7 @@ struct Scanner {
       }
       guard let c = peek() else {
         if nested {
-          tokens.append(fail("unterminated '$(' (missing ')')", at: here))
+          tokens.append(fail("unterminated '$(' (missing ')')", at: here, ranOut: true))
         }
         break
       }
@@ -312,7 +326,7 @@ struct Scanner {
     var parts: [TextPart] = []
     var buffer = ""
     while true {
-      guard let c = peek() else { return fail("unterminated string", at: loc) }
+      guard let c = peek() else { return fail("unterminated string", at: loc, ranOut: true) }
       if c == quote {
         advance()
         break
@@ -320,7 +334,7 @@ struct Scanner {
       if c == "\\" {
         let escLoc = here
         advance()
-        guard let e = peek() else { return fail("unterminated string", at: loc) }
+        guard let e = peek() else { return fail("unterminated string", at: loc, ranOut: true) }
         advance()
         switch e {
         case "n": buffer.append("\n")

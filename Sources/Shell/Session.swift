@@ -21,24 +21,28 @@ enum ExitStatus: Int32 {
 }
 
 /// One tdb session: the command registry, the interpreter, and how results
-/// are shown. Script mode, `-c` and (later) the REPL all run through it.
+/// are shown. Script mode, `-c` and the REPL all run through it.
 final class Session {
   let registry = CommandRegistry()
   let interpreter: Interpreter
   var renderer: Renderer
+  /// The model, loaded on first use.
+  let model: LazyModelSession
+  /// The model folder from --model or TDB_MODEL; nil means the embedded demo.
+  let modelFolder: String?
 
   init(options: SessionOptions) {
     renderer = Renderer(format: options.format, color: options.color, width: options.width)
     registerCoreCommands(into: registry)
     interpreter = Interpreter(registry: registry)
+    // The model loads on first use: --model, else TDB_MODEL, else the embedded demo.
+    let folder = options.modelPath ?? ProcessInfo.processInfo.environment["TDB_MODEL"]
+    modelFolder = folder
+    let saes = options.saePaths
+    model = LazyModelSession { try ModelSession.load(modelFolder: folder, saeFolders: saes) }
     interpreter.write = { Terminal.out($0) }
     interpreter.display = { [unowned self] in self.renderer.display($0) }
-    // The model loads on first use: --model, else TDB_MODEL, else the embedded demo.
-    let model = options.modelPath ?? ProcessInfo.processInfo.environment["TDB_MODEL"]
-    let saes = options.saePaths
-    registerModelCommands(
-      into: registry, interpreter: interpreter,
-      session: LazyModelSession { try ModelSession.load(modelFolder: model, saeFolders: saes) })
+    registerModelCommands(into: registry, interpreter: interpreter, session: model)
   }
 
   /// Parses and runs source, printing each top-level result that is not null;

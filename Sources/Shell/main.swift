@@ -88,9 +88,15 @@ func runShell(_ arguments: [String]) -> ExitStatus {
   } else {
     if rest.first == "-" {
       rest.removeFirst()
-    } else if Terminal.stdinIsTerminal {
-      return usageError(
-        "interactive mode needs the REPL (not built yet); use -c, a script, or a pipe")
+    } else if Terminal.stdinIsTerminal, Terminal.stdoutIsTerminal || Terminal.stderrIsTerminal {
+      // Interactive. With standard output piped, editing happens on standard
+      // error and results flow into the pipe as data.
+      let session = Session(options: sessionOptions(options))
+      session.interpreter.scriptArguments = rest
+      let repl = REPL(
+        session: session, history: History(url: History.defaultURL()),
+        editorOutput: Terminal.stdoutIsTerminal ? stdout : stderr)
+      return repl.run()
     }
     let data = FileHandle.standardInput.readDataToEndOfFile()
     guard let text = String(data: data, encoding: .utf8) else {
@@ -100,6 +106,12 @@ func runShell(_ arguments: [String]) -> ExitStatus {
     source = SourceFile(name: "-", text: text)
   }
 
+  let session = Session(options: sessionOptions(options))
+  return session.runScript(source, arguments: rest)
+}
+
+/// Session settings from the command line and where standard output goes.
+func sessionOptions(_ options: ShellOptions) -> SessionOptions {
   let isTerminal = Terminal.stdoutIsTerminal
   var sessionOptions = SessionOptions()
   sessionOptions.modelPath = options.model
@@ -112,9 +124,7 @@ func runShell(_ arguments: [String]) -> ExitStatus {
     sessionOptions.color = isTerminal && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
   }
   sessionOptions.width = Terminal.width
-
-  let session = Session(options: sessionOptions)
-  return session.runScript(source, arguments: rest)
+  return sessionOptions
 }
 
 installInterruptHandler()

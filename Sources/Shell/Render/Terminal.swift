@@ -12,6 +12,8 @@ enum Terminal {
   static var stdoutIsTerminal: Bool { isatty(STDOUT_FILENO) != 0 }
   /// Whether standard input is a terminal.
   static var stdinIsTerminal: Bool { isatty(STDIN_FILENO) != 0 }
+  /// Whether standard error is a terminal.
+  static var stderrIsTerminal: Bool { isatty(STDERR_FILENO) != 0 }
 
   /// The terminal's width in columns ($COLUMNS, the tty's size, else 80).
   static var width: Int {
