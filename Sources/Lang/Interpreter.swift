@@ -65,31 +65,6 @@ public final class Interpreter {
     try parse(SourceFile(name: file, text: text))
   }
 
-  /// True if `text` fails to parse only because it stops too early (an open
-  /// bracket, block or string, a trailing operator or `|`): a REPL should
-  /// read another line and try again.
-  public func isIncomplete(_ text: String) -> Bool {
-    let file = SourceFile(name: "-", text: text)
-    do {
-      _ = try parse(file)
-      return false
-    } catch LangError.syntax(let message, let loc) {
-      if message.hasPrefix("unterminated") { return true }
-      var line = 1
-      var column = 1
-      for c in file.scalars {
-        if c == "\n" {
-          line += 1
-          column = 1
-        } else {
-          column += 1
-        }
-      }
-      return loc.line > line || (loc.line == line && loc.column >= column)
-    } catch {
-      return false
-    }
-  }
 
   /// Runs a program. Each top-level expression statement whose value is not
   /// null becomes a numbered result and is passed to `onResult` (the shell
