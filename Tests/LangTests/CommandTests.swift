@@ -62,7 +62,7 @@ final class CommandTests: XCTestCase {
   func testIncompleteInput() {
     let h = Harness()
     for text in [
-      "let x = ", "1 +\n", "[1,\n", "def f() {\n  1", "x |", "\"abc", "f(1,", "if true { 1 }\nelse",
+      "let x = ", "1 +\n", "[1,\n", "def f() {\n  1", "x |", "\"abc", "f(1,",
     ] {
       XCTAssertTrue(h.interpreter.isIncomplete(text), text)
     }
