@@ -59,6 +59,22 @@ func runShell(_ arguments: [String]) -> ExitStatus {
     return usageError(ShellOptions.message(for: error))
   }
 
+  // Folders named on the command line are checked now (a usage error, 64);
+  // their contents are read when the model is first used.
+  let fm = FileManager.default
+  if let model = options.model, !fm.fileExists(atPath: model + "/config.json") {
+    return usageError(
+      fm.fileExists(atPath: model)
+        ? "--model '\(model)' has no config.json; it expects a Hugging Face GPT-2 folder"
+        : "--model: no such folder '\(model)'")
+  }
+  for sae in options.sae where !fm.fileExists(atPath: sae + "/cfg.json") {
+    return usageError(
+      fm.fileExists(atPath: sae)
+        ? "--sae '\(sae)' has no cfg.json; it expects a SAELens folder (cfg.json + sae_weights.safetensors)"
+        : "--sae: no such folder '\(sae)'")
+  }
+
   var rest = options.script
   let source: SourceFile
   if let command = options.command {

@@ -129,3 +129,29 @@ final class CommandLineTests: XCTestCase {
     }
   }
 }
+
+final class ModelPathTests: XCTestCase {
+  func testWrongModelAndSAEPathsAreUsageErrors() throws {
+    let r = try TDBProcess.run(["--model", "/nonexistent/gpt2", "-c", "print 1"])
+    XCTAssertEqual(r.status, 64)
+    XCTAssertEqual(r.stderr, "tdb: error: --model: no such folder '/nonexistent/gpt2'\n")
+    let s = try TDBProcess.run(["--sae", "/tmp", "-c", "print 1"])
+    XCTAssertEqual(s.status, 64)
+    XCTAssertTrue(s.stderr.contains("has no cfg.json"), s.stderr)
+  }
+
+  func testTruncatedCheckpointIsAOneLineRuntimeError() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tdb-trunc-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    let demo = TDBProcess.root.appendingPathComponent("models/tdb-demo")
+    for f in ["config.json", "vocab.json", "merges.txt"] {
+      try FileManager.default.copyItem(at: demo.appendingPathComponent(f), to: dir.appendingPathComponent(f))
+    }
+    let data = try Data(contentsOf: demo.appendingPathComponent("model.safetensors"))
+    try data.prefix(data.count / 2).write(to: dir.appendingPathComponent("model.safetensors"))
+    let r = try TDBProcess.run(["--model", dir.path, "-c", "predict \"a\""])
+    XCTAssertEqual(r.status, 70)
+    XCTAssertTrue(r.stderr.contains("is truncated"), r.stderr)
+    XCTAssertEqual(r.stderr.split(separator: "\n").first?.contains("model.safetensors"), true, r.stderr)
+  }
+}
