@@ -65,5 +65,12 @@ final class BackwardMetricTests: XCTestCase {
     try checkDirectionalDerivatives(
       tokens, .hookValue(.block(3, .attnScores), seed: seed),
       hooks: [.block(3, .q), .block(3, .k), .block(2, .residPost), .block(1, .mlpPre), .block(0, .ln1Scale)], seed: 6)
+    // A masked score is -inf whatever q and k are: nothing flows back from it.
+    var masked = Tensor(zeros: seed.shape)
+    masked[5, 3, 9] = 1
+    let g = try demoModel.gradients(tokens, metric: .hookValue(.block(3, .attnScores), seed: masked))
+    XCTAssertEqual(g.gradients[.block(3, .attnScores)], masked)
+    XCTAssertTrue(isZero(g.gradients[.block(3, .q)]!) && isZero(g.gradients[.block(3, .k)]!))
+    XCTAssertTrue(isZero(g.gradients[HookPoint(.embed)]!))
   }
 }

@@ -77,7 +77,10 @@ struct BackwardPass {
     g = try layerNorm(
       g, residual: nil, input: .block(c.layers - 1, .residPost), scale: HookPoint(.lnFinalScale), weight: w.lnfWeight,
       detach: options.detachFinalLayerNormScale || options.detachLayerNormScales)
-    for l in stride(from: c.layers - 1, through: 0, by: -1) { g = try block(l, g) }
+    for l in stride(from: c.layers - 1, through: 0, by: -1) {
+      g = try block(l, g)
+      tape.discard(layer: l)
+    }
     // resid_pre of block 0 = embed + pos_embed.
     _ = try visit(HookPoint(.embed), g)
     _ = try visit(HookPoint(.posEmbed), g)
@@ -153,6 +156,13 @@ struct BackwardPass {
       return ds
     }
     gScores = try visit(hook(.attnScores), gScores)
+    // Masked scores are constants (-inf whatever q and k are): a seed or a
+    // rewritten gradient there must not reach q and k.
+    if var g = gScores, !isCausal(g, heads: H) {
+      let p = g.mutablePointer()
+      for h in 0..<H { for i in 0..<T { for j in (i + 1)..<max(T, i + 1) { p[(h * T + i) * T + j] = 0 } } }
+      gScores = g
+    }
     var gQ: Tensor? = nil, gK: Tensor? = nil
     if let gScores {
       let q = tape.flowingValue(hook(.q)), k = tape.flowingValue(hook(.k))
@@ -224,6 +234,15 @@ struct BackwardPass {
     }
     return gIn
   }
+}
+
+/// Whether every [T, T] matrix of `t` [heads, T, T] is zero above the diagonal.
+func isCausal(_ t: Tensor, heads: Int) -> Bool {
+  let T = t.shape[1], p = t.pointer
+  for h in 0..<heads {
+    for i in 0..<T { for j in (i + 1)..<max(T, i + 1) where p[(h * T + i) * T + j] != 0 { return false } }
+  }
+  return true
 }
 
 /// a + b elementwise (same shape).
