@@ -42,9 +42,12 @@ func evaluate(_ metric: Metric, _ r: ForwardResult) -> Double {
   func at(_ p: Int) -> Int { p < 0 ? T + p : p }
   func logit(_ p: Int, _ v: Int) -> Double { Double(r.logits.pointer[p * V + v]) }
   func logSumExp(_ p: Int) -> Double {
-    let row = UnsafeBufferPointer(start: r.logits.pointer + p * V, count: V)
-    let m = Double(row.max()!)
-    return m + log(row.reduce(0.0) { $0 + exp(Double($1) - m) })
+    let row = r.logits.pointer + p * V
+    var m = -Double.infinity
+    for j in 0..<V where Double(row[j]) > m { m = Double(row[j]) }
+    var s: Double = 0
+    for j in 0..<V { s += exp(Double(row[j]) - m) }
+    return m + log(s)
   }
   switch metric {
   case .logitDifference(let p, let a, let b): return logit(at(p), a) - logit(at(p), b)
@@ -80,7 +83,7 @@ func finiteDifference(
   }
   var estimates: [Double] = []
   var step = largest
-  for _ in 0..<6 {
+  for _ in 0..<5 {
     estimates.append((try value(step) - value(-step)) / (2 * Double(step)))
     step /= 3
   }
