@@ -178,14 +178,19 @@ struct BackwardPass {
     gK = try visit(hook(.k), gK)
     gQ = try visit(hook(.q), gQ)
 
-    // q | k | v [T, 3C] = ln1[T, C] · W_attn[C, 3C] + b_attn: one product per third.
+    // q | k | v [T, 3C] = ln1[T, C] · W_attn[C, 3C] + b_attn: the three
+    // gradients side by side, then one product (faster than three with K = C).
     var gLN1: Tensor? = nil
-    for (third, g) in [gQ, gK, gV].enumerated() {
-      guard let g else { continue }
-      if gLN1 == nil { gLN1 = Tensor(zeros: [T, C]) }
-      linearBackward(
-        gLN1!.mutablePointer(), g.pointer, b.attnWeight.pointer + third * C, T: T, C: C, OC: C, ldWeight: 3 * C,
-        accumulate: true)
+    if gQ != nil || gK != nil || gV != nil {
+      var gQKV = Tensor(zeros: [T, 3 * C])
+      let dst = gQKV.mutablePointer()
+      for (third, g) in [gQ, gK, gV].enumerated() {
+        guard let g else { continue }
+        for t in 0..<T { (dst + t * 3 * C + third * C).update(from: g.pointer + t * C, count: C) }
+      }
+      var d = Tensor(zeros: [T, C])
+      linearBackward(d.mutablePointer(), gQKV.pointer, b.attnWeight.pointer, T: T, C: C, OC: 3 * C, accumulate: false)
+      gLN1 = d
     }
     gLN1 = try visit(hook(.ln1Normalized), gLN1)
     let gResidPre = try layerNorm(
