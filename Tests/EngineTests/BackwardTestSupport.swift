@@ -95,7 +95,7 @@ func finiteDifference(
 /// Checks ⟨gradient at hook, direction⟩ against finite differences at each hook.
 func checkDirectionalDerivatives(
   _ tokens: [Int], _ metric: Metric, hooks: [HookPoint], forward: ForwardOptions = ForwardOptions(),
-  backward: BackwardOptions = BackwardOptions(), tolerance: Double = 1e-2, seed: UInt64 = 1,
+  backward: BackwardOptions = BackwardOptions(), tolerance: Double = 1e-2, seed: UInt64 = 1, largestStep: Double = 3e-2,
   file: StaticString = #filePath, line: UInt = #line
 ) throws {
   var rng = SeededRandom(seed)
@@ -113,10 +113,10 @@ func checkDirectionalDerivatives(
     for i in 0..<grad.count {
       direction[flat: i] = Float(Double(random[flat: i]) / randomNorm + (gradientNorm > 0 ? Double(grad[flat: i]) / gradientNorm : 0))
     }
-    // Largest step: a perturbation of 3% of the value's norm (finite entries only).
+    // Largest step: a perturbation of `largestStep` (3%) of the value's norm (finite entries only).
     let finite = values[hook]!.scalars.filter(\.isFinite)
     let norm = finite.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
-    let largest = Float(3e-2 * max(norm, 1e-2) / dot(direction, direction).squareRoot())
+    let largest = Float(largestStep * max(norm, 1e-2) / dot(direction, direction).squareRoot())
     let analytic = dot(grad, direction)
     let numeric = try finiteDifference(tokens, metric, at: hook, along: direction, largest: largest, forward: forward)
     let error = abs(analytic - numeric) / max(abs(numeric), abs(analytic), 1e-3)
