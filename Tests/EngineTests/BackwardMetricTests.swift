@@ -25,7 +25,11 @@ final class BackwardMetricTests: XCTestCase {
   }
 
   func testLoss() throws {
-    try checkDirectionalDerivatives(tokens, .loss, hooks: spread, seed: 4)
+    // Every position's logits matter here, so fewer hooks keep the test quick.
+    try checkDirectionalDerivatives(
+      tokens, .loss,
+      hooks: [HookPoint(.embed), .block(0, .ln1Scale), .block(1, .k), .block(2, .pattern), .block(3, .mlpPre), HookPoint(.lnFinalScale)],
+      seed: 4)
   }
 
   func testMetricValuesMatchTheForwardPass() throws {
@@ -65,5 +69,12 @@ final class BackwardMetricTests: XCTestCase {
     try checkDirectionalDerivatives(
       tokens, .hookValue(.block(3, .attnScores), seed: seed),
       hooks: [.block(3, .q), .block(3, .k), .block(2, .residPost), .block(1, .mlpPre), .block(0, .ln1Scale)], seed: 6)
+    // A masked score is -inf whatever q and k are: nothing flows back from it.
+    var masked = Tensor(zeros: seed.shape)
+    masked[5, 3, 9] = 1
+    let g = try demoModel.gradients(tokens, metric: .hookValue(.block(3, .attnScores), seed: masked))
+    XCTAssertEqual(g.gradients[.block(3, .attnScores)], masked)
+    XCTAssertTrue(isZero(g.gradients[.block(3, .q)]!) && isZero(g.gradients[.block(3, .k)]!))
+    XCTAssertTrue(isZero(g.gradients[HookPoint(.embed)]!))
   }
 }

@@ -42,9 +42,12 @@ func evaluate(_ metric: Metric, _ r: ForwardResult) -> Double {
   func at(_ p: Int) -> Int { p < 0 ? T + p : p }
   func logit(_ p: Int, _ v: Int) -> Double { Double(r.logits.pointer[p * V + v]) }
   func logSumExp(_ p: Int) -> Double {
-    let row = UnsafeBufferPointer(start: r.logits.pointer + p * V, count: V)
-    let m = Double(row.max()!)
-    return m + log(row.reduce(0.0) { $0 + exp(Double($1) - m) })
+    let row = r.logits.pointer + p * V
+    var m = -Double.infinity
+    for j in 0..<V where Double(row[j]) > m { m = Double(row[j]) }
+    var s: Double = 0
+    for j in 0..<V { s += exp(Double(row[j]) - m) }
+    return m + log(s)
   }
   switch metric {
   case .logitDifference(let p, let a, let b): return logit(at(p), a) - logit(at(p), b)
@@ -80,7 +83,7 @@ func finiteDifference(
   }
   var estimates: [Double] = []
   var step = largest
-  for _ in 0..<6 {
+  for _ in 0..<5 {
     estimates.append((try value(step) - value(-step)) / (2 * Double(step)))
     step /= 3
   }
@@ -92,7 +95,7 @@ func finiteDifference(
 /// Checks ⟨gradient at hook, direction⟩ against finite differences at each hook.
 func checkDirectionalDerivatives(
   _ tokens: [Int], _ metric: Metric, hooks: [HookPoint], forward: ForwardOptions = ForwardOptions(),
-  backward: BackwardOptions = BackwardOptions(), tolerance: Double = 1e-2, seed: UInt64 = 1,
+  backward: BackwardOptions = BackwardOptions(), tolerance: Double = 1e-2, seed: UInt64 = 1, largestStep: Double = 3e-2,
   file: StaticString = #filePath, line: UInt = #line
 ) throws {
   var rng = SeededRandom(seed)
@@ -110,10 +113,10 @@ func checkDirectionalDerivatives(
     for i in 0..<grad.count {
       direction[flat: i] = Float(Double(random[flat: i]) / randomNorm + (gradientNorm > 0 ? Double(grad[flat: i]) / gradientNorm : 0))
     }
-    // Largest step: a perturbation of 3% of the value's norm (finite entries only).
+    // Largest step: a perturbation of `largestStep` (3%) of the value's norm (finite entries only).
     let finite = values[hook]!.scalars.filter(\.isFinite)
     let norm = finite.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
-    let largest = Float(3e-2 * max(norm, 1e-2) / dot(direction, direction).squareRoot())
+    let largest = Float(largestStep * max(norm, 1e-2) / dot(direction, direction).squareRoot())
     let analytic = dot(grad, direction)
     let numeric = try finiteDifference(tokens, metric, at: hook, along: direction, largest: largest, forward: forward)
     let error = abs(analytic - numeric) / max(abs(numeric), abs(analytic), 1e-3)

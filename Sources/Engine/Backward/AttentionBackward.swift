@@ -5,24 +5,30 @@ import Foundation
 // with the per-element loops replaced by BLAS products).
 // q, k, v, z and their gradients are [T, H, D] = [T, C] row-major, so head h
 // is the column block h·D ..< (h+1)·D with leading dimension C.
+// `rows` are the queries whose gradient can be nonzero (see nonzeroRows);
+// outputs are written there (and at keys 0 ..< rows.upperBound) only, so
+// they must start zeroed.
 
-/// Through z_h = pattern_h · v_h (forward: attentionValues):
-///   dpattern_h[T, T] = dz_h[T, D] · v_h[T, D]ᵀ    (every entry: z reads the whole row)
-///   dv_h[T, D]       = pattern_h[T, T]ᵀ · dz_h[T, D]
+/// Through z_h = pattern_h · v_h (forward: attentionValues), for queries i in `rows`:
+///   dpattern_h[i, :] = dz_h[i, D] · v_h[T, D]ᵀ    (every key: z reads the whole row)
+///   dv_h[T, D]       = pattern_h[rows, T]ᵀ · dz_h[rows, D]
 func attentionValuesBackward(
   dpattern: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>, dz: UnsafePointer<Float>,
-  pattern: UnsafePointer<Float>, v: UnsafePointer<Float>, head h: Int, T: Int, C: Int, D: Int
+  pattern: UnsafePointer<Float>, v: UnsafePointer<Float>, head h: Int, T: Int, C: Int, D: Int, rows: Range<Int>
 ) {
-  let off = h * D
-  gemm(transB: true, M: T, N: T, K: D, dz + off, lda: C, v + off, ldb: C, dpattern, ldc: T)
-  gemm(transA: true, M: T, N: D, K: T, pattern, lda: T, dz + off, ldb: C, dv + off, ldc: C)
+  guard !rows.isEmpty else { return }
+  let off = h * D, lo = rows.lowerBound, n = rows.count
+  gemm(transB: true, M: n, N: T, K: D, dz + lo * C + off, lda: C, v + off, ldb: C, dpattern + lo * T, ldc: T)
+  gemm(transA: true, M: T, N: D, K: n, pattern + lo * T, lda: T, dz + lo * C + off, ldb: C, dv + off, ldc: C)
 }
 
 /// Through the causal softmax (forward: causalSoftmax), row i over keys j ≤ i:
 ///   dscores[i, j] = p[i, j] · (dpattern[i, j] - Σ_k≤i p[i, k] · dpattern[i, k]),  0 for j > i
 /// where p is the softmax's own output (the pattern before any intervention).
-func causalSoftmaxBackward(_ dscores: UnsafeMutablePointer<Float>, _ dpattern: UnsafePointer<Float>, _ pattern: UnsafePointer<Float>, T: Int) {
-  for i in 0..<T {
+func causalSoftmaxBackward(
+  _ dscores: UnsafeMutablePointer<Float>, _ dpattern: UnsafePointer<Float>, _ pattern: UnsafePointer<Float>, T: Int, rows: Range<Int>
+) {
+  for i in rows {
     let p = pattern + i * T, dp = dpattern + i * T, ds = dscores + i * T
     var dot: Float = 0
     for j in 0...i { dot += p[j] * dp[j] }
@@ -31,14 +37,47 @@ func causalSoftmaxBackward(_ dscores: UnsafeMutablePointer<Float>, _ dpattern: U
   }
 }
 
-/// Through scores_h = q_h · k_hᵀ / √D (forward: attentionScores):
-///   dq_h[T, D] = dscores_h[T, T] · k_h / √D
-///   dk_h[T, D] = dscores_hᵀ · q_h / √D
+/// Through scores_h = q_h · k_hᵀ / √D (forward: attentionScores), for queries
+/// in `rows` (dscores is zero above the diagonal, so keys stop at rows.upperBound):
+///   dq_h[rows, D] = dscores_h[rows, keys] · k_h[keys, D] / √D
+///   dk_h[keys, D] = dscores_h[rows, keys]ᵀ · q_h[rows, D] / √D
 func attentionScoresBackward(
   dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dscores: UnsafePointer<Float>,
-  q: UnsafePointer<Float>, k: UnsafePointer<Float>, head h: Int, T: Int, C: Int, D: Int
+  q: UnsafePointer<Float>, k: UnsafePointer<Float>, head h: Int, T: Int, C: Int, D: Int, rows: Range<Int>
 ) {
-  let off = h * D, scale = 1 / Float(D).squareRoot()
-  gemm(M: T, N: D, K: T, alpha: scale, dscores, lda: T, k + off, ldb: C, dq + off, ldc: C)
-  gemm(transA: true, M: T, N: D, K: T, alpha: scale, dscores, lda: T, q + off, ldb: C, dk + off, ldc: C)
+  guard !rows.isEmpty else { return }
+  let off = h * D, scale = 1 / Float(D).squareRoot(), lo = rows.lowerBound, n = rows.count, keys = rows.upperBound
+  gemm(M: n, N: D, K: keys, alpha: scale, dscores + lo * T, lda: T, k + off, ldb: C, dq + lo * C + off, ldc: C)
+  gemm(transA: true, M: keys, N: D, K: n, alpha: scale, dscores + lo * T, lda: T, q + lo * C + off, ldb: C, dk + off, ldc: C)
+}
+
+/// The rows of a row-major [count, width] gradient that can be nonzero: from
+/// the first to the last row holding a nonzero entry (empty if none).
+/// Causality makes this pay: a metric at token p has a zero gradient at later
+/// tokens everywhere, and above the last attention layer it reaches only p.
+func nonzeroRows(_ p: UnsafePointer<Float>, count: Int, width: Int) -> Range<Int> {
+  func isZero(_ r: Int) -> Bool {
+    let x = p + r * width
+    for i in 0..<width where x[i] != 0 { return false }
+    return true
+  }
+  var lo = 0
+  while lo < count, isZero(lo) { lo += 1 }
+  guard lo < count else { return 0..<0 }
+  var hi = count
+  while isZero(hi - 1) { hi -= 1 }
+  return lo..<hi
+}
+
+/// nonzeroRows over the queries of a [H, T, T] gradient: the union over heads.
+func nonzeroQueries(_ p: UnsafePointer<Float>, heads: Int, T: Int) -> Range<Int> {
+  var lo = T, hi = 0
+  for h in 0..<heads {
+    let r = nonzeroRows(p + h * T * T, count: T, width: T)
+    if !r.isEmpty {
+      lo = min(lo, r.lowerBound)
+      hi = max(hi, r.upperBound)
+    }
+  }
+  return lo < hi ? lo..<hi : 0..<0
 }

@@ -77,42 +77,51 @@ struct BackwardPass {
     g = try layerNorm(
       g, residual: nil, input: .block(c.layers - 1, .residPost), scale: HookPoint(.lnFinalScale), weight: w.lnfWeight,
       detach: options.detachFinalLayerNormScale || options.detachLayerNormScales)
-    for l in stride(from: c.layers - 1, through: 0, by: -1) { g = try block(l, g) }
+    for l in stride(from: c.layers - 1, through: 0, by: -1) {
+      g = try block(l, g)
+      tape.discard(layer: l)
+    }
     // resid_pre of block 0 = embed + pos_embed.
     _ = try visit(HookPoint(.embed), g)
     _ = try visit(HookPoint(.posEmbed), g)
   }
 
   /// Backward through block `l`: from d metric / d (value flowing from its
-  /// resid_post) to d metric / d (value arriving at its resid_pre).
+  /// resid_post) to d metric / d (value arriving at its resid_pre). Each step
+  /// works only on the rows (tokens) where its incoming gradient is nonzero.
   mutating func block(_ l: Int, _ gOut: Tensor?) throws -> Tensor? {
     let c = model.config, b = model.weights.blocks[l]
     let C = c.dModel, H = c.heads, D = c.dHead, F = c.dMLP, T = self.T
     func hook(_ s: HookPoint.Site) -> HookPoint { .block(l, s) }
+    /// dinp[rows, inWidth] = g[rows, outWidth] · W[inWidth, outWidth]ᵀ, zero elsewhere.
+    func linear(_ g: Tensor, _ weight: Tensor, in inWidth: Int, out outWidth: Int, shape: [Int]) -> Tensor {
+      var d = Tensor(zeros: shape)
+      let rows = nonzeroRows(g.pointer, count: T, width: outWidth)
+      if !rows.isEmpty {
+        let lo = rows.lowerBound
+        linearBackward(
+          d.mutablePointer() + lo * inWidth, g.pointer + lo * outWidth, weight.pointer, T: rows.count, C: inWidth, OC: outWidth,
+          accumulate: false)
+      }
+      return d
+    }
 
     // resid_post = resid_mid + mlp_out: the gradient goes to both unchanged.
     let gResidPost = try visit(hook(.residPost), gOut)
 
     // MLP: mlp_out[T, C] = gelu(ln2[T, C] · W_fc[C, F] + b_fc) · W_proj[F, C] + b_proj.
     let gMLPOut = try visit(hook(.mlpOut), gResidPost)
-    var gPost = gMLPOut.map { g in
-      var d = Tensor(zeros: [T, F])
-      linearBackward(d.mutablePointer(), g.pointer, b.fcProjWeight.pointer, T: T, C: F, OC: C, accumulate: false)
-      return d
-    }
+    var gPost = gMLPOut.map { linear($0, b.fcProjWeight, in: F, out: C, shape: [T, F]) }
     gPost = try visit(hook(.mlpPost), gPost)
     var gPre = gPost.map { g in
       let pre = tape.flowingValue(hook(.mlpPre))
       var d = Tensor(zeros: [T, F])
-      geluBackward(d.mutablePointer(), pre.pointer, g.pointer, count: T * F)
+      let rows = nonzeroRows(g.pointer, count: T, width: F), at = rows.lowerBound * F
+      geluBackward(d.mutablePointer() + at, pre.pointer + at, g.pointer + at, count: rows.count * F)
       return d
     }
     gPre = try visit(hook(.mlpPre), gPre)
-    var gLN2 = gPre.map { g in
-      var d = Tensor(zeros: [T, C])
-      linearBackward(d.mutablePointer(), g.pointer, b.fcWeight.pointer, T: T, C: C, OC: F, accumulate: false)
-      return d
-    }
+    var gLN2 = gPre.map { linear($0, b.fcWeight, in: C, out: F, shape: [T, C]) }
     gLN2 = try visit(hook(.ln2Normalized), gLN2)
     var gResidMid = try layerNorm(
       gLN2, residual: gResidPost, input: hook(.residMid), scale: hook(.ln2Scale), weight: b.ln2Weight,
@@ -121,11 +130,7 @@ struct BackwardPass {
 
     // Attention: attn_out[T, C] = z[T, C] · W_O[C, C] + b_O, resid_mid = resid_pre + attn_out.
     let gAttnOut = try visit(hook(.attnOut), gResidMid)
-    var gZ = gAttnOut.map { g in
-      var d = Tensor(zeros: [T, H, D])
-      linearBackward(d.mutablePointer(), g.pointer, b.attnProjWeight.pointer, T: T, C: C, OC: C, accumulate: false)
-      return d
-    }
+    var gZ = gAttnOut.map { linear($0, b.attnProjWeight, in: C, out: C, shape: [T, H, D]) }
     gZ = try visit(hook(.z), gZ)
 
     // z_h = pattern_h · v_h; pattern = causal softmax(scores); scores_h = q_h k_hᵀ / √D.
@@ -134,10 +139,11 @@ struct BackwardPass {
       let pattern = tape.flowingValue(hook(.pattern)), v = tape.flowingValue(hook(.v))
       var dp = Tensor(zeros: [H, T, T]), dv = Tensor(zeros: [T, H, D])
       let dpp = dp.mutablePointer(), dvp = dv.mutablePointer()
+      let rows = nonzeroRows(gZ.pointer, count: T, width: C)
       for h in 0..<H {
         attentionValuesBackward(
           dpattern: dpp + h * T * T, dv: dvp, dz: gZ.pointer, pattern: pattern.pointer + h * T * T, v: v.pointer, head: h,
-          T: T, C: C, D: D)
+          T: T, C: C, D: D, rows: rows)
       }
       (gPattern, gV) = (dp, dv)
     }
@@ -147,20 +153,30 @@ struct BackwardPass {
       let p = tape.before[hook(.pattern)] ?? tape.flowingValue(hook(.pattern))
       var ds = Tensor(zeros: [H, T, T])
       let dsp = ds.mutablePointer(), gp = g.pointer, pp = p.pointer
-      parallelChunks(H, minimumChunk: T >= 64 ? 1 : H) { heads in
-        for h in heads { causalSoftmaxBackward(dsp + h * T * T, gp + h * T * T, pp + h * T * T, T: T) }
+      let rows = nonzeroQueries(gp, heads: H, T: T)
+      parallelChunks(H, minimumChunk: rows.count >= 64 ? 1 : H) { heads in
+        for h in heads { causalSoftmaxBackward(dsp + h * T * T, gp + h * T * T, pp + h * T * T, T: T, rows: rows) }
       }
       return ds
     }
     gScores = try visit(hook(.attnScores), gScores)
+    // Masked scores are constants (-inf whatever q and k are): a seed or a
+    // rewritten gradient there must not reach q and k.
+    if var g = gScores, !isCausal(g, heads: H) {
+      let p = g.mutablePointer()
+      for h in 0..<H { for i in 0..<T { for j in (i + 1)..<max(T, i + 1) { p[(h * T + i) * T + j] = 0 } } }
+      gScores = g
+    }
     var gQ: Tensor? = nil, gK: Tensor? = nil
     if let gScores {
       let q = tape.flowingValue(hook(.q)), k = tape.flowingValue(hook(.k))
       var dq = Tensor(zeros: [T, H, D]), dk = Tensor(zeros: [T, H, D])
       let dqp = dq.mutablePointer(), dkp = dk.mutablePointer()
+      let rows = nonzeroQueries(gScores.pointer, heads: H, T: T)
       for h in 0..<H {
         attentionScoresBackward(
-          dq: dqp, dk: dkp, dscores: gScores.pointer + h * T * T, q: q.pointer, k: k.pointer, head: h, T: T, C: C, D: D)
+          dq: dqp, dk: dkp, dscores: gScores.pointer + h * T * T, q: q.pointer, k: k.pointer, head: h, T: T, C: C, D: D,
+          rows: rows)
       }
       (gQ, gK) = (dq, dk)
     }
@@ -168,14 +184,17 @@ struct BackwardPass {
     gK = try visit(hook(.k), gK)
     gQ = try visit(hook(.q), gQ)
 
-    // q | k | v [T, 3C] = ln1[T, C] · W_attn[C, 3C] + b_attn: one product per third.
+    // q | k | v [T, 3C] = ln1[T, C] · W_attn[C, 3C] + b_attn: the three
+    // gradients side by side, then one product (faster than three with K = C).
     var gLN1: Tensor? = nil
-    for (third, g) in [gQ, gK, gV].enumerated() {
-      guard let g else { continue }
-      if gLN1 == nil { gLN1 = Tensor(zeros: [T, C]) }
-      linearBackward(
-        gLN1!.mutablePointer(), g.pointer, b.attnWeight.pointer + third * C, T: T, C: C, OC: C, ldWeight: 3 * C,
-        accumulate: true)
+    if gQ != nil || gK != nil || gV != nil {
+      var gQKV = Tensor(zeros: [T, 3 * C])
+      let dst = gQKV.mutablePointer()
+      for (third, g) in [gQ, gK, gV].enumerated() {
+        guard let g else { continue }
+        for t in 0..<T { (dst + t * 3 * C + third * C).update(from: g.pointer + t * C, count: C) }
+      }
+      gLN1 = linear(gQKV, b.attnWeight, in: C, out: 3 * C, shape: [T, C])
     }
     gLN1 = try visit(hook(.ln1Normalized), gLN1)
     let gResidPre = try layerNorm(
@@ -214,7 +233,7 @@ struct BackwardPass {
       var ds = Tensor(zeros: [T, 1])
       layerNormBackward(
         dinp: inputGradient(), dscale: ds.mutablePointer(), dout: gOut.pointer, inp: st.x.pointer, mean: st.mean,
-        scale: scaleUsed.pointer, weight: weight.pointer, T: T, C: C)
+        scale: scaleUsed.pointer, weight: weight.pointer, C: C, rows: nonzeroRows(gOut.pointer, count: T, width: C))
       gScale = ds
     }
     gScale = try visit(scale, gScale)
@@ -224,6 +243,15 @@ struct BackwardPass {
     }
     return gIn
   }
+}
+
+/// Whether every [T, T] matrix of `t` [heads, T, T] is zero above the diagonal.
+func isCausal(_ t: Tensor, heads: Int) -> Bool {
+  let T = t.shape[1], p = t.pointer
+  for h in 0..<heads {
+    for i in 0..<T { for j in (i + 1)..<max(T, i + 1) where p[(h * T + i) * T + j] != 0 { return false } }
+  }
+  return true
 }
 
 /// a + b elementwise (same shape).

@@ -55,6 +55,16 @@ final class ForwardTape: @unchecked Sendable {
     a.withUnsafeBufferPointer { x in b.withUnsafeBufferPointer { y in (0..<x.count).map { x[$0] == y[$0] } } }
   }
 
+  /// Drops everything recorded in block `layer`, once the backward pass is
+  /// below it: memory then shifts from the tape to the gradients as the pass
+  /// goes down instead of holding both in full.
+  func discard(layer: Int) {
+    for key in values.keys where key.layer == layer { values[key] = nil }
+    for key in flowing.keys where key.layer == layer { flowing[key] = nil }
+    for key in before.keys where key.layer == layer { before[key] = nil }
+    for key in untouched.keys where key.layer == layer { untouched[key] = nil }
+  }
+
   func value(_ p: HookPoint) -> Tensor {
     guard let v = values[p] else { preconditionFailure("backward: \(p) was not recorded") }
     return v

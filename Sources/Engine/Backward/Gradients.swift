@@ -15,6 +15,7 @@ extension GPT2Model {
   ) throws -> GradientResult {
     let c = config, T = tokens.count, L = c.layers, C = c.dModel, V = c.vocabSize
     guard T > 0 else { throw ModelError.emptyPrompt }
+    guard T <= c.context else { throw ModelError.promptTooLong(tokens: T, context: c.context) }
 
     var saeAt: [HookPoint: SAESplice] = [:]
     for s in forward.saes {

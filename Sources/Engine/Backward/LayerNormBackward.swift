@@ -14,13 +14,14 @@ import Foundation
 ///   dinp[T, C] += (dn - mean(dn)) / scale'          (mean's dependence on inp included)
 ///   dscale[T]   = -Σ_c dn · n / scale'
 /// `mean` is the statistic of `inp`; `scale` is scale' [T] as the forward used it.
+/// Only `rows` are computed (dout is zero elsewhere).
 func layerNormBackward(
   dinp: UnsafeMutablePointer<Float>, dscale: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
   inp: UnsafePointer<Float>, mean: UnsafePointer<Float>, scale: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-  T: Int, C: Int
+  C: Int, rows: Range<Int>
 ) {
-  parallelChunks(T, minimumChunk: 16) { rows in
-    for t in rows {
+  parallelChunks(rows.count, minimumChunk: 16) { chunk in
+    for t in (chunk.lowerBound + rows.lowerBound)..<(chunk.upperBound + rows.lowerBound) {
       let x = inp + t * C, dy = dout + t * C, dx = dinp + t * C
       let m = mean[t], r = 1 / scale[t]
       var dnMean: Float = 0, dnDotN: Float = 0
