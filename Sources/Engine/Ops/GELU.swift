@@ -7,7 +7,8 @@ func geluForward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>
   parallelChunks(N, minimumChunk: 16_384) { range in
     for i in range {
       let x = inp[i]
-      out[i] = 0.5 * x * (1 + tanhf(s * (x + 0.044715 * x * x * x)))
+      // tanh u = 1 - 2 / (e^{2u} + 1): expf is several times faster than tanhf here.
+      out[i] = 0.5 * x * (2 - 2 / (expf(2 * s * (x + 0.044715 * x * x * x)) + 1))
     }
   }
 }
