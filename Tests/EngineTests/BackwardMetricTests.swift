@@ -38,9 +38,13 @@ final class BackwardMetricTests: XCTestCase {
       .logitDifference(position: 3, target: 11, distractor: 12), .logit(position: -1, token: 7),
       .logProbability(position: 0, token: 5335), .loss,
     ] {
-      let g = try demoModel.gradients(tokens, metric: metric, backward: BackwardOptions(wanted: .none))
-      XCTAssertEqual(Double(g.metricValue), evaluate(metric, r), accuracy: 1e-4 * max(1, abs(evaluate(metric, r))), "\(metric)")
-      XCTAssertTrue(g.gradients.isEmpty)
+      // The metric computes the logits it needs when the forward pass keeps fewer.
+      for logits: LogitsRequest in [.all, .last, .none] {
+        let g = try demoModel.gradients(
+          tokens, metric: metric, forward: ForwardOptions(logits: logits), backward: BackwardOptions(wanted: .none))
+        XCTAssertEqual(Double(g.metricValue), evaluate(metric, r), accuracy: 1e-4 * max(1, abs(evaluate(metric, r))), "\(metric)")
+        XCTAssertTrue(g.gradients.isEmpty)
+      }
     }
   }
 

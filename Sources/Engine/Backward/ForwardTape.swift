@@ -16,24 +16,59 @@ final class ForwardTape: @unchecked Sendable {
 
   private var pending: [HookPoint: Tensor] = [:]
 
+  /// Which hook values a backward pass from `reaching` needs recorded.
+  struct Plan {
+    var values = Set<HookPoint>(), flowing = Set<HookPoint>(), before = Set<HookPoint>()
+
+    /// Blocks at or below the highest hook in `reaching` (and ln_final when
+    /// that is ln_final) are differentiated, so their inputs are recorded;
+    /// `metricHook` is the hook a `hookValue` metric reads.
+    init(
+      config c: ModelConfig, reaching starts: [HookPoint], interventions: [Intervention], saeAt: [HookPoint: SAESplice],
+      metricHook: HookPoint?
+    ) {
+      let L = c.layers
+      func depth(_ p: HookPoint) -> Int {
+        switch p.site {
+        case .embed, .posEmbed: -1
+        case .lnFinalScale, .lnFinalNormalized: L
+        default: p.layer!
+        }
+      }
+      let top = starts.map(depth).max() ?? -1
+      let intervened = Set(interventions.map(\.hook))
+      for l in 0..<max(0, min(top + 1, L)) {
+        for s: HookPoint.Site in [.residPre, .ln1Scale, .q, .k, .v, .pattern, .residMid, .ln2Scale, .mlpPre] {
+          flowing.insert(.block(l, s))
+        }
+        // The softmax's own output, when an intervention rewrites the pattern.
+        if intervened.contains(.block(l, .pattern)) { before.insert(.block(l, .pattern)) }
+      }
+      if top >= L {
+        flowing.formUnion([.block(L - 1, .residPost), HookPoint(.lnFinalScale), HookPoint(.lnFinalNormalized)])
+      }
+      for (p, s) in saeAt where depth(p) <= top {
+        values.insert(HookPoint(p.site, layer: p.layer, sae: .input))
+        before.insert(HookPoint(p.site, layer: p.layer, sae: .actsPost))  // which latents were active
+        if s.sae.normalization != .none { before.insert(HookPoint(p.site, layer: p.layer, sae: .recons)) }
+      }
+      if let metricHook { values.insert(metricHook) }
+    }
+  }
+
   /// The interventions to run the forward pass with: the caller's, with
-  /// recorders before and after them at the hooks the backward pass reads.
-  /// `flowingAt` are the points whose flowing value is recorded; `saeAt` the
-  /// spliced SAEs by hook.
-  func instrument(
-    _ interventions: [Intervention], valuesAt: Set<HookPoint>, flowingAt: Set<HookPoint>, beforeAt: Set<HookPoint>,
-    saeAt: [HookPoint: SAESplice]
-  ) -> [Intervention] {
+  /// recorders before and after them at the hooks `plan` names.
+  func instrument(_ interventions: [Intervention], plan: Plan, saeAt: [HookPoint: SAESplice]) -> [Intervention] {
     let intervened = Set(interventions.map(\.hook))
     var first: [Intervention] = []
     var last: [Intervention] = []
-    for p in intervened.union(beforeAt) {
+    for p in intervened.union(plan.before) {
       first.append(Intervention(hook: p, label: "backward: record before \(p)") { value, _ in
         self.pending[p] = value
       })
     }
-    for p in intervened.union(beforeAt).union(valuesAt) {
-      let keepBefore = beforeAt.contains(p), keepValue = valuesAt.contains(p), mask = intervened.contains(p)
+    for p in intervened.union(plan.before).union(plan.values) {
+      let keepBefore = plan.before.contains(p), keepValue = plan.values.contains(p), mask = intervened.contains(p)
       last.append(Intervention(hook: p, label: "backward: record \(p)") { value, _ in
         if let b = self.pending.removeValue(forKey: p) {
           if mask { self.untouched[p] = ForwardTape.equalEntries(b, value) }
@@ -42,7 +77,7 @@ final class ForwardTape: @unchecked Sendable {
         if keepValue { self.values[p] = value }
       })
     }
-    for p in flowingAt {
+    for p in plan.flowing {
       let at = saeAt[p] == nil ? p : HookPoint(p.site, layer: p.layer, sae: .output)
       last.append(Intervention(hook: at, label: "backward: record flowing \(p)") { value, _ in
         self.flowing[p] = value

@@ -7,10 +7,8 @@ func geluForward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>
   parallelChunks(N, minimumChunk: 16_384) { range in
     for i in range {
       let x = inp[i]
-      // tanh(u) = 1 - 2 / (exp(2u) + 1): one expf is cheaper than tanhf, and
-      // the cancellation near 0 is harmless next to the 1 + tanh that follows.
-      let u = s * (x + 0.044715 * x * x * x)
-      out[i] = 0.5 * x * (2 - 2 / (expf(2 * u) + 1))
+      // tanh u = 1 - 2 / (e^{2u} + 1): expf is several times faster than tanhf here.
+      out[i] = 0.5 * x * (2 - 2 / (expf(2 * s * (x + 0.044715 * x * x * x)) + 1))
     }
   }
 }
