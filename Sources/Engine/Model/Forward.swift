@@ -74,13 +74,22 @@ extension GPT2Model {
       try hooks.visit(site(.input), &input, tokens: T)
       let state = sae.normalise(input)
       var latents = sae.activate(sae.preActivations(state.input))
+      let encoded = latents
       try hooks.visit(site(.actsPost), &latents, tokens: T)
       var recons = sae.decode(latents)
       sae.denormalise(&recons, state)
+      // SAELens computes the error term with hooks disabled: from the latents
+      // as encoded, so that ablating or steering a latent shows even when the
+      // error term is kept.
+      var encodedRecons = recons
+      if latents != encoded {
+        encodedRecons = sae.decode(encoded)
+        sae.denormalise(&encodedRecons, state)
+      }
       try hooks.visit(site(.recons), &recons, tokens: T)
       var error = Tensor(zeros: input.shape)
       let n = input.count
-      let e = error.mutablePointer(), x = input.pointer, r = recons.pointer
+      let e = error.mutablePointer(), x = input.pointer, r = encodedRecons.pointer
       for i in 0..<n { e[i] = x[i] - r[i] }
       try hooks.visit(site(.error), &error, tokens: T)
       var output = recons
