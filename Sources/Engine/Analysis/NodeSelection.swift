@@ -36,16 +36,17 @@ public func selectRows(groups: [Int], columns: [SelectionColumn], order: [Float?
 }
 
 extension NodeAttribution {
-  /// The rows TDB shows: per kind, the k largest activations, write
-  /// magnitudes, direct and total effects and the k smallest activations,
-  /// direct and total effects, ordered by |total| descending.
+  /// The rows TDB shows: per kind, the k largest activations and write
+  /// magnitudes and the k largest and k smallest direct and total effects,
+  /// ordered by |total| descending. (The smallest activations are only
+  /// near-zero attention weights and GELU's floor, so they are left out.)
   public func selected(top k: Int) -> [AttributedNode] {
     let kinds = NodeKind.allCases
     let groups = nodes.map { kinds.firstIndex(of: $0.node.kind)! }
     let rows = selectRows(
       groups: groups,
       columns: [
-        SelectionColumn(nodes.map { $0.scores.activation }, signed: true),
+        SelectionColumn(nodes.map { $0.scores.activation }, signed: false),
         SelectionColumn(nodes.map { $0.scores.write }, signed: false),
         SelectionColumn(nodes.map { $0.scores.direct }, signed: true),
         SelectionColumn(nodes.map { $0.scores.total }, signed: true),
