@@ -11,7 +11,7 @@ func registerInterventionCommands(_ r: CommandRegistry, _ lazy: LazyModelSession
     CommandSpec(
       name: "ablate", group: group,
       summary: "A hook that knocks out a component or hook value: zero (default), mean over prompts, or resampled from another run",
-      parameters: [ParameterSpec("what", .any, "a component (L1H2, L3N77, sae.F12) or a hook point")],
+      parameters: [ParameterSpec("what", .any, optional: true, "a component (L1H2, L3N77, sae.F12) or a hook point")],
       flags: [
         posFlag, .switch("zero", "set to zero (the default)"),
         FlagSpec("mean", .any, valueName: "PROMPTS", "replace by the mean over these prompts (a list, or a file with one prompt a line)"),
@@ -20,9 +20,16 @@ func registerInterventionCommands(_ r: CommandRegistry, _ lazy: LazyModelSession
       examples: [
         "ablate L1H2 --pos -1", "ablate blocks.2.hook_mlp_out",
         #"ablate L1H2 --mean ["When Anna and Tom went to the park, Tom gave a ball to", "Then, Sarah and Tom went to the park. Tom gave a ball to"]"#,
-      ])
+        #"attribute (run "When Mary and John went to the store, John gave a drink to") " Mary" " John" --kind heads | sort total --desc | head 2 | ablate"#,
+      ],
+      input: "rows of attribute, trace or attrpatch: zero each node at its position (a head pair: that attention weight)")
   ) { call, interp in
     let s = try lazy.get()
+    if let rows = call.input {
+      guard call[0] == nil, call.flags.isEmpty else { throw EvalError("with rows piped in, ablate takes no WHAT or flags: ... | ablate") }
+      return .host(try s.ablation(of: try s.nodeRows(rows, what: "input")))
+    }
+    guard call[0] != nil else { throw EvalError("ablate needs WHAT (a component or hook point), or rows of attribute piped in") }
     let (sel, saes, name) = try selection(s, try call.arg(0), positions: try positions(call))
     let label = "ablate \(name)" + posLabel(call)
     if let m = call.flags["mean"] {

@@ -35,6 +35,7 @@ public func registerModelCommands(into registry: CommandRegistry, interpreter: I
   registerInterventionCommands(registry, session)
   registerLookCommands(registry, session)
   registerSweepCommands(registry, session)
+  registerAttributionCommands(registry, session)
   interpreter.wordResolver = { word in
     // Unknown words may name a component, hook point or SAE; that needs the model.
     try session.get().resolveWord(word)

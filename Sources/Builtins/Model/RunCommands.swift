@@ -63,6 +63,10 @@ func registerRunCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
       examples: [#"logits (run "The cow said") --pos -1"#])
   ) { call, _ in
     let s = try lazy.get()
+    // attrpatch's stand-in run: logits it can differentiate.
+    if call[0]?.host(as: MetricProbe.self) != nil {
+      return .host(LogitsProbe(position: call.isSet("all") ? nil : try call.flag("pos", default: -1)))
+    }
     let run = try s.run(try call.arg(0))
     if call.isSet("all") { return .host(TensorValue(run.logits)) }
     return .host(TensorValue(try run.logits(at: try call.flag("pos", default: -1))))
@@ -90,8 +94,12 @@ func registerRunCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
       examples: [#"logitdiff (run "When Mary and John went to the store, John gave a drink to") " Mary" " John""#])
   ) { call, _ in
     let s = try lazy.get()
-    let run = try s.run(try call.arg(0))
     let t = try s.tokenID(try call.arg(1), what: "TARGET"), d = try s.tokenID(try call.arg(2), what: "DISTRACTOR")
+    // attrpatch's stand-in run: a logit difference it can differentiate.
+    if let probe = call[0]?.host(as: MetricProbe.self) {
+      return probe.logitDifference(position: try call.flag("pos", default: -1), target: t, distractor: d)
+    }
+    let run = try s.run(try call.arg(0))
     let l = try run.logits(at: try call.flag("pos", default: -1), tokens: [t, d])
     return Value(Double(l[0] - l[1]))
   }

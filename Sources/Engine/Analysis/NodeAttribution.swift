@@ -1,0 +1,389 @@
+import Foundation
+
+/// The kinds of node TDB ranks.
+public enum NodeKind: String, Sendable, CaseIterable {
+  case embedding, head, neuron, latent
+}
+
+/// A component at a token: an MLP neuron at a token, an attention head at a
+/// (query, key) pair, an SAE latent at a token, or a token's embedding.
+public struct Node: Hashable, Sendable {
+  public let kind: NodeKind
+  /// The block (for latents, the block of the SAE's hook); nil for embeddings.
+  public let layer: Int?
+  /// Neuron, head or latent index; 0 for embeddings.
+  public let index: Int
+  /// The SAE's name, for latents.
+  public let sae: String?
+  /// The token (for heads, the query).
+  public let position: Int
+  /// The key token, for heads.
+  public let key: Int?
+
+  public init(kind: NodeKind, layer: Int?, index: Int, sae: String? = nil, position: Int, key: Int? = nil) {
+    self.kind = kind
+    self.layer = layer
+    self.index = index
+    self.sae = sae
+    self.position = position
+    self.key = key
+  }
+
+  /// The component, or nil for an embedding.
+  public var component: Component? {
+    switch kind {
+    case .head: .head(layer: layer!, head: index)
+    case .neuron: .neuron(layer: layer!, index: index)
+    case .latent: .latent(sae: sae!, index: index)
+    case .embedding: nil
+    }
+  }
+}
+
+/// TDB's four numbers for one node.
+public struct NodeScores: Sendable, Equatable {
+  /// Neuron: post-activation; head: attention weight pattern[h, q, k];
+  /// latent: activation; embedding: the norm of token + position embedding.
+  public var activation: Float
+  /// The norm of what the node adds to the residual stream; nil when it
+  /// writes somewhere else (an SAE on a non-residual hook).
+  public var write: Float?
+  /// Its write dotted with the metric's gradient where the metric reads the
+  /// stream (LayerNorm scale detached); zero at tokens the metric does not
+  /// read; nil when the metric reads nothing nodes write linearly.
+  public var direct: Float?
+  /// Activation × gradient: the first-order estimate of the metric's change
+  /// if the node were switched off, with the sign flipped (what it adds).
+  public var total: Float
+
+  public static let zero = NodeScores(activation: 0, write: 0, direct: 0, total: 0)
+}
+
+/// A node and its scores.
+public struct AttributedNode: Sendable {
+  public let node: Node
+  public var scores: NodeScores
+}
+
+/// Every node of one prompt, scored for one metric.
+public struct NodeAttribution: Sendable {
+  public let tokens: [Int]
+  /// The metric's value on the prompt.
+  public let metricValue: Float
+  public let nodes: [AttributedNode]
+}
+
+extension GPT2Model {
+  /// TDB's node table: every node upstream of `metric` with its activation,
+  /// write magnitude, direct effect and estimated total effect, from one
+  /// forward and one backward pass (plus one forward for `.headWrite`).
+  ///
+  /// Latents come from `saes`. An SAE the run already splices keeps its
+  /// splice (and its gradient semantics). Any other is read off the forward
+  /// pass as if spliced with its error term: its latents' activations are
+  /// the encoder's output on the hook value, and a latent's gradient is the
+  /// hook's gradient through the decoder row — exactly the spliced latent's
+  /// gradient, without SAELens' constant error term cutting every upstream
+  /// node's gradient down to the latents' path. An SAE on a hook where the
+  /// run splices a different SAE is left out.
+  public func attributeNodes(
+    _ tokens: [Int], options: ForwardOptions = ForwardOptions(), metric: AttributionMetric,
+    kinds: Set<NodeKind> = Set(NodeKind.allCases), saes: [SparseAutoencoder] = []
+  ) throws -> NodeAttribution {
+    let c = config, T = tokens.count, C = c.dModel, H = c.heads, D = c.dHead, F = c.dMLP, L = c.layers
+    guard T > 0 else { throw ModelError.emptyPrompt }
+    let setup = try attributionSetup(metric, tokens: tokens, options: options)
+    func upstream(_ p: HookPoint) -> Bool { p < setup.metricHook }
+    let neuronLayers = kinds.contains(.neuron) ? (0..<L).filter { upstream(.block($0, .mlpPost)) } : []
+    let headLayers = kinds.contains(.head) ? (0..<L).filter { upstream(.block($0, .pattern)) } : []
+    let withEmbeddings = kinds.contains(.embedding)
+    let latentSources: [LatentSource] =
+      kinds.contains(.latent)
+      ? saes.compactMap { sae in
+        let acts = HookPoint(sae.hook.site, layer: sae.hook.layer, sae: .actsPost)
+        guard setup.metricSAE !== sae, upstream(acts), (try? validate(sae.hook)) != nil else { return nil }
+        if let splice = setup.forward.saes.first(where: { $0.sae.hook == sae.hook }) {
+          return splice.sae === sae ? LatentSource(sae: sae, spliced: true) : nil
+        }
+        return LatentSource(sae: sae, spliced: false)
+      } : []
+
+    // What the forward pass keeps and the backward pass returns.
+    var values = Set<HookPoint>(), grads = Set<HookPoint>()
+    if withEmbeddings {
+      values.insert(.block(0, .residPre))
+      grads.insert(.block(0, .residPre))
+    }
+    for l in neuronLayers {
+      values.insert(.block(l, .mlpPost))
+      grads.insert(.block(l, .mlpPost))
+    }
+    for l in headLayers {
+      values.formUnion([.block(l, .pattern), .block(l, .v)])
+      grads.insert(.block(l, .pattern))
+    }
+    for s in latentSources {
+      values.formUnion(s.valuePoints)
+      grads.insert(s.gradientPoint)
+    }
+    switch setup.read {
+    case .layerNorm(let n, let scale, _, _):
+      grads.insert(n)
+      values.insert(scale)
+    case .residual(let p, _), .neurons(_, let p):
+      grads.insert(p)
+    case .none:
+      break
+    }
+    var forwardOptions = setup.forward
+    forwardOptions.cache = .points(values)
+    forwardOptions.logits = .none  // the metric reads the one row it needs
+    let backward = BackwardOptions(gradientInterventions: setup.gradientInterventions, wanted: .points(grads))
+    let run = try gradients(tokens, metric: setup.metric, forward: forwardOptions, backward: backward)
+    if case .latent(let sae, let f, let p) = metric, run.metricValue == 0 {
+      throw AttributionError.inactiveLatent("\(sae.name).F\(f)", position: try absolutePosition(p, tokens: T))
+    }
+    let cache = run.result.cache, grad = run.gradients
+
+    // The metric's gradient where it reads the residual stream, by token.
+    var readRows: [Int] = []
+    var direction = Tensor(zeros: [0])
+    var readSlot = -1
+    var neuronRead: (layer: Int, gradient: Tensor)? = nil
+    let hasDirect: Bool
+    switch setup.read {
+    case .layerNorm(let n, let scaleHook, let weight, let slot):
+      let g = grad[n]!, scale = cache[scaleHook]!
+      direction = Tensor(zeros: [T, C])
+      let d = direction.mutablePointer(), gp = g.pointer, w = weight.pointer
+      for t in 0..<T where (0..<C).contains(where: { gp[t * C + $0] != 0 }) {
+        readRows.append(t)
+        // d/dx of ((x - mean(x)) / s) ⊙ w · g with s held fixed: centre(g ⊙ w) / s.
+        var mean: Float = 0
+        for i in 0..<C { mean += gp[t * C + i] * w[i] }
+        mean /= Float(C)
+        let s = scale[t, 0]
+        for i in 0..<C { d[t * C + i] = (gp[t * C + i] * w[i] - mean) / s }
+      }
+      readSlot = slot
+      hasDirect = true
+    case .residual(let p, let slot):
+      direction = grad[p]!
+      let gp = direction.pointer
+      readRows = (0..<T).filter { t in (0..<C).contains { gp[t * C + $0] != 0 } }
+      readSlot = slot
+      hasDirect = true
+    case .neurons(let l, let p):
+      neuronRead = (l, grad[p]!)
+      hasDirect = true
+    case .none:
+      hasDirect = false
+    }
+    let dirp = direction.pointer
+    /// Direct effects of something written at `slot`, given its projection on the read.
+    func direct(slot: Int?, _ projection: () -> Float) -> Float? {
+      guard hasDirect else { return nil }
+      guard let slot, slot <= readSlot else { return 0 }
+      return projection()
+    }
+    /// rows[r] · W for W [n, C] row-major: [readRows.count, n].
+    func projectRows(_ w: UnsafePointer<Float>, n: Int) -> [Float] {
+      guard !readRows.isEmpty else { return [] }
+      var rows = [Float](repeating: 0, count: readRows.count * C)
+      for (r, t) in readRows.enumerated() { for i in 0..<C { rows[r * C + i] = dirp[t * C + i] } }
+      var out = [Float](repeating: 0, count: readRows.count * n)
+      gemm(transB: true, M: readRows.count, N: n, K: C, rows, lda: C, w, ldb: C, &out, ldc: n)
+      return out
+    }
+    var readRowIndex = [Int](repeating: -1, count: T)
+    for (r, t) in readRows.enumerated() { readRowIndex[t] = r }
+
+    var nodes: [AttributedNode] = []
+    nodes.reserveCapacity(T * (neuronLayers.count * F + headLayers.count * H * (T + 1) / 2 + 1))
+
+    // Embeddings: resid_pre of block 0 = token + position embedding.
+    if withEmbeddings {
+      let x = cache[.block(0, .residPre)]!, g = grad[.block(0, .residPre)]!
+      let xp = x.pointer, gp = g.pointer
+      for t in 0..<T {
+        var norm: Float = 0, total: Float = 0
+        for i in 0..<C {
+          norm += xp[t * C + i] * xp[t * C + i]
+          total += xp[t * C + i] * gp[t * C + i]
+        }
+        norm = norm.squareRoot()
+        let d = direct(slot: 0) {
+          guard readRowIndex[t] >= 0 else { return 0 }
+          var s: Float = 0
+          for i in 0..<C { s += xp[t * C + i] * dirp[t * C + i] }
+          return s
+        }
+        nodes.append(AttributedNode(node: Node(kind: .embedding, layer: nil, index: 0, position: t), scores: NodeScores(activation: norm, write: norm, direct: d, total: total)))
+      }
+    }
+
+    // Heads at (query, key): the pair writes pattern[h, q, k] · v_k W_O_h.
+    for l in headLayers {
+      let b = weights.blocks[l]
+      let pattern = cache[.block(l, .pattern)]!, gPattern = grad[.block(l, .pattern)]!, v = cache[.block(l, .v)]!
+      let pp = pattern.pointer, gp = gPattern.pointer
+      var written = [Float](repeating: 0, count: T * C)
+      for h in 0..<H {
+        // written[T, C] = v_h[T, D] · W_O_h[D, C] (rows hD ..< (h+1)D of c_proj).
+        gemm(M: T, N: C, K: D, v.pointer + h * D, lda: C, b.attnProjWeight.pointer + h * D * C, ldb: C, &written, ldc: C)
+        let norms = (0..<T).map { k in (0..<C).reduce(Float(0)) { $0 + written[k * C + $1] * written[k * C + $1] }.squareRoot() }
+        // onRead[r, k] = written[k] · direction[readRows[r]].
+        var onRead = [Float](repeating: 0, count: readRows.count * T)
+        if !readRows.isEmpty { onRead = written.withUnsafeBufferPointer { projectRows($0.baseAddress!, n: T) } }
+        for q in 0..<T {
+          for k in 0...q {
+            let i = h * T * T + q * T + k
+            let a = pp[i]
+            let d = direct(slot: 2 * l + 1) { readRowIndex[q] >= 0 ? a * onRead[readRowIndex[q] * T + k] : 0 }
+            nodes.append(
+              AttributedNode(
+                node: Node(kind: .head, layer: l, index: h, position: q, key: k),
+                scores: NodeScores(activation: a, write: a * norms[k], direct: d, total: a * gp[i])))
+          }
+        }
+      }
+    }
+
+    // Neurons: post[t, n] writes post · W_out[n].
+    for l in neuronLayers {
+      let wOut = weights.blocks[l].fcProjWeight
+      let post = cache[.block(l, .mlpPost)]!, g = grad[.block(l, .mlpPost)]!
+      let pp = post.pointer, gp = g.pointer, wp = wOut.pointer
+      var norms = [Float](repeating: 0, count: F)
+      for n in 0..<F {
+        var s: Float = 0
+        for i in 0..<C { s += wp[n * C + i] * wp[n * C + i] }
+        norms[n] = s.squareRoot()
+      }
+      let onRead = projectRows(wp, n: F)
+      let readsThisLayer = neuronRead?.layer == l ? neuronRead!.gradient.pointer : nil
+      for t in 0..<T {
+        let r = readRowIndex[t]
+        for n in 0..<F {
+          let a = pp[t * F + n]
+          let d: Float?
+          if let readsThisLayer {
+            d = a * readsThisLayer[t * F + n]
+          } else {
+            d = direct(slot: 2 * l + 2) { r >= 0 ? a * onRead[r * F + n] : 0 }
+          }
+          nodes.append(
+            AttributedNode(
+              node: Node(kind: .neuron, layer: l, index: n, position: t),
+              scores: NodeScores(activation: a, write: abs(a) * norms[n], direct: d, total: a * gp[t * F + n])))
+        }
+      }
+    }
+
+    // Latents: a[t, f] writes a · W_dec[f] (undone normalisation included),
+    // through W_out for an SAE on mlp.hook_post.
+    for source in latentSources {
+      nodes += latentNodes(source, tokens: T, cache: cache, grad: grad, direct: { slot, p in direct(slot: slot, p) }, readRowIndex: readRowIndex, direction: direction)
+    }
+    return NodeAttribution(tokens: tokens, metricValue: run.metricValue, nodes: nodes)
+  }
+
+  /// The latent nodes of one SAE.
+  private func latentNodes(
+    _ source: LatentSource, tokens T: Int, cache: [HookPoint: Tensor], grad: [HookPoint: Tensor],
+    direct: (Int?, () -> Float) -> Float?, readRowIndex: [Int], direction: Tensor
+  ) -> [AttributedNode] {
+    let sae = source.sae, S = sae.dSAE, d = sae.dIn, C = config.dModel
+    let input = cache[source.inputPoint]!.reshaped([T, d])
+    let state = sae.normalise(input)
+    let acts: Tensor, gActs: Tensor?, gHook: Tensor?
+    if source.spliced {
+      acts = cache[source.actsPoint]!
+      gActs = grad[source.actsPoint]!
+      gHook = nil
+    } else {
+      acts = sae.activate(sae.preActivations(state.input))
+      gActs = nil
+      gHook = grad[sae.hook]!.reshaped([T, d])
+    }
+    // The factor the decoder's output is multiplied by on the way out.
+    let outScale: [Float] = (0..<T).map { t in
+      switch sae.normalization {
+      case .none: 1
+      case .constantNormRescale: 1 / state.factor[t]
+      case .layerNorm: state.factor[t]
+      }
+    }
+    let site = sae.hook.site
+    let slot = residualSlot(sae.hook, layers: config.layers)
+    let throughMLP = site == .mlpPost
+    let writesResidual = slot != nil && ![HookPoint.Site.lnFinalScale, .lnFinalNormalized].contains(site)
+    let ap = acts.pointer, dec = sae.wDec.pointer
+    var active: [(t: Int, f: Int)] = []
+    for t in 0..<T { for f in 0..<S where ap[t * S + f] != 0 { active.append((t, f)) } }
+
+    // Norms of each active latent's write direction (through W_out for an MLP SAE).
+    var directionNorm: [Int: Float] = [:]
+    if writesResidual {
+      let unique = Array(Set(active.map(\.f))).sorted()
+      if throughMLP, !unique.isEmpty {
+        let wOut = weights.blocks[sae.hook.layer!].fcProjWeight.pointer
+        var rows = [Float](repeating: 0, count: unique.count * d)
+        for (r, f) in unique.enumerated() { for i in 0..<d { rows[r * d + i] = dec[f * d + i] } }
+        var out = [Float](repeating: 0, count: unique.count * C)
+        gemm(M: unique.count, N: C, K: d, rows, lda: d, wOut, ldb: C, &out, ldc: C)
+        for (r, f) in unique.enumerated() { directionNorm[f] = (0..<C).reduce(Float(0)) { $0 + out[r * C + $1] * out[r * C + $1] }.squareRoot() }
+      } else {
+        for f in unique { directionNorm[f] = (0..<d).reduce(Float(0)) { $0 + dec[f * d + $1] * dec[f * d + $1] }.squareRoot() }
+      }
+    }
+    // The read direction as the latent's input space sees it: W_out · direction[t] for an MLP SAE.
+    var readInInput: [Int: [Float]] = [:]
+    let dirp = direction.pointer
+    for t in 0..<T where readRowIndex[t] >= 0 && writesResidual {
+      if throughMLP {
+        var r = [Float](repeating: 0, count: d)
+        gemm(M: d, N: 1, K: C, weights.blocks[sae.hook.layer!].fcProjWeight.pointer, lda: C, dirp + t * C, ldb: 1, &r, ldc: 1)
+        readInInput[t] = r
+      } else {
+        readInInput[t] = Array(UnsafeBufferPointer(start: dirp + t * C, count: d))
+      }
+    }
+    return active.map { (t, f) in
+      let a = ap[t * S + f]
+      let gradient: Float
+      if let gActs {
+        gradient = gActs[t, f]
+      } else {
+        var s: Float = 0
+        let g = gHook!.pointer + t * d
+        for i in 0..<d { s += dec[f * d + i] * g[i] }
+        gradient = s * outScale[t]
+      }
+      let write = writesResidual ? abs(a) * outScale[t] * directionNorm[f]! : nil
+      let dir = direct(writesResidual ? slot : nil) {
+        guard let r = readInInput[t] else { return 0 }
+        var s: Float = 0
+        for i in 0..<d { s += dec[f * d + i] * r[i] }
+        return a * outScale[t] * s
+      }
+      return AttributedNode(
+        node: Node(kind: .latent, layer: sae.hook.layer, index: f, sae: sae.name, position: t),
+        scores: NodeScores(activation: a, write: write, direct: dir, total: a * gradient))
+    }
+  }
+}
+
+/// Where a latent node's numbers come from.
+struct LatentSource {
+  let sae: SparseAutoencoder
+  /// Spliced by the run: activations and gradients are the splice's own.
+  let spliced: Bool
+
+  func site(_ s: HookPoint.SAESite) -> HookPoint { HookPoint(sae.hook.site, layer: sae.hook.layer, sae: s) }
+  var actsPoint: HookPoint { site(.actsPost) }
+  /// What the SAE encodes.
+  var inputPoint: HookPoint { spliced ? site(.input) : sae.hook }
+  var valuePoints: [HookPoint] { spliced ? [site(.input), actsPoint] : [sae.hook] }
+  var gradientPoint: HookPoint { spliced ? actsPoint : sae.hook }
+}
