@@ -70,7 +70,7 @@ final class AttributionCommandTests: XCTestCase {
     // The top row is the engine's largest |total|: head L1H2 from ' to' to the second ' John'.
     let engine = try model.attributeNodes(
       tokens, metric: .logitDifference(position: -1, target: mary, distractor: john), saes: sharedSession.saeNames.map { sharedSession.saes[$0]! })
-    let best = engine.nodes.max { abs($0.scores.total) < abs($1.scores.total) }!
+    let best = engine.attributed.max { abs($0.scores.total) < abs($1.scores.total) }!
     let first = t.record(0)
     XCTAssertEqual(name(first["node"]), best.node.component!.description)
     XCTAssertEqual(first["pos"], Value(best.node.position))
@@ -102,7 +102,7 @@ final class AttributionCommandTests: XCTestCase {
       metric: .logitDifference(position: -1, target: mary, distractor: john), kinds: [.head])
     let r = t.record(0)
     let node = Node(kind: .head, layer: r["layer"]!.int!, index: Int(name(r["node"]).split(separator: "H")[1])!, position: r["pos"]!.int!, key: r["key"]!.int!)
-    XCTAssertEqual(r["total_b"]!.number!, Double(single.nodes.first { $0.node == node }!.scores.total), accuracy: 1e-6)
+    XCTAssertEqual(r["total_b"]!.number!, Double(single.attributed.first { $0.node == node }!.scores.total), accuracy: 1e-6)
     XCTAssertEqual(
       errorMessage("attribute (run \(ioi)) \" Mary\" \" John\" --against (run \"When Mary\")"),
       "attribute: --against: the runs have 14 and 2 tokens; compare prompts of the same length")
@@ -147,7 +147,7 @@ final class AttributionCommandTests: XCTestCase {
     XCTAssertTrue(try column(neuron, "layer").allSatisfy { ($0.int ?? 0) <= 3 })
     XCTAssertFalse(neuron.records.contains { $0["kind"] == "neuron" && $0["layer"] == 3 })
     let engine = try model.attributeNodes(tokens, metric: .neuron(layer: 3, index: 77, position: -1), saes: sharedSession.saeNames.map { sharedSession.saes[$0]! })
-    let best = engine.nodes.max { abs($0.scores.total) < abs($1.scores.total) }!
+    let best = engine.attributed.max { abs($0.scores.total) < abs($1.scores.total) }!
     XCTAssertEqual(neuron.record(0)["total"]!.number!, Double(best.scores.total), accuracy: 1e-6)
     // A head row piped in: its score at the row's (query, key) through the query side.
     let piped = try table("attribute r \" Mary\" \" John\" --kind heads | sort total --desc | head 1 | trace r --through q --kind heads --top 2", interp)
@@ -160,7 +160,7 @@ final class AttributionCommandTests: XCTestCase {
     let vEngine = try model.attributeNodes(
       tokens, metric: .headWrite(layer: 1, head: 2, query: 13, key: 9, target: mary, distractor: john),
       saes: sharedSession.saeNames.map { sharedSession.saes[$0]! })
-    XCTAssertEqual(v.record(0)["total"]!.number!, Double(vEngine.nodes.max { abs($0.scores.total) < abs($1.scores.total) }!.scores.total), accuracy: 1e-6)
+    XCTAssertEqual(v.record(0)["total"]!.number!, Double(vEngine.attributed.max { abs($0.scores.total) < abs($1.scores.total) }!.scores.total), accuracy: 1e-6)
     XCTAssertEqual(
       errorMessage("trace L1H2 (run \(ioi)) --through v"),
       "trace: --through v traces the head's write on the direction of interest: give --target T and --distractor D")

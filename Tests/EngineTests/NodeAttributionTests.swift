@@ -25,8 +25,8 @@ final class NodeAttributionTests: XCTestCase {
       acc + (x[i] - mean) / s * Double(w.lnfWeight[i]) * Double(w.wte[target, i] - w.wte[distractor, i])
     }
     assertNear(Double(table.metricValue), diff, "logit difference")
-    XCTAssertEqual(table.nodes.count, T + 2 * 2 * T * (T + 1) / 2 + 2 * 16 * T)
-    for n in table.nodes {
+    XCTAssertEqual(table.attributed.count, T + 2 * 2 * T * (T + 1) / 2 + 2 * 16 * T)
+    for n in table.attributed {
       switch n.node.kind {
       case .embedding:
         let t = n.node.position
@@ -67,8 +67,8 @@ final class NodeAttributionTests: XCTestCase {
     assertNear(Double(table.metricValue), clean, "metric")
     let pinScale = pinning(HookPoint(.lnFinalScale), to: cache[HookPoint(.lnFinalScale)]!)
     let pinnedClean = try measure([pinScale])
-    XCTAssertEqual(table.nodes.count, T + L * c.heads * T * (T + 1) / 2 + L * c.dMLP * T)
-    for n in table.nodes {
+    XCTAssertEqual(table.attributed.count, T + L * c.heads * T * (T + 1) / 2 + L * c.dMLP * T)
+    for n in table.attributed {
       let node = n.node
       let (hook, entries) = activationSite(node, tokens: T, config: c)
       let write = writeVector(model, node, cache: cache)
@@ -86,7 +86,7 @@ final class NodeAttributionTests: XCTestCase {
     }
     // The nodes' direct effects at the last position and the biases make up the logit difference.
     let biases = try biasTerms(model, tokens, position: -1, target: target, distractor: distractor)
-    let directSum = table.nodes.compactMap(\.scores.direct).map(Double.init).reduce(0, +)
+    let directSum = table.attributed.compactMap(\.scores.direct).map(Double.init).reduce(0, +)
     assertNear(directSum + biases, clean, absolute: 1e-4, relative: 1e-4, "direct effects + biases")
   }
 
@@ -102,7 +102,7 @@ final class NodeAttributionTests: XCTestCase {
     let byNeuron = try demoModel.directLogitAttribution(ioi, position: -1, target: mary, distractor: john, by: .neuron)
     var headSums: [String: Double] = [:], neuronDirect: [String: Double] = [:]
     var embeddings: Double = 0
-    for n in table.nodes {
+    for n in table.attributed {
       switch n.node.kind {
       case .head: headSums[n.node.component!.description, default: 0] += Double(n.scores.direct!)
       case .neuron where n.node.position == ioi.count - 1: neuronDirect[n.node.component!.description] = Double(n.scores.direct!)
@@ -115,7 +115,7 @@ final class NodeAttributionTests: XCTestCase {
     let dlaEmbed = byHead.filter { $0.kind == "embed" || $0.kind == "pos_embed" }.map { Double($0.value) }.reduce(0, +)
     assertNear(embeddings, dlaEmbed, absolute: 1e-4, relative: 1e-3, "embeddings")
     let biases = try biasTerms(demoModel, ioi, position: -1, target: mary, distractor: john)
-    let sum = table.nodes.compactMap(\.scores.direct).map(Double.init).reduce(0, +)
+    let sum = table.attributed.compactMap(\.scores.direct).map(Double.init).reduce(0, +)
     XCTAssertEqual(sum + biases, Double(table.metricValue), accuracy: 2e-3)
   }
 
@@ -127,7 +127,7 @@ final class NodeAttributionTests: XCTestCase {
     func measure(_ i: [Intervention]) throws -> Double { try logitDifference(demoModel, ioi, i, position: -1, target: mary, distractor: john) }
     let clean = try measure([])
     for kind in [NodeKind.neuron, .head] {
-      let top = table.nodes.filter { $0.node.kind == kind }.sorted { abs($0.scores.total) > abs($1.scores.total) }.prefix(4)
+      let top = table.attributed.filter { $0.node.kind == kind }.sorted { abs($0.scores.total) > abs($1.scores.total) }.prefix(4)
       for n in top {
         let (hook, entries) = activationSite(n.node, tokens: T, config: demoModel.config)
         let ablated = try measure([scaling(hook, entries, by: 0)])
@@ -149,7 +149,7 @@ final class NodeAttributionTests: XCTestCase {
         ioi, metric: .logitDifference(position: -1, target: mary, distractor: john),
         forward: ForwardOptions(cache: .points([acts, HookPoint(.lnFinalScale)]), saes: [SAESplice(sae, keepError: true)]))
       let a = spliced.result.cache[acts]!, g = spliced.gradients[acts]!
-      let latents = table.nodes.filter { $0.node.sae == sae.name }
+      let latents = table.attributed.filter { $0.node.sae == sae.name }
       XCTAssertEqual(latents.count, a.scalars.filter { $0 != 0 }.count, "one node per active latent")
       XCTAssertLessThanOrEqual(latents.count, 32 * T)
       for n in latents {
@@ -181,15 +181,15 @@ final class NodeAttributionTests: XCTestCase {
     let spliced = try demoModel.attributeNodes(
       ioi, options: ForwardOptions(saes: [SAESplice(residSAE, keepError: true)]), metric: metric, kinds: [.latent], saes: [residSAE])
     let plain = try demoModel.attributeNodes(ioi, metric: metric, kinds: [.latent], saes: [residSAE])
-    XCTAssertEqual(spliced.nodes.map(\.node), plain.nodes.map(\.node))
-    for (a, b) in zip(spliced.nodes, plain.nodes) {
+    XCTAssertEqual(spliced.nodes, plain.nodes)
+    for (a, b) in zip(spliced.attributed, plain.attributed) {
       assertNear(Double(a.scores.total), Double(b.scores.total), absolute: 1e-5, relative: 1e-3, "\(a.node)")
     }
     let all = try demoModel.attributeNodes(ioi, metric: metric, kinds: [.head, .neuron, .embedding])
     let picked = all.selected(top: 3)
     XCTAssertEqual(picked.map { abs($0.scores.total) }, picked.map { abs($0.scores.total) }.sorted(by: >))
     for kind in [NodeKind.head, .neuron, .embedding] {
-      let nodes = all.nodes.filter { $0.node.kind == kind }
+      let nodes = all.attributed.filter { $0.node.kind == kind }
       let best = nodes.max { $0.scores.total < $1.scores.total }!, worst = nodes.min { $0.scores.total < $1.scores.total }!
       let mostWrite = nodes.max { $0.scores.write! < $1.scores.write! }!
       for n in [best, worst, mostWrite] { XCTAssertTrue(picked.contains { $0.node == n.node }, "\(n.node) is an extreme") }

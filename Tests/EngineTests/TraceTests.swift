@@ -30,7 +30,7 @@ final class TraceTests: XCTestCase {
     assertNear(Double(table.metricValue), try measure([]), "metric", file: file, line: line)
     let pins = held + [scale]
     let base = try measure(pins)
-    for n in table.nodes {
+    for n in table.attributed {
       let (hook, entries) = activationSite(n.node, tokens: T, config: model.config)
       let total = try scaledDerivative({ try measure(held + $0) }, hook, entries)
       assertNear(Double(n.scores.total), total, absolute: 2e-4, relative: 5e-3, "\(n.node) total", file: file, line: line)
@@ -45,8 +45,8 @@ final class TraceTests: XCTestCase {
     let table = try model.attributeNodes(tokens, metric: .neuron(layer: l, index: n, position: t))
     // Upstream: embeddings, block 0's heads and neurons, block 1's heads.
     let T = tokens.count
-    XCTAssertEqual(table.nodes.count, T + 2 * 2 * T * (T + 1) / 2 + 16 * T)
-    XCTAssertFalse(table.nodes.contains { $0.node.kind == .neuron && $0.node.layer == 1 })
+    XCTAssertEqual(table.attributed.count, T + 2 * 2 * T * (T + 1) / 2 + 16 * T)
+    XCTAssertFalse(table.attributed.contains { $0.node.kind == .neuron && $0.node.layer == 1 })
     let pre = HookPoint.block(l, .mlpPre)
     let scale = try cache([.block(l, .ln2Scale)])[.block(l, .ln2Scale)]!
     try check(
@@ -62,7 +62,7 @@ final class TraceTests: XCTestCase {
     func measure(_ i: [Intervention]) throws -> Double { Double(try cache([scores], i)[scores]![h, q, k]) }
     for side in AttentionSide.allCases {
       let table = try model.attributeNodes(tokens, metric: .attentionScore(layer: l, head: h, query: q, key: k, through: side))
-      XCTAssertFalse(table.nodes.contains { $0.node.layer == 1 }, "block 1 is not upstream of its own scores")
+      XCTAssertFalse(table.attributed.contains { $0.node.layer == 1 }, "block 1 is not upstream of its own scores")
       // The other side is held at its clean value.
       let held: [Intervention] =
         switch side {
@@ -75,7 +75,7 @@ final class TraceTests: XCTestCase {
     }
     // Both sides together are the sum of each side (to first order, exactly for act × grad).
     let parts = try AttentionSide.allCases.map {
-      try model.attributeNodes(tokens, metric: .attentionScore(layer: l, head: h, query: q, key: k, through: $0)).nodes.map(\.scores.total)
+      try model.attributeNodes(tokens, metric: .attentionScore(layer: l, head: h, query: q, key: k, through: $0)).attributed.map(\.scores.total)
     }
     for i in parts[0].indices { assertNear(Double(parts[0][i] + parts[1][i]), Double(parts[2][i]), absolute: 1e-5, relative: 1e-4, "node \(i)") }
     XCTAssertThrowsError(try model.attributeNodes(tokens, metric: .attentionScore(layer: l, head: h, query: 2, key: 4, through: .both))) {
@@ -109,7 +109,7 @@ final class TraceTests: XCTestCase {
       held: [pinning(.block(l, .pattern), to: clean[.block(l, .pattern)]!)], scale: pinning(.block(l, .ln1Scale), to: clean[.block(l, .ln1Scale)]!),
       readRows: [k])
     let pair = try model.attributeNodes(tokens, metric: .logitDifference(position: q, target: target, distractor: distractor), kinds: [.head])
-      .nodes.first { $0.node == Node(kind: .head, layer: l, index: h, position: q, key: k) }!
+      .attributed.first { $0.node == Node(kind: .head, layer: l, index: h, position: q, key: k) }!
     assertNear(Double(table.metricValue), Double(pair.scores.direct!), absolute: 1e-5, relative: 1e-4, "the pair's direct effect")
   }
 
@@ -129,14 +129,14 @@ final class TraceTests: XCTestCase {
     }
     let table = try demoModel.attributeNodes(ioi, metric: .latent(residSAE, index: f, position: -1), saes: [residSAE, mlpSAE])
     XCTAssertEqual(Double(table.metricValue), Double(clean[t, f]), accuracy: 1e-4)
-    XCTAssertFalse(table.nodes.contains { $0.node.kind == .latent }, "its own SAE's latents are parallel, the MLP SAE's downstream")
-    XCTAssertFalse(table.nodes.contains { ($0.node.layer ?? 0) >= 3 })
+    XCTAssertFalse(table.attributed.contains { $0.node.kind == .latent }, "its own SAE's latents are parallel, the MLP SAE's downstream")
+    XCTAssertFalse(table.attributed.contains { ($0.node.layer ?? 0) >= 3 })
     var points: Set<HookPoint> = [.block(0, .residPre)]
     for l in 0..<3 { points.formUnion([.block(l, .mlpPost), .block(l, .pattern), .block(l, .v)]) }
     let values = try demoModel.forward(ioi, options: ForwardOptions(cache: .points(points), logits: .none)).cache
     let base = try measure([])
     for kind in [NodeKind.neuron, .head, .embedding] {
-      for n in table.nodes.filter({ $0.node.kind == kind }).sorted(by: { abs($0.scores.total) > abs($1.scores.total) }).prefix(3) {
+      for n in table.attributed.filter({ $0.node.kind == kind }).sorted(by: { abs($0.scores.total) > abs($1.scores.total) }).prefix(3) {
         let (hook, entries) = activationSite(n.node, tokens: T, config: demoModel.config)
         assertNear(Double(n.scores.total), try scaledDerivative(measure, hook, entries), absolute: 1e-3, relative: 2e-2, "\(n.node) total")
         let direct = try measure([adding(.block(3, .residPre), row: n.node.position, writeVector(demoModel, n.node, cache: values))]) - base
@@ -158,8 +158,8 @@ final class TraceTests: XCTestCase {
     let a = try demoModel.forward(ioi, options: ForwardOptions(cache: .points([acts]), saes: [SAESplice(mlpSAE, keepError: true)], logits: .none)).cache[acts]!
     let f = (0..<mlpSAE.dSAE).max { a[t, $0] < a[t, $1] }!
     let table = try demoModel.attributeNodes(ioi, metric: .latent(mlpSAE, index: f, position: t), saes: [residSAE, mlpSAE])
-    XCTAssertTrue(table.nodes.contains { $0.node.sae == residSAE.name }, "the resid_pre SAE is upstream")
-    for n in table.nodes {
+    XCTAssertTrue(table.attributed.contains { $0.node.sae == residSAE.name }, "the resid_pre SAE is upstream")
+    for n in table.attributed {
       if n.node.kind == .neuron && n.node.layer == 3 {
         XCTAssertEqual(n.scores.direct, n.node.position == t ? n.scores.total : 0, "\(n.node)")
       } else {

@@ -126,8 +126,11 @@ extension GPT2Model {
       let p = try absolutePosition(p, tokens: T)
       try checkToken(target)
       try checkToken(distractor)
+      // As a seed at ln_final's output rather than Metric.logitDifference, whose
+      // value computes the whole row of logits: the same gradient, no unembedding.
+      let seed = try LogitCombination.logitDifference(position: p, target: target, distractor: distractor).metric(model: self, tokens: T)
       return AttributionSetup(
-        metric: .logitDifference(position: p, target: target, distractor: distractor), forward: options,
+        metric: seed, forward: options,
         read: .layerNorm(normalized: HookPoint(.lnFinalNormalized), scale: HookPoint(.lnFinalScale), weight: weights.lnfWeight, slot: 2 * L),
         metricHook: HookPoint(.lnFinalNormalized))
 

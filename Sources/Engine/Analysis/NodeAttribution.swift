@@ -9,25 +9,31 @@ public enum NodeKind: String, Sendable, CaseIterable {
 /// (query, key) pair, an SAE latent at a token, or a token's embedding.
 public struct Node: Hashable, Sendable {
   public let kind: NodeKind
-  /// The block (for latents, the block of the SAE's hook); nil for embeddings.
-  public let layer: Int?
-  /// Neuron, head or latent index; 0 for embeddings.
-  public let index: Int
+  // Stored narrow: a node table holds ~10⁵ of them (-1 stands for none).
+  private let layerValue: Int16
+  private let indexValue: Int32
+  private let positionValue: Int32
+  private let keyValue: Int32
   /// The SAE's name, for latents.
   public let sae: String?
-  /// The token (for heads, the query).
-  public let position: Int
-  /// The key token, for heads.
-  public let key: Int?
 
   public init(kind: NodeKind, layer: Int?, index: Int, sae: String? = nil, position: Int, key: Int? = nil) {
     self.kind = kind
-    self.layer = layer
-    self.index = index
+    layerValue = Int16(layer ?? -1)
+    indexValue = Int32(index)
     self.sae = sae
-    self.position = position
-    self.key = key
+    positionValue = Int32(position)
+    keyValue = Int32(key ?? -1)
   }
+
+  /// The block (for latents, the block of the SAE's hook); nil for embeddings.
+  public var layer: Int? { layerValue < 0 ? nil : Int(layerValue) }
+  /// Neuron, head or latent index; 0 for embeddings.
+  public var index: Int { Int(indexValue) }
+  /// The token (for heads, the query).
+  public var position: Int { Int(positionValue) }
+  /// The key token, for heads.
+  public var key: Int? { keyValue < 0 ? nil : Int(keyValue) }
 
   /// The component, or nil for an embedding.
   public var component: Component? {
@@ -65,12 +71,18 @@ public struct AttributedNode: Sendable {
   public var scores: NodeScores
 }
 
-/// Every node of one prompt, scored for one metric.
+/// Every node of one prompt, scored for one metric. Nodes and scores are
+/// parallel arrays: ranking ~10⁵ nodes then only touches plain numbers.
 public struct NodeAttribution: Sendable {
   public let tokens: [Int]
   /// The metric's value on the prompt.
   public let metricValue: Float
-  public let nodes: [AttributedNode]
+  public let nodes: [Node]
+  /// `scores[i]` belongs to `nodes[i]`.
+  public let scores: [NodeScores]
+
+  /// Node and scores together.
+  public var attributed: [AttributedNode] { zip(nodes, scores).map { AttributedNode(node: $0, scores: $1) } }
 }
 
 extension GPT2Model {
@@ -198,8 +210,10 @@ extension GPT2Model {
     var readRowIndex = [Int](repeating: -1, count: T)
     for (r, t) in readRows.enumerated() { readRowIndex[t] = r }
 
-    var nodes: [AttributedNode] = []
-    nodes.reserveCapacity(T * (neuronLayers.count * F + headLayers.count * H * (T + 1) / 2 + 1))
+    var nodes: [Node] = [], scores: [NodeScores] = []
+    let expected = T * (neuronLayers.count * F + headLayers.count * H * (T + 1) / 2 + 1)
+    nodes.reserveCapacity(expected)
+    scores.reserveCapacity(expected)
 
     // Embeddings: resid_pre of block 0 = token + position embedding.
     if withEmbeddings {
@@ -218,7 +232,8 @@ extension GPT2Model {
           for i in 0..<C { s += xp[t * C + i] * dirp[t * C + i] }
           return s
         }
-        nodes.append(AttributedNode(node: Node(kind: .embedding, layer: nil, index: 0, position: t), scores: NodeScores(activation: norm, write: norm, direct: d, total: total)))
+        nodes.append(Node(kind: .embedding, layer: nil, index: 0, position: t))
+        scores.append(NodeScores(activation: norm, write: norm, direct: d, total: total))
       }
     }
 
@@ -240,10 +255,8 @@ extension GPT2Model {
             let i = h * T * T + q * T + k
             let a = pp[i]
             let d = direct(slot: 2 * l + 1) { readRowIndex[q] >= 0 ? a * onRead[readRowIndex[q] * T + k] : 0 }
-            nodes.append(
-              AttributedNode(
-                node: Node(kind: .head, layer: l, index: h, position: q, key: k),
-                scores: NodeScores(activation: a, write: a * norms[k], direct: d, total: a * gp[i])))
+            nodes.append(Node(kind: .head, layer: l, index: h, position: q, key: k))
+            scores.append(NodeScores(activation: a, write: a * norms[k], direct: d, total: a * gp[i]))
           }
         }
       }
@@ -260,22 +273,22 @@ extension GPT2Model {
         for i in 0..<C { s += wp[n * C + i] * wp[n * C + i] }
         norms[n] = s.squareRoot()
       }
-      let onRead = projectRows(wp, n: F)
       let readsThisLayer = neuronRead?.layer == l ? neuronRead!.gradient.pointer : nil
-      for t in 0..<T {
-        let r = readRowIndex[t]
-        for n in 0..<F {
-          let a = pp[t * F + n]
-          let d: Float?
-          if let readsThisLayer {
-            d = a * readsThisLayer[t * F + n]
-          } else {
-            d = direct(slot: 2 * l + 2) { r >= 0 ? a * onRead[r * F + n] : 0 }
+      let projects = hasDirect && readsThisLayer == nil && 2 * l + 2 <= readSlot
+      let onRead = projects ? projectRows(wp, n: F) : []
+      onRead.withUnsafeBufferPointer { onRead in
+        for t in 0..<T {
+          // A neuron's direct effect is a · weight[n]: the read's gradient at its
+          // activation, or its write direction projected on the read; none if
+          // the read does not see this token.
+          let r = readRowIndex[t]
+          let weight = readsThisLayer.map { $0 + t * F } ?? (projects && r >= 0 ? onRead.baseAddress! + r * F : nil)
+          for n in 0..<F {
+            let a = pp[t * F + n]
+            let d: Float? = hasDirect ? weight.map { a * $0[n] } ?? 0 : nil
+            nodes.append(Node(kind: .neuron, layer: l, index: n, position: t))
+            scores.append(NodeScores(activation: a, write: abs(a) * norms[n], direct: d, total: a * gp[t * F + n]))
           }
-          nodes.append(
-            AttributedNode(
-              node: Node(kind: .neuron, layer: l, index: n, position: t),
-              scores: NodeScores(activation: a, write: abs(a) * norms[n], direct: d, total: a * gp[t * F + n])))
         }
       }
     }
@@ -283,9 +296,12 @@ extension GPT2Model {
     // Latents: a[t, f] writes a · W_dec[f] (undone normalisation included),
     // through W_out for an SAE on mlp.hook_post.
     for source in latentSources {
-      nodes += latentNodes(source, tokens: T, cache: cache, grad: grad, direct: { slot, p in direct(slot: slot, p) }, readRowIndex: readRowIndex, direction: direction)
+      for n in latentNodes(source, tokens: T, cache: cache, grad: grad, direct: { slot, p in direct(slot: slot, p) }, readRowIndex: readRowIndex, direction: direction) {
+        nodes.append(n.node)
+        scores.append(n.scores)
+      }
     }
-    return NodeAttribution(tokens: tokens, metricValue: run.metricValue, nodes: nodes)
+    return NodeAttribution(tokens: tokens, metricValue: run.metricValue, nodes: nodes, scores: scores)
   }
 
   /// The latent nodes of one SAE.
@@ -323,20 +339,7 @@ extension GPT2Model {
     for t in 0..<T { for f in 0..<S where ap[t * S + f] != 0 { active.append((t, f)) } }
 
     // Norms of each active latent's write direction (through W_out for an MLP SAE).
-    var directionNorm: [Int: Float] = [:]
-    if writesResidual {
-      let unique = Array(Set(active.map(\.f))).sorted()
-      if throughMLP, !unique.isEmpty {
-        let wOut = weights.blocks[sae.hook.layer!].fcProjWeight.pointer
-        var rows = [Float](repeating: 0, count: unique.count * d)
-        for (r, f) in unique.enumerated() { for i in 0..<d { rows[r * d + i] = dec[f * d + i] } }
-        var out = [Float](repeating: 0, count: unique.count * C)
-        gemm(M: unique.count, N: C, K: d, rows, lda: d, wOut, ldb: C, &out, ldc: C)
-        for (r, f) in unique.enumerated() { directionNorm[f] = (0..<C).reduce(Float(0)) { $0 + out[r * C + $1] * out[r * C + $1] }.squareRoot() }
-      } else {
-        for f in unique { directionNorm[f] = (0..<d).reduce(Float(0)) { $0 + dec[f * d + $1] * dec[f * d + $1] }.squareRoot() }
-      }
-    }
+    let directionNorm = writesResidual ? latentWriteNormCache.norms(sae, model: self, latents: Set(active.map(\.f))) : [:]
     // The read direction as the latent's input space sees it: W_out · direction[t] for an MLP SAE.
     var readInInput: [Int: [Float]] = [:]
     let dirp = direction.pointer
@@ -386,4 +389,49 @@ struct LatentSource {
   var inputPoint: HookPoint { spliced ? site(.input) : sae.hook }
   var valuePoints: [HookPoint] { spliced ? [site(.input), actsPoint] : [sae.hook] }
   var gradientPoint: HookPoint { spliced ? actsPoint : sae.hook }
+}
+
+/// The norms of latents' write directions into the residual stream, kept per
+/// SAE as they are first needed: through W_out for an SAE on mlp.hook_post
+/// that is a product with a [d_mlp, d_model] matrix per latent, too costly to
+/// repeat on every node table.
+final class LatentWriteNorms: @unchecked Sendable {
+  private struct Entry {
+    weak var sae: SparseAutoencoder?
+    weak var model: GPT2Model?
+    var norms: [Int: Float]
+  }
+  private var entries: [ObjectIdentifier: Entry] = [:]
+  private let lock = NSLock()
+
+  func norms(_ sae: SparseAutoencoder, model: GPT2Model, latents: Set<Int>) -> [Int: Float] {
+    lock.lock()
+    defer { lock.unlock() }
+    var entry = entries[ObjectIdentifier(sae)]
+    // An entry for a freed SAE whose address was reused is stale.
+    if entry?.sae !== sae || entry?.model !== model { entry = Entry(sae: sae, model: model, norms: [:]) }
+    let missing = latents.filter { entry!.norms[$0] == nil }.sorted()
+    if !missing.isEmpty {
+      for (f, norm) in zip(missing, model.latentWriteNorms(sae, missing)) { entry!.norms[f] = norm }
+    }
+    entries[ObjectIdentifier(sae)] = entry
+    return entry!.norms
+  }
+}
+
+let latentWriteNormCache = LatentWriteNorms()
+
+extension GPT2Model {
+  /// ‖W_dec[f]‖ for each latent, ‖W_dec[f] · W_out‖ for an SAE on mlp.hook_post.
+  func latentWriteNorms(_ sae: SparseAutoencoder, _ latents: [Int]) -> [Float] {
+    let d = sae.dIn, C = config.dModel, dec = sae.wDec.pointer
+    guard sae.hook.site == .mlpPost, !latents.isEmpty else {
+      return latents.map { f in (0..<d).reduce(Float(0)) { $0 + dec[f * d + $1] * dec[f * d + $1] }.squareRoot() }
+    }
+    var rows = [Float](repeating: 0, count: latents.count * d)
+    for (r, f) in latents.enumerated() { for i in 0..<d { rows[r * d + i] = dec[f * d + i] } }
+    var out = [Float](repeating: 0, count: latents.count * C)
+    gemm(M: latents.count, N: C, K: d, rows, lda: d, weights.blocks[sae.hook.layer!].fcProjWeight.pointer, ldb: C, &out, ldc: C)
+    return latents.indices.map { r in (0..<C).reduce(Float(0)) { $0 + out[r * C + $1] * out[r * C + $1] }.squareRoot() }
+  }
 }

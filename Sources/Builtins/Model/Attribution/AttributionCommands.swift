@@ -33,7 +33,7 @@ func registerAttributionCommands(_ r: CommandRegistry, _ lazy: LazyModelSession)
   ) { call, _ in
     let s = try lazy.get()
     let run = try s.run(try call.arg(0))
-    let metric = try gradientMetric(s, call)
+    let metric = try gradientMetric(s, call, tokens: run.tokens.count)
     var options = run.forwardOptions
     let point: HookPoint
     var slice: HookSelection? = nil
@@ -202,8 +202,10 @@ func topCount(_ call: CommandCall) throws -> Int {
   return k
 }
 
-/// grad's metric from --metric, --target, --distractor and --pos.
-private func gradientMetric(_ s: ModelSession, _ call: CommandCall) throws -> Metric {
+/// grad's metric from --metric, --target, --distractor and --pos. Logits and
+/// their differences become seeds at ln_final's output: the same gradient
+/// without computing a whole row of logits for the metric's value.
+private func gradientMetric(_ s: ModelSession, _ call: CommandCall, tokens T: Int) throws -> Metric {
   let pos = try call.flag("pos", default: -1)
   let target = try call.flags["target"].map { try s.tokenID($0, what: "--target") }
   let distractor = try call.flags["distractor"].map { try s.tokenID($0, what: "--distractor") }
@@ -213,11 +215,12 @@ private func gradientMetric(_ s: ModelSession, _ call: CommandCall) throws -> Me
     guard let target, let distractor else {
       throw EvalError("--metric logitdiff needs --target T and --distractor D (or use --metric logit, logprob or loss)")
     }
-    return .logitDifference(position: pos, target: target, distractor: distractor)
+    return try LogitCombination.logitDifference(position: pos, target: target, distractor: distractor).metric(model: s.model, tokens: T)
   case "logit", "logprob":
     guard let target else { throw EvalError("--metric \(name) needs --target T") }
     guard distractor == nil else { throw EvalError("--metric \(name) takes no --distractor (--metric logitdiff does)") }
-    return name == "logit" ? .logit(position: pos, token: target) : .logProbability(position: pos, token: target)
+    if name == "logprob" { return .logProbability(position: pos, token: target) }
+    return try LogitCombination(terms: [.init(position: pos, token: target, coefficient: 1)]).metric(model: s.model, tokens: T)
   case "loss":
     guard target == nil && distractor == nil else { throw EvalError("--metric loss takes no --target or --distractor") }
     return .loss

@@ -41,10 +41,9 @@ extension ModelSession {
     func diff(_ x: Float?, _ y: Float?) -> Float? { x.flatMap { x in y.map { x - $0 } } }
     let metrics: [(NodeScores) -> Float?] = [{ $0.activation }, { $0.write }, { $0.direct }, { $0.total }]
     let diffs = metrics.map { m in pairs.map { diff(m($0.a), m($0.b)) } }
-    let kinds = NodeKind.allCases
     let rows = selectRows(
-      groups: pairs.map { kinds.firstIndex(of: $0.node.kind)! }, columns: diffs.map { SelectionColumn($0, signed: true) },
-      order: diffs[3], k: k)
+      groups: pairs.map { $0.node.kind.group }, columns: diffs.map { SelectionColumn($0, signed: true) },
+      order: diffs[3].map { $0 ?? .nan }, k: k)
     var columns = nodeIdentityColumns + ["token_b"]
     for m in nodeMetricColumns { columns += [m + "_a", m + "_b", m + "_diff"] }
     return Table(
