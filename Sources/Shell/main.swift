@@ -143,6 +143,15 @@ func sessionOptions(_ options: ShellOptions) -> SessionOptions {
   return sessionOptions
 }
 
+/// glibc's `mallopt` (declared in malloc.h, which no Swift module exports).
+@_silgen_name("mallopt") func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
+
+// Keep freed activation buffers in the heap: the forward pass allocates the
+// same sizes layer after layer, and returning each to the kernel (then
+// faulting fresh zeroed pages back in) costs more than the computation on
+// small models. 32 MiB is glibc's largest mmap threshold.
+_ = glibcMallopt(-3 /* M_MMAP_THRESHOLD */, 32 << 20)
+_ = glibcMallopt(-1 /* M_TRIM_THRESHOLD */, 256 << 20)
 installInterruptHandler()
 let status = runOnLargeStack { runShell(Array(CommandLine.arguments.dropFirst())) }
 Terminal.flush()
