@@ -35,6 +35,7 @@ public func registerModelCommands(into registry: CommandRegistry, interpreter: I
   registerInterventionCommands(registry, session)
   registerLookCommands(registry, session)
   registerSweepCommands(registry, session)
+  registerExplainCommands(registry, session)
   interpreter.wordResolver = { word in
     // Only words shaped like components or hook points load the model.
     guard HookPoint(name: word) != nil || Component(name: word) != nil else { return nil }
