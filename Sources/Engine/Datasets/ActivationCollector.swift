@@ -28,21 +28,65 @@ public final class ActivationCollector {
 
   /// Runs one window and adds its activations.
   public func process(_ window: CorpusWindow, shouldStop: (() -> Bool)? = nil) throws {
+    add(try compute(window, shouldStop: shouldStop))
+  }
+
+  /// One window's activations, laid out for `add`.
+  struct WindowActivations: @unchecked Sendable {
+    let window: CorpusWindow
+    let tokens: [Int32]
+    /// Neurons and latents: [count, T], component-major.
+    var columns: [(base: Int, count: Int, values: [Float])] = []
+    /// Heads of one layer: activation [H, T], key of the strongest write [H, T], writes [H, T, T].
+    var heads: [(base: Int, acts: [Float], argmax: [Int32], writes: [Float])] = []
+  }
+
+  /// Runs the model on a window and works out every component's activations.
+  /// Touches no shared state, so it can run while `add` handles the previous window.
+  func compute(_ window: CorpusWindow, shouldStop: (() -> Bool)? = nil) throws -> WindowActivations {
     let T = window.tokens.count
     let result = try model.forward(window.tokens, options: ForwardOptions(cache: .points(catalog.cachePoints), logits: .none, shouldStop: shouldStop))
-    let tokens = window.tokens.map { Int32($0) }
-    try tokens.withUnsafeBufferPointer { tok in
+    var out = WindowActivations(window: window, tokens: window.tokens.map { Int32($0) })
+    for (source, base, n) in catalog.sources {
+      switch source {
+      case .neurons(let l):
+        let post = try cached(result, .block(l, .mlpPost))
+        out.columns.append((base, n, transposed(post.pointer, rows: T, columns: n)))
+      case .latents(let sae):
+        let z = encodeRows(sae, try cached(result, sae.hook))
+        out.columns.append((base, n, transposed(z.pointer, rows: T, columns: n)))
+      case .heads(let l):
+        out.heads.append(try headActivations(layer: l, result, base: base, T: T))
+      }
+    }
+    return out
+  }
+
+  /// Adds one window's activations to the statistics and examples.
+  func add(_ a: WindowActivations) {
+    let acc = accumulator
+    let T = a.tokens.count, w = a.window.index
+    a.tokens.withUnsafeBufferPointer { tok in
       let tp = tok.baseAddress!
-      for (source, base, n) in catalog.sources {
-        switch source {
-        case .neurons(let l):
-          let post = try cached(result, .block(l, .mlpPost))
-          observe(transposed(post.pointer, rows: T, columns: n), base: base, count: n, T: T, window: window.index, tokens: tp)
-        case .latents(let sae):
-          let z = encodeRows(sae, try cached(result, sae.hook))
-          observe(transposed(z.pointer, rows: T, columns: n), base: base, count: n, T: T, window: window.index, tokens: tp)
-        case .heads(let l):
-          try observeHeads(layer: l, result, base: base, T: T, window: window.index, tokens: tp)
+      for (base, n, values) in a.columns {
+        values.withUnsafeBufferPointer { c in
+          let p = c.baseAddress!
+          parallelChunks(n, minimumChunk: 64) { range in
+            for j in range { acc.observe(base + j, p + j * T, T: T, window: w, windowTokens: tp) }
+          }
+        }
+      }
+      for (base, acts, argmax, writes) in a.heads {
+        acts.withUnsafeBufferPointer { ap in
+          argmax.withUnsafeBufferPointer { am in
+            writes.withUnsafeBufferPointer { wp in
+              for h in 0..<acts.count / T {
+                acc.observe(
+                  base + h, ap.baseAddress! + h * T, T: T, window: w, windowTokens: tp,
+                  head: .init(writes: wp.baseAddress! + h * T * T, argmaxKey: am.baseAddress! + h * T))
+              }
+            }
+          }
         }
       }
     }
@@ -69,21 +113,10 @@ public final class ActivationCollector {
     return out
   }
 
-  private func observe(_ columns: [Float], base: Int, count n: Int, T: Int, window: Int, tokens: UnsafePointer<Int32>) {
-    let acc = accumulator
-    columns.withUnsafeBufferPointer { c in
-      let p = c.baseAddress!
-      parallelChunks(n, minimumChunk: 64) { range in
-        for j in range { acc.observe(base + j, p + j * T, T: T, window: window, windowTokens: tokens) }
-      }
-    }
-  }
-
-  private func observeHeads(layer l: Int, _ r: ForwardResult, base: Int, T: Int, window: Int, tokens: UnsafePointer<Int32>) throws {
-    let c = model.config
-    let H = c.heads
+  /// A layer's head activations: the strongest write from each query, and its key.
+  private func headActivations(layer l: Int, _ r: ForwardResult, base: Int, T: Int) throws -> (base: Int, acts: [Float], argmax: [Int32], writes: [Float]) {
+    let H = model.config.heads
     let writes = try headWrites(layer: l, pattern: try cached(r, .block(l, .pattern)), v: try cached(r, .block(l, .v)))
-    // Per head: activation at each query (max over keys) and where that key is.
     var acts = [Float](repeating: 0, count: H * T)
     var argmax = [Int32](repeating: 0, count: H * T)
     writes.withUnsafeBufferPointer { w in
@@ -99,16 +132,8 @@ public final class ActivationCollector {
           argmax[h * T + q] = Int32(at)
         }
       }
-      for h in 0..<H {
-        acts.withUnsafeBufferPointer { a in
-          argmax.withUnsafeBufferPointer { am in
-            accumulator.observe(
-              base + h, a.baseAddress! + h * T, T: T, window: window, windowTokens: tokens,
-              head: .init(writes: w.baseAddress! + h * T * T, argmaxKey: am.baseAddress! + h * T))
-          }
-        }
-      }
     }
+    return (base, acts, argmax, writes)
   }
 
   /// Attention write magnitudes [H, T(query), T(key)]: pattern[h, q, k] · ‖v[k, h] W_O_h‖.
