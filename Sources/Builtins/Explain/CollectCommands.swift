@@ -18,6 +18,7 @@ func registerCollectCommands(_ r: CommandRegistry, _ lazy: LazyModelSession, _ d
         FlagSpec("shard", .any, valueName: "I/N", "process every N-th window starting at window I: a string \"I/N\" or a list [I, N] (merge the shards afterwards)", default: "\"0/1\""),
         FlagSpec("top", .int, "top examples kept per component", default: "20"),
         FlagSpec("random", .int, "random examples kept per component", default: "10"),
+        FlagSpec("save-every", .number, valueName: "SECONDS", "save at least this often (0: after every window); longer saves are spaced out to stay under a tenth of the time", default: "20"),
       ],
       examples: [
         #"collect demo --tokens 2048 --db "/tmp/tdb-example.db""#,
@@ -40,6 +41,8 @@ func registerCollectCommands(_ r: CommandRegistry, _ lazy: LazyModelSession, _ d
     (o.shardIndex, o.shardCount) = try parseShard(try call.flag("shard", default: Value("0/1")))
     o.topExamples = try call.flag("top", default: 20)
     o.randomExamples = try call.flag("random", default: 10)
+    o.saveInterval = try call.flag("save-every", default: 20.0)
+    if o.saveInterval <= 0 { o.saveEveryWindows = 1 }
     guard o.topExamples >= 1, o.randomExamples >= 0 else { throw EvalError("--top must be at least 1 and --random at least 0") }
     let bar = ProgressBar()
     let report = try collectActivations(
@@ -61,6 +64,7 @@ func registerCollectCommands(_ r: CommandRegistry, _ lazy: LazyModelSession, _ d
         ("components", Value(report.components)), ("new_tokens", Value(report.newTokens)),
         ("seconds", Value((report.seconds * 100).rounded() / 100)), ("save_seconds", Value((report.saveSeconds * 100).rounded() / 100)),
         ("tokens_per_second", Value(report.seconds > 0 ? (Double(report.newTokens) / report.seconds).rounded() : 0)),
+        ("peak_memory_mb", peakMemoryMB().map { Value($0) } ?? .null),
       ]))
   }
 
@@ -96,4 +100,14 @@ func registerCollectCommands(_ r: CommandRegistry, _ lazy: LazyModelSession, _ d
         ("components", Value(report.components)),
       ]))
   }
+}
+
+/// The process's peak resident memory in MB (Linux: VmHWM), to show that collection memory stays flat.
+func peakMemoryMB() -> Int? {
+  guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+  for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+    let kb = line.split(separator: " ").compactMap { Int($0) }.first
+    return kb.map { $0 / 1024 }
+  }
+  return nil
 }
