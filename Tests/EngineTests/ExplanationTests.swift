@@ -100,6 +100,12 @@ final class ExplanationTests: XCTestCase {
     XCTAssertTrue(e.sentence.hasSuffix(#"copies " cat" forward"#), e.sentence)
   }
 
+  func testADeadComponentSaysSo() {
+    let e = LocalExplainer.explain(kind: .latent, train: [example([" the", " cat"], [0, 0])], text: text, promotes: [" dog"])
+    XCTAssertEqual(e.sentence, "never fires in this dataset")
+    XCTAssertEqual(e.simulate([" cat"]), [0])
+  }
+
   func testTokenCategories() {
     XCTAssertEqual(TokenCategory.of(" 1984"), .number)
     XCTAssertEqual(TokenCategory.of("."), .punctuation)

@@ -2,6 +2,12 @@ import Engine
 import Foundation
 import Lang
 
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 /// collect, merge: building activation datasets.
 func registerCollectCommands(_ r: CommandRegistry, _ lazy: LazyModelSession, _ datasets: DatasetContext) {
   let group = "datasets"
@@ -12,7 +18,7 @@ func registerCollectCommands(_ r: CommandRegistry, _ lazy: LazyModelSession, _ d
       summary: "Run the model over a corpus and store every component's top and random examples and activation statistics in a SQLite dataset",
       parameters: [ParameterSpec("corpus", .word, "a text file (documents separated by blank lines or <|endoftext|>), a .jsonl file with a text field, or demo")],
       flags: [
-        FlagSpec("db", .word, valueName: "FILE", "the dataset file (created, or resumed if it exists)", default: "activations.db"),
+        FlagSpec("db", .word, valueName: "FILE", "the dataset file (created, or resumed if it exists)", default: "$TDB_DB or activations.db"),
         FlagSpec("tokens", .int, "collect the first N tokens of the corpus", default: "all"),
         FlagSpec("kind", .word, valueName: "neurons|heads|latents|all", "which components", default: "all"),
         FlagSpec("shard", .any, valueName: "I/N", "process every N-th window starting at window I: a string \"I/N\" or a list [I, N] (merge the shards afterwards)", default: "\"0/1\""),
@@ -31,7 +37,7 @@ func registerCollectCommands(_ r: CommandRegistry, _ lazy: LazyModelSession, _ d
   ) { call, _ in
     let s = try lazy.get()
     let corpus = try Corpus(path: try corpusPath(try call.arg(0)))
-    let path = try call.flag("db", default: "activations.db")
+    let path = try call.flag("db", default: datasets.defaultDatasetPath)
     var o = CollectionOptions()
     o.kinds = try parseKinds(try call.flag("kind", default: "all"))
     if let n = try call.flag("tokens", as: Int.self) {
@@ -72,21 +78,24 @@ func registerCollectCommands(_ r: CommandRegistry, _ lazy: LazyModelSession, _ d
     CommandSpec(
       name: "merge", group: group,
       summary: "Combine shard datasets (collect --shard I/N) into one; the result equals a one-process collection",
-      parameters: [ParameterSpec("datasets", .word, variadic: true, "shard dataset files")],
+      parameters: [ParameterSpec("datasets", .word, variadic: true, "shard dataset files, or patterns like \"shard-*.db\"")],
       flags: [
-        FlagSpec("db", .word, valueName: "FILE", "the merged dataset (a new file)", default: "activations.db"),
+        FlagSpec("db", .word, valueName: "FILE", "the merged dataset (a new file)", default: "$TDB_DB or activations.db"),
         .switch("replace", "replace the merged file if it exists"),
       ],
       examples: [
         #"merge (collect demo --tokens 1024 --kind heads --shard "0/2" --db "/tmp/tdb-shard0.db").db (collect demo --tokens 1024 --kind heads --shard "1/2" --db "/tmp/tdb-shard1.db").db --db "/tmp/tdb-merged.db" --replace"#
       ])
   ) { call, _ in
-    let inputs = try call.rest(from: 0).map { v -> String in
+    let inputs = try call.rest(from: 0).flatMap { v -> [String] in
       guard let s = v.string else { throw EvalError("DATASETS: expected file names, got \(v.typeName)") }
-      return s
+      guard s.contains(where: { "*?[".contains($0) }) else { return [s] }
+      let matches = expandGlob(s)
+      guard !matches.isEmpty else { throw EvalError("DATASETS: no file matches '\(s)'") }
+      return matches
     }
     guard !inputs.isEmpty else { throw EvalError("missing argument DATASETS (the shard files to merge)") }
-    let out = try call.flag("db", default: "activations.db")
+    let out = try call.flag("db", default: datasets.defaultDatasetPath)
     if call.isSet("replace") && FileManager.default.fileExists(atPath: out) {
       guard !inputs.contains(out) else { throw EvalError("--replace: \(out) is also an input") }
       for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: out + suffix) }
@@ -110,4 +119,12 @@ func peakMemoryMB() -> Int? {
     return kb.map { $0 / 1024 }
   }
   return nil
+}
+
+/// Files matching a shell pattern (`shard-*.db`), sorted.
+func expandGlob(_ pattern: String) -> [String] {
+  var g = glob_t()
+  defer { globfree(&g) }
+  guard glob(pattern, 0, nil, &g) == 0 else { return [] }
+  return (0..<Int(g.gl_pathc)).compactMap { g.gl_pathv[$0].map { String(cString: $0) } }.sorted()
 }

@@ -7,12 +7,19 @@ import Lang
 final class DatasetContext {
   var current: String?
 
-  /// `--db FILE`, else the dataset last used in this session, else `TDB_DB`.
+  /// `--db FILE`, else the dataset last used in this session, else `TDB_DB`,
+  /// else `activations.db` if it exists (where `collect` writes by default).
   func path(_ call: CommandCall) throws -> String {
     if let p = try call.flag("db", as: String.self) { return p }
     if let current { return current }
     if let env = ProcessInfo.processInfo.environment["TDB_DB"], !env.isEmpty { return env }
+    if FileManager.default.fileExists(atPath: defaultDatasetPath) { return defaultDatasetPath }
     throw EvalError("no dataset: collect one (collect CORPUS --db FILE) or pass --db FILE")
+  }
+
+  /// Where `collect` and `merge` write without `--db`: `TDB_DB`, else activations.db.
+  var defaultDatasetPath: String {
+    ProcessInfo.processInfo.environment["TDB_DB"].flatMap { $0.isEmpty ? nil : $0 } ?? "activations.db"
   }
 
   /// Opens the dataset at `path` and makes it the session's current one.

@@ -7,7 +7,7 @@ func registerExplainQueryCommands(_ r: CommandRegistry, _ lazy: LazyModelSession
   let group = "datasets"
   let db = #"--db (collect demo --tokens 2048 --db "/tmp/tdb-example.db").db"#
   let dbHeads = #"--db (collect demo --tokens 1024 --kind heads --db "/tmp/tdb-example-heads.db").db"#
-  let dbFlag = FlagSpec("db", .word, valueName: "FILE", "the dataset (default: the one last collected or used, else $TDB_DB)")
+  let dbFlag = FlagSpec("db", .word, valueName: "FILE", "the dataset (default: the one last collected or used, else $TDB_DB, else activations.db)")
 
   /// The explainer `--explainer` asks for: local, or chat (needs TDB_EXPLAINER_URL).
   func chat(_ call: CommandCall) throws -> ChatExplainer? {

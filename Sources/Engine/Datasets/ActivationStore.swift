@@ -53,9 +53,7 @@ public final class ActivationStore {
         component INTEGER NOT NULL, sample TEXT NOT NULL, window INTEGER NOT NULL, activation REAL NOT NULL,
         position INTEGER NOT NULL, token INTEGER NOT NULL, start INTEGER NOT NULL,
         key_position INTEGER, key_token INTEGER, sample_key INTEGER, tokens BLOB NOT NULL, acts BLOB NOT NULL, keys BLOB,
-        text TEXT);
-      CREATE UNIQUE INDEX IF NOT EXISTS examples_by_component ON examples(component, sample, window);
-      CREATE INDEX IF NOT EXISTS examples_by_token ON examples(sample, token);
+        text TEXT, PRIMARY KEY(component, sample, window)) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS explanations(
         component TEXT PRIMARY KEY, explanation TEXT NOT NULL, score REAL, method TEXT NOT NULL, details TEXT);
       """)

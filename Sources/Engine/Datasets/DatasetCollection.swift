@@ -119,32 +119,17 @@ public func collectActivations(
     let mine = (0..<n).filter { $0 % o.shardCount == o.shardIndex && !done.contains($0) }.count
     return mine * model.config.context
   }
-  // Two stages, so that both cores stay busy: a producer thread cuts the
-  // corpus and runs the model; this thread adds each window's activations
-  // and saves. Order does not matter to the result (see DatasetAccumulator).
-  let queue = BoundedQueue<ActivationCollector.WindowActivations>(capacity: 2)
-  let producer = Thread {
-    do {
-      try windows.forEach(wanted: { $0 % o.shardCount == o.shardIndex && !done.contains($0) }) { window in
-        if queue.isClosed { return false }
-        let a = try collector.compute(window, shouldStop: { queue.isClosed || shouldStop() })
-        return queue.push(a)
-      }
-      queue.finish(nil)
-    } catch {
-      queue.finish(error)
-    }
-  }
-  producer.stackSize = 8 << 20
-  producer.start()
-  // Whatever happens here, the producer stops before this function returns.
-  defer { queue.close() }
+  let pipeline = WindowPipeline(
+    windows: windows, wanted: { $0 % o.shardCount == o.shardIndex && !done.contains($0) }, collector: collector,
+    shouldStop: shouldStop)
+  // Whatever happens here, the pipeline's threads stop before this function returns.
+  defer { pipeline.stop() }
   while true {
     if shouldStop() {
       interrupted = true
       break
     }
-    guard let a = try queue.pop() else { break }
+    guard let a = try pipeline.next() else { break }
     let window = a.window
     collector.add(a)
     pending.append((window.index, window.tokens.count))
@@ -167,77 +152,11 @@ public func collectActivations(
       progress(CollectionProgress(windows: newWindows, tokens: newTokens, expectedTokens: expected, seconds: Date().timeIntervalSince(started)))
     }
   }
-  queue.close()
-  if queue.stoppedByInterrupt { interrupted = true }
+  pipeline.stop()
+  if pipeline.wasInterrupted { interrupted = true }
   try save()
   let totals = try store.totals()
   return CollectionReport(
     path: path, windows: totals.windows, tokens: totals.tokens, components: collector.componentCount, newWindows: newWindows,
     newTokens: newTokens, seconds: Date().timeIntervalSince(started), saveSeconds: saveSeconds, interrupted: interrupted)
-}
-
-/// A queue between the producer (model) and consumer (statistics) stages,
-/// holding at most `capacity` items so memory stays bounded.
-final class BoundedQueue<T>: @unchecked Sendable {
-  private let condition = NSCondition()
-  private var items: [T] = []
-  private let capacity: Int
-  private var finished = false
-  private var failure: Error?
-  private var closed = false
-  private var producerDone = false
-
-  init(capacity: Int) { self.capacity = capacity }
-
-  /// Consumer gave up: the producer should stop.
-  var isClosed: Bool { condition.withLock { closed } }
-
-  /// The producer stopped because the forward pass was interrupted.
-  var stoppedByInterrupt: Bool { condition.withLock { (failure as? ModelError) == .interrupted } }
-
-  /// Adds an item, waiting for room; false if the consumer has closed the queue.
-  func push(_ item: T) -> Bool {
-    condition.lock()
-    defer { condition.unlock() }
-    while items.count >= capacity && !closed { condition.wait() }
-    if closed { return false }
-    items.append(item)
-    condition.broadcast()
-    return true
-  }
-
-  /// The producer is done, with an error or without.
-  func finish(_ error: Error?) {
-    condition.lock()
-    finished = true
-    producerDone = true
-    failure = error
-    condition.broadcast()
-    condition.unlock()
-  }
-
-  /// The next item, nil when the producer has finished (an interruption
-  /// counts as finishing); rethrows the producer's other errors.
-  func pop() throws -> T? {
-    condition.lock()
-    defer { condition.unlock() }
-    while items.isEmpty && !finished { condition.wait() }
-    if !items.isEmpty {
-      let item = items.removeFirst()
-      condition.broadcast()
-      return item
-    }
-    if let failure, (failure as? ModelError) != .interrupted { throw failure }
-    return nil
-  }
-
-  /// Stops the producer and waits until it has stopped.
-  func close() {
-    condition.lock()
-    closed = true
-    items.removeAll()
-    condition.broadcast()
-    while !producerDone { condition.wait() }
-    condition.unlock()
-  }
 }

@@ -37,7 +37,10 @@ public enum LocalExplainer {
 
   private static func explainUnit(_ e: inout LocalExplanation, _ train: [DatasetExample], _ text: (Int) -> String) {
     let peak = Double(train.map(\.activation).max() ?? 0)
-    guard peak > 0 else { return }
+    guard peak > 0 else {
+      e.neverFires = true
+      return
+    }
     var tally: [String: TokenTally] = [:]
     var firingTexts: [String] = []
     var previous: [String: Int] = [:]

@@ -53,12 +53,15 @@ public struct LocalExplanation: Sendable, Equatable {
   public var promotes: [String] = []
   /// Fraction of tokens it fires on (neurons, latents), for the sentence.
   public var frequency: Double? = nil
+  /// No example has a positive activation.
+  public var neverFires = false
 
   public init(kind: ComponentKind) { self.kind = kind }
 
   /// The explanation as one sentence.
   public var sentence: String {
     var parts: [String] = []
+    if neverFires { return "never fires in this dataset" }
     if kind == .head {
       var s = "attends"
       if !tokens.isEmpty { s += " from " + quotedList(tokens) }
