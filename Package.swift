@@ -10,16 +10,19 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
   ],
   targets: [
-    // C interop shims: Debian's libopenblas-dev and libedit-dev through pkg-config.
+    // C interop shims: Debian's libopenblas-dev, libedit-dev and libsqlite3-dev through pkg-config.
     .systemLibrary(
       name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
       providers: [.apt(["libopenblas-dev"])]),
     .systemLibrary(
       name: "CEditLine", path: "Sources/CEditLine", pkgConfig: "libedit",
       providers: [.apt(["libedit-dev"])]),
+    .systemLibrary(
+      name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
+      providers: [.apt(["libsqlite3-dev"])]),
 
     .target(
-      name: "Engine", dependencies: ["CBLAS"],
+      name: "Engine", dependencies: ["CBLAS", "CSQLite"],
       swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
     .target(name: "Lang"),
     .target(name: "Builtins", dependencies: ["Engine", "Lang"]),

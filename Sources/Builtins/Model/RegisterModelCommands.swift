@@ -36,6 +36,7 @@ public func registerModelCommands(into registry: CommandRegistry, interpreter: I
   registerLookCommands(registry, session)
   registerSweepCommands(registry, session)
   registerAttributionCommands(registry, session)
+  registerExplainCommands(registry, session)
   interpreter.wordResolver = { word in
     // Unknown words may name a component, hook point or SAE; that needs the model.
     try session.get().resolveWord(word)

@@ -181,18 +181,61 @@ public final class SparseAutoencoder: @unchecked Sendable {
         for t in 0..<T { for j in 0..<dSAE where !(p[t * dSAE + j] > th[j]) { p[t * dSAE + j] = 0 } }
       }
     case .topK(let k):
-      var order = [Int](repeating: 0, count: dSAE)
+      // The k largest per token, ties to the lower index (as a stable sort
+      // would pick them), by one pass with a heap of the k best so far.
+      var heapV = [Float](repeating: 0, count: k), heapI = [Int](repeating: 0, count: k)
       for t in 0..<T {
         let row = p + t * dSAE
-        for j in 0..<dSAE { order[j] = j }
-        // Partial selection of the k largest; ties broken by lower index like torch.topk on CPU in practice.
-        order.sort { row[$0] > row[$1] || (row[$0] == row[$1] && $0 < $1) }
-        var keep = [Float](repeating: 0, count: dSAE)
-        for j in order.prefix(k) { keep[j] = max(row[j], 0) }
-        for j in 0..<dSAE { row[j] = keep[j] }
+        let n = selectTopK(row, count: dSAE, k: k, &heapV, &heapI)
+        for m in 0..<n { heapV[m] = max(heapV[m], 0) }
+        for j in 0..<dSAE { row[j] = 0 }
+        for m in 0..<n { row[heapI[m]] = heapV[m] }
       }
     }
     return z
+  }
+
+  /// The `k` largest of `row[0..<count]` (ties: lower index) into `values`
+  /// and `indices`, in heap order; returns how many (min(k, count)).
+  private func selectTopK(
+    _ row: UnsafePointer<Float>, count: Int, k: Int, _ values: inout [Float], _ indices: inout [Int]
+  ) -> Int {
+    // A min-heap whose root is the worst kept entry: smaller value, or equal value and higher index.
+    func worse(_ a: Int, _ b: Int) -> Bool { values[a] < values[b] || (values[a] == values[b] && indices[a] > indices[b]) }
+    func siftDown(_ n: Int) {
+      var i = 0
+      while true {
+        let l = 2 * i + 1, r = l + 1
+        var m = i
+        if l < n && worse(l, m) { m = l }
+        if r < n && worse(r, m) { m = r }
+        if m == i { return }
+        values.swapAt(i, m)
+        indices.swapAt(i, m)
+        i = m
+      }
+    }
+    var n = 0
+    for j in 0..<count {
+      let v = row[j]
+      if n < k {
+        values[n] = v
+        indices[n] = j
+        var i = n
+        n += 1
+        while i > 0 && worse(i, (i - 1) / 2) {
+          values.swapAt(i, (i - 1) / 2)
+          indices.swapAt(i, (i - 1) / 2)
+          i = (i - 1) / 2
+        }
+      } else if v > values[0] {
+        // Later indices only win on a strictly larger value.
+        values[0] = v
+        indices[0] = j
+        siftDown(n)
+      }
+    }
+    return n
   }
 
   /// Reconstruction [T, d_in] from latents [T, d_sae] (in the normalised space).

@@ -1,0 +1,10 @@
+import Engine
+import Foundation
+import Lang
+
+/// Registers the dataset and explanation commands: collect, merge, explain, top, search, annotate.
+public func registerExplainCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
+  let datasets = DatasetContext()
+  registerCollectCommands(r, lazy, datasets)
+  registerExplainQueryCommands(r, lazy, datasets)
+}

@@ -1,0 +1,185 @@
+import Foundation
+
+/// Runs the model over corpus windows and feeds every component's
+/// activations into a `DatasetAccumulator`.
+///
+/// Activations: a neuron's `mlp.hook_post`; an SAE latent's encoding of its
+/// hook; a head's, as TDB scores heads, the attention write of each
+/// (query, key) pair, pattern[h, q, k] · ‖v_k W_O_h‖, whose maximum over keys
+/// is the head's activation at the query.
+public final class ActivationCollector {
+  public let model: GPT2Model
+  public let saes: [SparseAutoencoder]
+  public let kinds: Set<ComponentKind>
+  let catalog: DatasetComponents
+  let accumulator: DatasetAccumulator
+
+  /// `saes` matter only when `kinds` holds `.latent`.
+  public init(model: GPT2Model, saes: [SparseAutoencoder], kinds: Set<ComponentKind>, topExamples: Int, randomExamples: Int) {
+    self.model = model
+    self.saes = kinds.contains(.latent) ? saes : []
+    self.kinds = kinds
+    catalog = DatasetComponents(config: model.config, kinds: kinds, saes: self.saes)
+    accumulator = DatasetAccumulator(names: catalog.names, topCapacity: topExamples, randomCapacity: randomExamples)
+  }
+
+  /// Number of components collected.
+  public var componentCount: Int { catalog.count }
+
+  /// Runs one window and adds its activations.
+  public func process(_ window: CorpusWindow, shouldStop: (() -> Bool)? = nil) throws {
+    add(try compute(window, shouldStop: shouldStop))
+  }
+
+  /// One window's activations, laid out for `add`.
+  struct WindowActivations: @unchecked Sendable {
+    let window: CorpusWindow
+    let tokens: [Int32]
+    /// Neurons and latents: [count, T], component-major.
+    var columns: [(base: Int, count: Int, values: [Float])] = []
+    /// Heads of one layer: activation [H, T], key of the strongest write [H, T], writes [H, T, T].
+    var heads: [(base: Int, acts: [Float], argmax: [Int32], writes: [Float])] = []
+  }
+
+  /// Runs the model on a window and works out every component's activations.
+  /// Touches no shared state, so it can run while `add` handles the previous window.
+  func compute(_ window: CorpusWindow, shouldStop: (() -> Bool)? = nil) throws -> WindowActivations {
+    let T = window.tokens.count
+    let result = try model.forward(window.tokens, options: ForwardOptions(cache: .points(catalog.cachePoints), logits: .none, shouldStop: shouldStop))
+    var out = WindowActivations(window: window, tokens: window.tokens.map { Int32($0) })
+    for (source, base, n) in catalog.sources {
+      switch source {
+      case .neurons(let l):
+        let post = try cached(result, .block(l, .mlpPost))
+        out.columns.append((base, n, transposed(post.pointer, rows: T, columns: n)))
+      case .latents(let sae):
+        let z = encodeRows(sae, try cached(result, sae.hook))
+        out.columns.append((base, n, transposed(z.pointer, rows: T, columns: n)))
+      case .heads(let l):
+        out.heads.append(try headActivations(layer: l, result, base: base, T: T))
+      }
+    }
+    return out
+  }
+
+  /// Adds one window's activations to the statistics and examples.
+  func add(_ a: WindowActivations) {
+    let acc = accumulator
+    let T = a.tokens.count, w = a.window.index
+    a.tokens.withUnsafeBufferPointer { tok in
+      let tp = tok.baseAddress!
+      for (base, n, values) in a.columns {
+        values.withUnsafeBufferPointer { c in
+          let p = c.baseAddress!
+          parallelChunks(n, minimumChunk: 64) { range in
+            for j in range { acc.observe(base + j, p + j * T, T: T, window: w, windowTokens: tp) }
+          }
+        }
+      }
+      for (base, acts, argmax, writes) in a.heads {
+        acts.withUnsafeBufferPointer { ap in
+          argmax.withUnsafeBufferPointer { am in
+            writes.withUnsafeBufferPointer { wp in
+              for h in 0..<acts.count / T {
+                acc.observe(
+                  base + h, ap.baseAddress! + h * T, T: T, window: w, windowTokens: tp,
+                  head: .init(writes: wp.baseAddress! + h * T * T, argmaxKey: am.baseAddress! + h * T))
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+
+  private func cached(_ r: ForwardResult, _ p: HookPoint) throws -> Tensor {
+    guard let t = r.cache[p] else { throw ModelError.unknownHook(p.name, suggestion: nil) }
+    return t
+  }
+
+  /// The SAE's latents (`sae.encode`), with the activation function — a
+  /// per-token TopK selection — run on all cores.
+  private func encodeRows(_ sae: SparseAutoencoder, _ x: Tensor) -> Tensor {
+    let pre = sae.preActivations(sae.normalise(x).input)
+    let T = pre.shape[0], d = sae.dSAE
+    var out = Tensor(zeros: [T, d])
+    let o = out.mutablePointer()
+    let pp = pre.pointer
+    parallelChunks(T, minimumChunk: 16) { rows in
+      let part = Tensor(shape: [rows.count, d], scalars: Array(UnsafeBufferPointer(start: pp + rows.lowerBound * d, count: rows.count * d)))
+      let z = sae.activate(part)
+      (o + rows.lowerBound * d).update(from: z.pointer, count: rows.count * d)
+    }
+    return out
+  }
+
+  /// A layer's head activations: the strongest write from each query, and its key.
+  private func headActivations(layer l: Int, _ r: ForwardResult, base: Int, T: Int) throws -> (base: Int, acts: [Float], argmax: [Int32], writes: [Float]) {
+    let H = model.config.heads
+    let writes = try headWrites(layer: l, pattern: try cached(r, .block(l, .pattern)), v: try cached(r, .block(l, .v)))
+    var acts = [Float](repeating: 0, count: H * T)
+    var argmax = [Int32](repeating: 0, count: H * T)
+    writes.withUnsafeBufferPointer { w in
+      for h in 0..<H {
+        for q in 0..<T {
+          let row = w.baseAddress! + (h * T + q) * T
+          var best: Float = -.infinity, at = 0
+          for k in 0...q where row[k] > best {
+            best = row[k]
+            at = k
+          }
+          acts[h * T + q] = best
+          argmax[h * T + q] = Int32(at)
+        }
+      }
+    }
+    return (base, acts, argmax, writes)
+  }
+
+  /// Attention write magnitudes [H, T(query), T(key)]: pattern[h, q, k] · ‖v[k, h] W_O_h‖.
+  func headWrites(layer l: Int, pattern: Tensor, v: Tensor) throws -> [Float] {
+    let c = model.config
+    let T = v.shape[0], H = c.heads, D = c.dHead, C = c.dModel
+    let wo = model.weights.blocks[l].attnProjWeight.pointer
+    var norms = [Float](repeating: 0, count: H * T)
+    var projected = [Float](repeating: 0, count: T * C)
+    projected.withUnsafeMutableBufferPointer { out in
+      for h in 0..<H {
+        // v_h [T, D] (row stride C inside [T, H, D]) · W_O rows hD..<(h+1)D [D, C].
+        gemm(M: T, N: C, K: D, v.pointer + h * D, lda: C, wo + h * D * C, ldb: C, out.baseAddress!, ldc: C)
+        for t in 0..<T {
+          var s: Float = 0
+          let row = out.baseAddress! + t * C
+          for i in 0..<C { s += row[i] * row[i] }
+          norms[h * T + t] = s.squareRoot()
+        }
+      }
+    }
+    var writes = [Float](repeating: 0, count: H * T * T)
+    let p = pattern.pointer
+    for h in 0..<H {
+      for q in 0..<T {
+        let base = (h * T + q) * T
+        for k in 0...q { writes[base + k] = p[base + k] * norms[h * T + k] }
+      }
+    }
+    return writes
+  }
+}
+
+/// [rows, columns] row-major to [columns, rows], so each component's values over a window are contiguous.
+func transposed(_ a: UnsafePointer<Float>, rows: Int, columns: Int) -> [Float] {
+  [Float](unsafeUninitializedCapacity: rows * columns) { out, n in
+    let o = out.baseAddress!
+    // Blocks keep both sides in cache.
+    let b = 32
+    for r0 in stride(from: 0, to: rows, by: b) {
+      for c0 in stride(from: 0, to: columns, by: b) {
+        for r in r0..<min(rows, r0 + b) {
+          for c in c0..<min(columns, c0 + b) { o[c * rows + r] = a[r * columns + c] }
+        }
+      }
+    }
+    n = rows * columns
+  }
+}
