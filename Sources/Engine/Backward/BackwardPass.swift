@@ -2,9 +2,10 @@
 /// activations only): walks from the logits, or from a seeded hook, down to
 /// the embeddings, visiting every hook point in reverse forward order.
 ///
-/// A gradient is `nil` while it is known to be zero (above the seeded hook,
-/// or past a hook whose gradient was zeroed), so no work is done there and
-/// only the hooks' returned gradients are materialised as zeros.
+/// A gradient is `nil` while it is known to be zero (above the seeded hook),
+/// so no work is done there and only the returned gradients are materialised
+/// as zeros; below that, each step works only on the tokens where its
+/// incoming gradient is nonzero (`nonzeroRows`).
 struct BackwardPass {
   let model: GPT2Model
   let tape: ForwardTape
