@@ -65,7 +65,6 @@ public final class Interpreter {
     try parse(SourceFile(name: file, text: text))
   }
 
-
   /// Runs a program. Each top-level expression statement whose value is not
   /// null becomes a numbered result and is passed to `onResult` (the shell
   /// prints it).

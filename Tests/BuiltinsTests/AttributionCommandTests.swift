@@ -22,7 +22,9 @@ final class AttributionCommandTests: XCTestCase {
   }
   func name(_ v: Value?) -> String { v.flatMap { plain($0).string } ?? "" }
 
-  func column(_ t: Table, _ name: String) throws -> [Value] { try XCTUnwrap(t.column(name), "no column \(name) in \(t.columns)") }
+  func column(_ t: Table, _ name: String) throws -> [Value] {
+    try XCTUnwrap(t.column(name), "no column \(name) in \(t.columns)")
+  }
 
   func tensor(_ v: Value) throws -> [Double] {
     func flatten(_ v: Value) -> [Double] { v.list.map { $0.flatMap(flatten) } ?? [v.number!] }
@@ -34,7 +36,9 @@ final class AttributionCommandTests: XCTestCase {
     let metric = Metric.logitDifference(position: -1, target: mary, distractor: john)
     let g = try model.gradients(tokens, metric: metric)
     let v = try eval("grad (run \(ioi)) blocks.0.hook_resid_pre --target \" Mary\" --distractor \" John\"")
-    XCTAssertEqual(try eval("(grad (run \(ioi)) blocks.0.hook_resid_pre --target \" Mary\" --distractor \" John\").shape"), [14, 256])
+    XCTAssertEqual(
+      try eval("(grad (run \(ioi)) blocks.0.hook_resid_pre --target \" Mary\" --distractor \" John\").shape"),
+      [14, 256])
     XCTAssertEqual(try tensor(v), g.gradients[.block(0, .residPre)]!.scalars.map(Double.init))
     // A head: its z gradient [pos, d_head]; a neuron: [pos].
     let head = try tensor(try eval("grad (run \(ioi)) L1H2 --target \" Mary\" --distractor \" John\""))
@@ -43,33 +47,45 @@ final class AttributionCommandTests: XCTestCase {
     let neuron = try tensor(try eval("grad (run \(ioi)) L3N77 --target \" Mary\" --distractor \" John\""))
     XCTAssertEqual(neuron, (0..<14).map { Double(g.gradients[.block(3, .mlpPost)]![$0, 77]) })
     // Detaching ln_final's scale changes the gradient upstream of it.
-    let detached = try model.gradients(tokens, metric: metric, backward: BackwardOptions(detachFinalLayerNormScale: true))
-    let d = try tensor(try eval("grad (run \(ioi)) blocks.3.hook_resid_mid --target \" Mary\" --distractor \" John\" --detach-ln"))
+    let detached = try model.gradients(
+      tokens, metric: metric, backward: BackwardOptions(detachFinalLayerNormScale: true))
+    let d = try tensor(
+      try eval("grad (run \(ioi)) blocks.3.hook_resid_mid --target \" Mary\" --distractor \" John\" --detach-ln"))
     XCTAssertEqual(d, detached.gradients[.block(3, .residMid)]!.scalars.map(Double.init))
     XCTAssertNotEqual(d, g.gradients[.block(3, .residMid)]!.scalars.map(Double.init))
     // Other metrics, and a latent (its SAE spliced with the error term).
     let loss = try model.gradients(tokens, metric: .loss)
-    XCTAssertEqual(try tensor(try eval("grad (run \(ioi)) blocks.2.hook_mlp_out --metric loss")), loss.gradients[.block(2, .mlpOut)]!.scalars.map(Double.init))
-    let latent = try tensor(try eval("grad (run \(ioi)) blocks_3_hook_resid_pre.F3203 --metric logprob --target \" Mary\""))
+    XCTAssertEqual(
+      try tensor(try eval("grad (run \(ioi)) blocks.2.hook_mlp_out --metric loss")),
+      loss.gradients[.block(2, .mlpOut)]!.scalars.map(Double.init))
+    let latent = try tensor(
+      try eval("grad (run \(ioi)) blocks_3_hook_resid_pre.F3203 --metric logprob --target \" Mary\""))
     XCTAssertEqual(latent.count, 14)
     XCTAssertNotEqual(latent[13], 0)
     XCTAssertEqual(
       errorMessage("grad (run \(ioi)) L1H2 --target \" Mary\""),
       "grad: --metric logitdiff needs --target T and --distractor D (or use --metric logit, logprob or loss)")
-    XCTAssertEqual(errorMessage("grad (run \(ioi)) L1H2 --metric loss --target \" Mary\""), "grad: --metric loss takes no --target or --distractor")
-    XCTAssertEqual(errorMessage("grad (run \(ioi)) L1H2 --metric nll"), "grad: --metric: expected logitdiff, logit, logprob or loss, got 'nll'")
+    XCTAssertEqual(
+      errorMessage("grad (run \(ioi)) L1H2 --metric loss --target \" Mary\""),
+      "grad: --metric loss takes no --target or --distractor")
+    XCTAssertEqual(
+      errorMessage("grad (run \(ioi)) L1H2 --metric nll"),
+      "grad: --metric: expected logitdiff, logit, logprob or loss, got 'nll'")
   }
 
   func testAttributeTableRanksNodesAndMatchesTheEngine() throws {
     let interp = makeInterpreter().0
     let t = try table("attribute (run \(ioi)) \" Mary\" \" John\" --top 3", interp)
-    XCTAssertEqual(t.columns, ["node", "kind", "layer", "pos", "token", "key", "key_token", "activation", "write", "direct", "total"])
+    XCTAssertEqual(
+      t.columns,
+      ["node", "kind", "layer", "pos", "token", "key", "key_token", "activation", "write", "direct", "total"])
     let totals = try column(t, "total").map { abs($0.number!) }
     XCTAssertEqual(totals, totals.sorted(by: >), "ordered by |total|")
     XCTAssertEqual(Set(try column(t, "kind").compactMap(\.string)), ["head", "neuron", "latent", "embedding"])
     // The top row is the engine's largest |total|: head L1H2 from ' to' to the second ' John'.
     let engine = try model.attributeNodes(
-      tokens, metric: .logitDifference(position: -1, target: mary, distractor: john), saes: sharedSession.saeNames.map { sharedSession.saes[$0]! })
+      tokens, metric: .logitDifference(position: -1, target: mary, distractor: john),
+      saes: sharedSession.saeNames.map { sharedSession.saes[$0]! })
     let best = engine.attributed.max { abs($0.scores.total) < abs($1.scores.total) }!
     let first = t.record(0)
     XCTAssertEqual(name(first["node"]), best.node.component!.description)
@@ -81,14 +97,19 @@ final class AttributionCommandTests: XCTestCase {
     let heads = try table("attribute (run \(ioi)) \" Mary\" \" John\" --kind heads --top 2", interp)
     XCTAssertEqual(Set(try column(heads, "kind").compactMap(\.string)), ["head"])
     XCTAssertLessThanOrEqual(heads.count, 6 * 2)
-    XCTAssertEqual(errorMessage("attribute (run \(ioi)) \" Mary\" \" John\" --kind bias"), "attribute: --kind: expected neurons, heads, latents, embeddings or all, got 'bias'")
+    XCTAssertEqual(
+      errorMessage("attribute (run \(ioi)) \" Mary\" \" John\" --kind bias"),
+      "attribute: --kind: expected neurons, heads, latents, embeddings or all, got 'bias'")
   }
 
   func testAgainstGivesLeftRightAndDifference() throws {
     let t = try table("attribute (run \(ioi)) \" Mary\" \" John\" --kind heads --top 2 --against (run \(corrupt))")
     XCTAssertEqual(
       Array(t.columns.suffix(13)),
-      ["token_b", "activation_a", "activation_b", "activation_diff", "write_a", "write_b", "write_diff", "direct_a", "direct_b", "direct_diff", "total_a", "total_b", "total_diff"])
+      [
+        "token_b", "activation_a", "activation_b", "activation_diff", "write_a", "write_b", "write_diff", "direct_a",
+        "direct_b", "direct_diff", "total_a", "total_b", "total_diff",
+      ])
     let diffs = try column(t, "total_diff").map { abs($0.number!) }
     XCTAssertEqual(diffs, diffs.sorted(by: >))
     for r in t.records {
@@ -101,8 +122,11 @@ final class AttributionCommandTests: XCTestCase {
       model.tokenizer.encode("When Mary and John went to the store, Anna gave a drink to"),
       metric: .logitDifference(position: -1, target: mary, distractor: john), kinds: [.head])
     let r = t.record(0)
-    let node = Node(kind: .head, layer: r["layer"]!.int!, index: Int(name(r["node"]).split(separator: "H")[1])!, position: r["pos"]!.int!, key: r["key"]!.int!)
-    XCTAssertEqual(r["total_b"]!.number!, Double(single.attributed.first { $0.node == node }!.scores.total), accuracy: 1e-6)
+    let node = Node(
+      kind: .head, layer: r["layer"]!.int!, index: Int(name(r["node"]).split(separator: "H")[1])!,
+      position: r["pos"]!.int!, key: r["key"]!.int!)
+    XCTAssertEqual(
+      r["total_b"]!.number!, Double(single.attributed.first { $0.node == node }!.scores.total), accuracy: 1e-6)
     XCTAssertEqual(
       errorMessage("attribute (run \(ioi)) \" Mary\" \" John\" --against (run \"When Mary\")"),
       "attribute: --against: the runs have 14 and 2 tokens; compare prompts of the same length")
@@ -118,25 +142,39 @@ final class AttributionCommandTests: XCTestCase {
     let (layer, q, k) = (r["layer"]!.int!, r["pos"]!.int!, r["key"]!.int!)
     let head = Int(name(r["node"]).split(separator: "H")[1])!
     let viaRow = try XCTUnwrap(
-      try eval("logitdiff (run \(ioi) --with (attribute r \" Mary\" \" John\" --kind heads | sort total --desc | head 1 | ablate)) \" Mary\" \" John\"", interp).number)
-    let viaSet = try number("logitdiff (run \(ioi) --with (set blocks.\(layer).attn.hook_pattern [\(head), \(q), \(k)] 0)) \" Mary\" \" John\"")
+      try eval(
+        "logitdiff (run \(ioi) --with (attribute r \" Mary\" \" John\" --kind heads | sort total --desc | head 1 | ablate)) \" Mary\" \" John\"",
+        interp
+      ).number)
+    let viaSet = try number(
+      "logitdiff (run \(ioi) --with (set blocks.\(layer).attn.hook_pattern [\(head), \(q), \(k)] 0)) \" Mary\" \" John\""
+    )
     XCTAssertEqual(viaRow, viaSet)
     XCTAssertLessThan(viaRow, clean, "the top head pair helps")
     // A neuron row ablates the neuron at its token only.
     let n = try table("attribute r \" Mary\" \" John\" --kind neurons | sort total | head 1", interp).record(0)
-    let hook = plain(try eval("attribute r \" Mary\" \" John\" --kind neurons | sort total | head 1 | ablate", interp)).record
+    let hook = plain(try eval("attribute r \" Mary\" \" John\" --kind neurons | sort total | head 1 | ablate", interp))
+      .record
     XCTAssertEqual(hook?["hook"], Value("ablate \(name(n["node"])) --pos \(n["pos"]!.int!)"))
     XCTAssertEqual(hook?["at"], [Value("blocks.\(n["layer"]!.int!).mlp.hook_post")])
-    let neuron = try number("logitdiff (run \(ioi) --with (attribute (run \(ioi)) \" Mary\" \" John\" --kind neurons | sort total | head 1 | ablate)) \" Mary\" \" John\"")
-    let manual = try number("logitdiff (run \(ioi) --with (ablate \(name(n["node"])) --pos \(n["pos"]!.int!))) \" Mary\" \" John\"")
+    let neuron = try number(
+      "logitdiff (run \(ioi) --with (attribute (run \(ioi)) \" Mary\" \" John\" --kind neurons | sort total | head 1 | ablate)) \" Mary\" \" John\""
+    )
+    let manual = try number(
+      "logitdiff (run \(ioi) --with (ablate \(name(n["node"])) --pos \(n["pos"]!.int!))) \" Mary\" \" John\"")
     XCTAssertEqual(neuron, manual)
     // A latent row splices its SAE; an embedding row zeroes resid_pre there.
-    let latent = try number("logitdiff (run \(ioi) --with (attribute (run \(ioi)) \" Mary\" \" John\" --kind latents | sort total --desc | head 1 | ablate)) \" Mary\" \" John\"")
+    let latent = try number(
+      "logitdiff (run \(ioi) --with (attribute (run \(ioi)) \" Mary\" \" John\" --kind latents | sort total --desc | head 1 | ablate)) \" Mary\" \" John\""
+    )
     XCTAssertLessThan(latent, clean)
-    let embedding = try number("logitdiff (run \(ioi) --with (attribute (run \(ioi)) \" Mary\" \" John\" --kind embeddings | sort total --desc | head 1 | ablate)) \" Mary\" \" John\"")
+    let embedding = try number(
+      "logitdiff (run \(ioi) --with (attribute (run \(ioi)) \" Mary\" \" John\" --kind embeddings | sort total --desc | head 1 | ablate)) \" Mary\" \" John\""
+    )
     XCTAssertNotEqual(embedding, clean)
     XCTAssertEqual(errorMessage("[{a: 1}] | ablate"), "ablate: input: the rows have no 'node' column (columns: a)")
-    XCTAssertEqual(errorMessage("ablate"), "ablate: ablate needs WHAT (a component or hook point), or rows of attribute piped in")
+    XCTAssertEqual(
+      errorMessage("ablate"), "ablate: ablate needs WHAT (a component or hook point), or rows of attribute piped in")
   }
 
   func testTraceFromAComponentOrARow() throws {
@@ -146,35 +184,48 @@ final class AttributionCommandTests: XCTestCase {
     let neuron = try table("trace L3N77 r --top 3", interp)
     XCTAssertTrue(try column(neuron, "layer").allSatisfy { ($0.int ?? 0) <= 3 })
     XCTAssertFalse(neuron.records.contains { $0["kind"] == "neuron" && $0["layer"] == 3 })
-    let engine = try model.attributeNodes(tokens, metric: .neuron(layer: 3, index: 77, position: -1), saes: sharedSession.saeNames.map { sharedSession.saes[$0]! })
+    let engine = try model.attributeNodes(
+      tokens, metric: .neuron(layer: 3, index: 77, position: -1),
+      saes: sharedSession.saeNames.map { sharedSession.saes[$0]! })
     let best = engine.attributed.max { abs($0.scores.total) < abs($1.scores.total) }!
     XCTAssertEqual(neuron.record(0)["total"]!.number!, Double(best.scores.total), accuracy: 1e-6)
     // A head row piped in: its score at the row's (query, key) through the query side.
-    let piped = try table("attribute r \" Mary\" \" John\" --kind heads | sort total --desc | head 1 | trace r --through q --kind heads --top 2", interp)
+    let piped = try table(
+      "attribute r \" Mary\" \" John\" --kind heads | sort total --desc | head 1 | trace r --through q --kind heads --top 2",
+      interp)
     let direct = try table("trace L1H2 r --through q --pos 13 --key 9 --kind heads --top 2", interp)
     XCTAssertEqual(piped, direct)
     // Without --key, where the head attends most.
-    XCTAssertEqual(try table("trace L1H2 r --kind heads --top 2", interp), try table("trace L1H2 r --key 9 --kind heads --top 2", interp))
+    XCTAssertEqual(
+      try table("trace L1H2 r --kind heads --top 2", interp),
+      try table("trace L1H2 r --key 9 --kind heads --top 2", interp))
     // Through the value side: the write on the direction of interest.
     let v = try table("trace L1H2 r --through v --key 9 --target \" Mary\" --distractor \" John\" --top 2", interp)
     let vEngine = try model.attributeNodes(
       tokens, metric: .headWrite(layer: 1, head: 2, query: 13, key: 9, target: mary, distractor: john),
       saes: sharedSession.saeNames.map { sharedSession.saes[$0]! })
-    XCTAssertEqual(v.record(0)["total"]!.number!, Double(vEngine.attributed.max { abs($0.scores.total) < abs($1.scores.total) }!.scores.total), accuracy: 1e-6)
+    XCTAssertEqual(
+      v.record(0)["total"]!.number!,
+      Double(vEngine.attributed.max { abs($0.scores.total) < abs($1.scores.total) }!.scores.total), accuracy: 1e-6)
     XCTAssertEqual(
       errorMessage("trace L1H2 (run \(ioi)) --through v"),
       "trace: --through v traces the head's write on the direction of interest: give --target T and --distractor D")
-    XCTAssertEqual(errorMessage("trace L3N77 (run \(ioi)) --through q"), "trace: --through is for heads; L3N77 has one input")
+    XCTAssertEqual(
+      errorMessage("trace L3N77 (run \(ioi)) --through q"), "trace: --through is for heads; L3N77 has one input")
     XCTAssertEqual(
       errorMessage("trace L1H2 (run \(ioi)) --pos 3 --key 5"),
       "trace: key position 5 comes after query position 3; a head attends only to earlier tokens (key ≤ query)")
-    XCTAssertTrue(errorMessage("trace blocks_3_hook_resid_pre.F0 (run \(ioi))")?.contains("is not active at position 13") ?? false)
-    XCTAssertEqual(errorMessage("trace L3N77"), "trace: trace needs a NODE and a RUN (trace L3N77 RUN), or a row piped in (... | trace RUN)")
+    XCTAssertTrue(
+      errorMessage("trace blocks_3_hook_resid_pre.F0 (run \(ioi))")?.contains("is not active at position 13") ?? false)
+    XCTAssertEqual(
+      errorMessage("trace L3N77"),
+      "trace: trace needs a NODE and a RUN (trace L3N77 RUN), or a row piped in (... | trace RUN)")
   }
 
   func testAttrPatchEstimatesAndChecks() throws {
     let interp = makeInterpreter().0
-    let source = "attrpatch --clean (run \(ioi)) --corrupt (run \(corrupt)) --metric { |x| logitdiff x \" Mary\" \" John\" } --top 6 --check 2"
+    let source =
+      "attrpatch --clean (run \(ioi)) --corrupt (run \(corrupt)) --metric { |x| logitdiff x \" Mary\" \" John\" } --top 6 --check 2"
     let t = try table(source, interp)
     XCTAssertEqual(t.columns, ["node", "layer", "pos", "token", "clean_token", "estimate", "actual"])
     XCTAssertEqual(t.count, 6)
@@ -190,24 +241,31 @@ final class AttributionCommandTests: XCTestCase {
     XCTAssertEqual(estimates[0], Double(top.estimate), accuracy: 1e-5)
     let r = t.record(0)
     let patched = try number(
-      "let c = run \(ioi); logitdiff (run \(corrupt) --with (patch \(name(r["node"])) --from c --pos \(r["pos"]!.int!))) \" Mary\" \" John\"")
+      "let c = run \(ioi); logitdiff (run \(corrupt) --with (patch \(name(r["node"])) --from c --pos \(r["pos"]!.int!))) \" Mary\" \" John\""
+    )
     let base = try number("logitdiff (run \(corrupt)) \" Mary\" \" John\"")
     XCTAssertEqual(actual[0].number!, patched - base, accuracy: 1e-6)
     XCTAssertEqual(actual[0].number!.sign, estimates[0].sign)
     // Any linear combination works; the same estimates scaled.
     let scaled = try table(
-      "attrpatch --clean (run \(ioi)) --corrupt (run \(corrupt)) --metric { |x| -((logits x)[5335] - (logits x)[1757]) / 2 + 1 } --top 6 --check 0", interp)
-    for (a, b) in zip(estimates, try column(scaled, "estimate").map { $0.number! }) { XCTAssertEqual(b, -a / 2, accuracy: 1e-5) }
-    let linear = "attrpatch: the metric must be linear in the logits (logitdiff, logits, and sums and multiples of them); "
+      "attrpatch --clean (run \(ioi)) --corrupt (run \(corrupt)) --metric { |x| -((logits x)[5335] - (logits x)[1757]) / 2 + 1 } --top 6 --check 0",
+      interp)
+    for (a, b) in zip(estimates, try column(scaled, "estimate").map { $0.number! }) {
+      XCTAssertEqual(b, -a / 2, accuracy: 1e-5)
+    }
+    let linear =
+      "attrpatch: the metric must be linear in the logits (logitdiff, logits, and sums and multiples of them); "
     let base2 = "attrpatch --clean (run \(ioi)) --corrupt (run \(corrupt)) --metric "
     XCTAssertEqual(
-      errorMessage(base2 + "{ |x| prob x \" Mary\" }"), linear + "prob: RUN: expected a run (run PROMPT) or a prompt, got metric probe")
+      errorMessage(base2 + "{ |x| prob x \" Mary\" }"),
+      linear + "prob: RUN: expected a run (run PROMPT) or a prompt, got metric probe")
     XCTAssertEqual(
       errorMessage(base2 + "{ |x| (logitdiff x \" Mary\" \" John\") * (logitdiff x \" Mary\" \" John\") }"),
       linear + "cannot apply '*' to a linear metric and a linear metric")
     XCTAssertEqual(errorMessage(base2 + "{ |x| 3 }"), linear + "it returned a number that does not depend on the run")
     XCTAssertEqual(
-      errorMessage("attrpatch --clean (run \(ioi)) --corrupt (run \"When Mary\") --metric { |x| logitdiff x \" Mary\" \" John\" }"),
+      errorMessage(
+        "attrpatch --clean (run \(ioi)) --corrupt (run \"When Mary\") --metric { |x| logitdiff x \" Mary\" \" John\" }"),
       "attrpatch: the clean run has 14 tokens and the corrupt run 2; use prompts of the same length")
   }
 }

@@ -12,7 +12,8 @@ import XCTest
 final class CollectCrashTests: XCTestCase {
   /// The built `tdb`, next to this test bundle.
   var tdb: URL {
-    URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("tdb")
+    URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+      .appendingPathComponent("tdb")
   }
 
   func runTDB(_ source: String) throws -> Process {
@@ -30,7 +31,10 @@ final class CollectCrashTests: XCTestCase {
     var out: [String] = []
     for (table, order) in [("windows", "window"), ("components", "id"), ("examples", "component, sample, window")] {
       let s = try store.db.prepare("SELECT * FROM \(table) ORDER BY \(order)")
-      while try s.step() { out.append((0..<s.columnCount).map { s.isNull($0) ? "NULL" : s.data($0).base64EncodedString() }.joined(separator: "|")) }
+      while try s.step() {
+        out.append(
+          (0..<s.columnCount).map { s.isNull($0) ? "NULL" : s.data($0).base64EncodedString() }.joined(separator: "|"))
+      }
     }
     return out
   }

@@ -65,7 +65,10 @@ final class ExplainCommandTests: XCTestCase {
     XCTAssertEqual(annotated.rows[0][2], Value(explanation))
     // The terminal page: every section, examples marked without colour and coloured with it.
     let page = h.display(width: 120, color: false)
-    for part in ["L3N77  neuron 77 of layer 3", "explanation: ", "score: ", "histogram:", "promotes: ", "driven by: ", "top examples:", "random examples:", "[["] {
+    for part in [
+      "L3N77  neuron 77 of layer 3", "explanation: ", "score: ", "histogram:", "promotes: ", "driven by: ",
+      "top examples:", "random examples:", "[[",
+    ] {
       XCTAssertTrue(page.contains(part), "page lacks '\(part)':\n\(page)")
     }
     XCTAssertTrue(h.display(width: 120, color: true).contains("\u{1B}[48;2;"))
@@ -126,13 +129,18 @@ final class ExplainCommandTests: XCTestCase {
     let a = Self.directory.appendingPathComponent("s0.db").path, b = Self.directory.appendingPathComponent("s1.db").path
     let out = Self.directory.appendingPathComponent("merged.db").path
     let v = try eval(
-      #"merge (collect demo --tokens 600 --kind heads --shard "0/2" --db "\#(a)").db (collect demo --tokens 600 --kind heads --shard "1/2" --db "\#(b)").db --db "\#(out)""#)
+      #"merge (collect demo --tokens 600 --kind heads --shard "0/2" --db "\#(a)").db (collect demo --tokens 600 --kind heads --shard "1/2" --db "\#(b)").db --db "\#(out)""#
+    )
     XCTAssertEqual(v.record?["windows"], Value(3))
     XCTAssertEqual(v.record?["tokens"], Value(600))
-    XCTAssertThrowsError(try eval(#"merge "\#(a)" "\#(b)" --db "\#(out)""#)) { XCTAssertTrue("\($0)".contains("already exists"), "\($0)") }
+    XCTAssertThrowsError(try eval(#"merge "\#(a)" "\#(b)" --db "\#(out)""#)) {
+      XCTAssertTrue("\($0)".contains("already exists"), "\($0)")
+    }
     XCTAssertNoThrow(try eval(#"merge "\#(a)" "\#(b)" --db "\#(out)" --replace"#))
     XCTAssertThrowsError(try eval(#"collect demo --shard "2/2" --db "\#(a)""#))
-    XCTAssertThrowsError(try eval(#"collect demo --shard 1/2 --db "\#(a)""#)) { XCTAssertTrue("\($0)".contains("division"), "\($0)") }
+    XCTAssertThrowsError(try eval(#"collect demo --shard 1/2 --db "\#(a)""#)) {
+      XCTAssertTrue("\($0)".contains("division"), "\($0)")
+    }
     XCTAssertEqual(try eval(#"(collect demo --tokens 600 --kind heads --shard [1, 2] --db "\#(b)").windows"#), Value(1))
     XCTAssertThrowsError(try eval(#"collect demo --kind bogus --db "\#(a)""#))
   }
@@ -179,11 +187,14 @@ final class ExplainCommandTests: XCTestCase {
       let body = try JSONSerialization.jsonObject(with: r.body) as! [String: Any]
       XCTAssertEqual(body["model"] as? String, "tiny-test")
     }
-    let explainPrompt = (try JSONSerialization.jsonObject(with: requests[0].body) as! [String: Any])["messages"] as! [[String: String]]
+    let explainPrompt =
+      (try JSONSerialization.jsonObject(with: requests[0].body) as! [String: Any])["messages"] as! [[String: String]]
     XCTAssertTrue(explainPrompt[1]["content"]!.contains("<start example 1>"))
     // The score: the server's predictions correlated with the real activations.
     let rec = try store.component("L3N77")!
-    XCTAssertTrue(explainPrompt[1]["content"]!.contains(s.tokenText(rec.top[0].token) + "\t10"), "the top activation is scaled to 10")
+    XCTAssertTrue(
+      explainPrompt[1]["content"]!.contains(s.tokenText(rec.top[0].token) + "\t10"),
+      "the top activation is scaled to 10")
     let (_, heldOut) = ExplanationScore.split(top: rec.top, random: rec.random)
     let predicted = heldOut.map { $0.tokens.map { s.tokenText(Int($0)) == " because" ? 10.0 : 0 } }
     XCTAssertEqual(page.score, ExplanationScore.score(simulated: predicted, real: heldOut.map(\.acts)), accuracy: 1e-12)
@@ -203,7 +214,9 @@ final class ExplainCommandTests: XCTestCase {
     let chat = try ChatExplainer.fromEnvironment(["TDB_EXPLAINER_URL": server.baseURL + "/chat/completions"])!
     XCTAssertEqual(chat.endpoint.absoluteString, server.baseURL + "/chat/completions")
     XCTAssertNil(chat.key)
-    XCTAssertThrowsError(try chat.complete(system: "s", user: "u")) { XCTAssertTrue("\($0)".contains("HTTP 500"), "\($0)") }
+    XCTAssertThrowsError(try chat.complete(system: "s", user: "u")) {
+      XCTAssertTrue("\($0)".contains("HTTP 500"), "\($0)")
+    }
     XCTAssertThrowsError(try ChatExplainer.fromEnvironment(["TDB_EXPLAINER_URL": "ftp://x"]))
     XCTAssertNil(try ChatExplainer.fromEnvironment([:]))
     XCTAssertEqual(ChatExplainer.parsePredictions("a\t3\nb\tx\nc\t12", count: 4), [3, 0, 10, 0])

@@ -6,7 +6,10 @@ final class InterventionCommandTests: XCTestCase {
   let md = "logitdiff x \" Mary\" \" John\""
 
   func testMeanAblationFromAListAndFromAFileAgree() throws {
-    let prompts = ["When Anna and Tom went to the park, Tom gave a ball to", "Then Sarah and David went to the school. David gave a book to"]
+    let prompts = [
+      "When Anna and Tom went to the park, Tom gave a ball to",
+      "Then Sarah and David went to the school. David gave a book to",
+    ]
     let file = FileManager.default.temporaryDirectory.appendingPathComponent("tdb-mean-\(UUID().uuidString).txt")
     try (prompts.joined(separator: "\n") + "\n").write(to: file, atomically: true, encoding: .utf8)
     let list = "[" + prompts.map { "\"\($0)\"" }.joined(separator: ", ") + "]"
@@ -21,17 +24,24 @@ final class InterventionCommandTests: XCTestCase {
     let same = try number("let r = run \(ioi); let x = run \(ioi) --with (ablate L1H2 --resample r); \(md)")
     XCTAssertEqual(same, 12.2629, accuracy: 1e-3)
     let other = try number(
-      "let c = run \"When Mary and John went to the store, Anna gave a drink to\"; let x = run \(ioi) --with (ablate blocks.2.hook_resid_pre --pos -5 --resample c); \(md)")
+      "let c = run \"When Mary and John went to the store, Anna gave a drink to\"; let x = run \(ioi) --with (ablate blocks.2.hook_resid_pre --pos -5 --resample c); \(md)"
+    )
     XCTAssertNotEqual(other, 12.2629, accuracy: 1e-2)
   }
 
   func testSteeringWithALatentAndSettingAnElement() throws {
-    let v = try number("let x = run \(ioi) --with (steer blocks.3.hook_resid_pre blocks_3_hook_resid_pre.F12 --scale 0 --pos -1); \(md)")
+    let v = try number(
+      "let x = run \(ioi) --with (steer blocks.3.hook_resid_pre blocks_3_hook_resid_pre.F12 --scale 0 --pos -1); \(md)")
     XCTAssertEqual(v, 12.2629, accuracy: 1e-3)
-    let w = try number("let x = run \(ioi) --with (steer blocks.3.hook_resid_pre blocks_3_hook_resid_pre.F12 --scale 20 --pos -1); \(md)")
+    let w = try number(
+      "let x = run \(ioi) --with (steer blocks.3.hook_resid_pre blocks_3_hook_resid_pre.F12 --scale 20 --pos -1); \(md)"
+    )
     XCTAssertNotEqual(w, 12.2629, accuracy: 1e-2)
     let s = try eval("act (run \(ioi) --with (set blocks.0.mlp.hook_post [-1, 77] 2.5)) blocks.0.mlp.hook_post")
-    XCTAssertEqual(try eval("let t = act (run \(ioi) --with (set blocks.0.mlp.hook_post [-1, 77] 2.5)) blocks.0.mlp.hook_post; t[-1, 77]").number, 2.5)
+    XCTAssertEqual(
+      try eval(
+        "let t = act (run \(ioi) --with (set blocks.0.mlp.hook_post [-1, 77] 2.5)) blocks.0.mlp.hook_post; t[-1, 77]"
+      ).number, 2.5)
     _ = s
   }
 
@@ -45,7 +55,8 @@ final class InterventionCommandTests: XCTestCase {
   }
 
   func testGenerateIsGreedyAndStopsAtTheLimit() throws {
-    let text = try eval("generate \"Anna made a list: stone, river, milk, door. Later Anna read the list again: stone, river,\" --n 2")
+    let text = try eval(
+      "generate \"Anna made a list: stone, river, milk, door. Later Anna read the list again: stone, river,\" --n 2")
     XCTAssertEqual(text.string?.hasPrefix(" milk"), true, "\(text)")
     let sampled1 = try eval("generate \"The cow said\" --n 5 --temperature 1 --seed 3")
     let sampled2 = try eval("generate \"The cow said\" --n 5 --temperature 1 --seed 3")

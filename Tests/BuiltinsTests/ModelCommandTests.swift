@@ -13,7 +13,8 @@ final class ModelCommandTests: XCTestCase {
     let clean = try number("logitdiff (run \(ioi)) \" Mary\" \" John\"")
     let ablated = try number("let k = ablate L1H2 --pos -1; logitdiff (run \(ioi) --with k) \" Mary\" \" John\"")
     XCTAssertNotEqual(clean, ablated)
-    let twice = try number("logitdiff (run \(ioi) --with [(ablate L1H2 --pos -1), (ablate L1H2 --pos -1)]) \" Mary\" \" John\"")
+    let twice = try number(
+      "logitdiff (run \(ioi) --with [(ablate L1H2 --pos -1), (ablate L1H2 --pos -1)]) \" Mary\" \" John\"")
     XCTAssertEqual(twice, ablated, accuracy: 1e-6)
   }
 
@@ -30,7 +31,8 @@ final class ModelCommandTests: XCTestCase {
   }
 
   func testPatchingFromTheSameRunChangesNothing() throws {
-    let v = try number("let r = run \(ioi); logitdiff (run \(ioi) --with (patch blocks.3.hook_resid_pre --from r)) \" Mary\" \" John\"")
+    let v = try number(
+      "let r = run \(ioi); logitdiff (run \(ioi) --with (patch blocks.3.hook_resid_pre --from r)) \" Mary\" \" John\"")
     XCTAssertEqual(v, 12.2629, accuracy: 1e-3)
   }
 
@@ -43,9 +45,11 @@ final class ModelCommandTests: XCTestCase {
 
   func testSweepPatchNormalisesBetweenCleanAndCorrupt() throws {
     let t = try eval(
-      "sweep patch --clean (run \(ioi)) --corrupt (run \"When Mary and John went to the store, Anna gave a drink to\") --metric { |x| logitdiff x \" Mary\" \" John\" } --over resid")
+      "sweep patch --clean (run \(ioi)) --corrupt (run \"When Mary and John went to the store, Anna gave a drink to\") --metric { |x| logitdiff x \" Mary\" \" John\" } --over resid"
+    )
     let table = try XCTUnwrap(Table(tabular: t))
-    let norm = table.columns.firstIndex(of: "normalized")!, layer = table.columns.firstIndex(of: "layer")!, pos = table.columns.firstIndex(of: "pos")!
+    let norm = table.columns.firstIndex(of: "normalized")!, layer = table.columns.firstIndex(of: "layer")!,
+      pos = table.columns.firstIndex(of: "pos")!
     // Patching the whole last-position residual stream at layer 0 changes the
     // name token only; at the last position, patching all of layer 0's input there does nothing
     // but patching the S2 position (where the prompts differ) restores fully.
@@ -57,7 +61,8 @@ final class ModelCommandTests: XCTestCase {
 
   func testClearErrors() {
     XCTAssertEqual(errorMessage("ablate L99H3"), "L99H3: the model has 6 layers (0...5)")
-    XCTAssertTrue(errorMessage("logitdiff (run \(ioi)) \" Xyzzyqq\" \" John\"")?.contains("is 4 tokens, not one") ?? false)
+    XCTAssertTrue(
+      errorMessage("logitdiff (run \(ioi)) \" Xyzzyqq\" \" John\"")?.contains("is 4 tokens, not one") ?? false)
     XCTAssertTrue(errorMessage("run \"\(String(repeating: "a b ", count: 200))\"")?.contains("context is 256") ?? false)
     XCTAssertTrue(errorMessage("act (run \(ioi)) blocks.9.hook_resid_pre")?.contains("0...5") ?? false)
   }

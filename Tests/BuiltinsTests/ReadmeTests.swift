@@ -18,9 +18,12 @@ final class ReadmeTests: XCTestCase {
       .map { $0.hasPrefix("#") ? "#" + $0 : String($0) }.joined(separator: "\n")
     if !reference.hasSuffix("\n") { reference += "\n" }
     if ProcessInfo.processInfo.environment["TDB_RECORD"] == "1" {
-      try (readme[..<start.upperBound] + reference + readme[stop.lowerBound...]).write(to: url, atomically: true, encoding: .utf8)
+      try (readme[..<start.upperBound] + reference + readme[stop.lowerBound...]).write(
+        to: url, atomically: true, encoding: .utf8)
       return
     }
-    XCTAssertEqual(String(readme[start.upperBound..<stop.lowerBound]), reference, "README reference is stale: TDB_RECORD=1 swift test --filter ReadmeTests")
+    XCTAssertEqual(
+      String(readme[start.upperBound..<stop.lowerBound]), reference,
+      "README reference is stale: TDB_RECORD=1 swift test --filter ReadmeTests")
   }
 }

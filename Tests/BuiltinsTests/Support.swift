@@ -4,7 +4,8 @@ import Foundation
 import Lang
 import XCTest
 
-let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+  .deletingLastPathComponent()
 let demoFolder = repoRoot.appendingPathComponent("models/tdb-demo")
 
 /// The demo model with its SAEs, loaded once for all tests.

@@ -26,7 +26,8 @@ final class AnalysisTests: XCTestCase {
     for name in ["blocks_3_hook_resid_pre", "blocks_3_mlp_hook_post"] {
       let sae = try SparseAutoencoder(folder: demoFolder.appendingPathComponent("sae/\(name)"))
       let opts = ForwardOptions(saes: [SAESplice(sae, keepError: true)])
-      let parts = try demoModel.directLogitAttribution(ioi, options: opts, position: -1, target: mary, distractor: john, by: .latent)
+      let parts = try demoModel.directLogitAttribution(
+        ioi, options: opts, position: -1, target: mary, distractor: john, by: .latent)
       XCTAssertEqual(parts.map(\.value).reduce(0, +), try logitDiff(opts), accuracy: 1e-3, name)
       XCTAssertEqual(parts.filter { $0.kind == "latent" }.count, 32, name)
     }

@@ -9,7 +9,8 @@ final class BackwardGoldenTests: XCTestCase {
     for (k, prompt) in prompts.enumerated() {
       let tokens = try golden.integers("p\(k).tokens")
       let target = prompt["target_id"] as! Int, distractor = prompt["distractor_id"] as! Int
-      let r = try demoModel.gradients(tokens, metric: .logitDifference(position: -1, target: target, distractor: distractor))
+      let r = try demoModel.gradients(
+        tokens, metric: .logitDifference(position: -1, target: target, distractor: distractor))
       XCTAssertEqual(Double(r.metricValue), prompt["logit_diff"] as! Double, accuracy: 1e-3, "p\(k) logit difference")
       var checked = 0, worst: Float = 0
       for name in golden.names where name.hasPrefix("p\(k).grad.") {

@@ -6,14 +6,17 @@ import XCTest
 final class BackwardMetricTests: XCTestCase {
   let tokens = try! golden.integers("p0.tokens")
   let spread: [HookPoint] = [
-    HookPoint(.embed), HookPoint(.posEmbed), .block(0, .ln1Scale), .block(0, .ln1Normalized), .block(1, .q), .block(1, .k),
-    .block(1, .v), .block(2, .attnScores), .block(2, .pattern), .block(2, .z), .block(2, .attnOut), .block(3, .residMid),
+    HookPoint(.embed), HookPoint(.posEmbed), .block(0, .ln1Scale), .block(0, .ln1Normalized), .block(1, .q),
+    .block(1, .k),
+    .block(1, .v), .block(2, .attnScores), .block(2, .pattern), .block(2, .z), .block(2, .attnOut),
+    .block(3, .residMid),
     .block(3, .ln2Scale), .block(3, .mlpPre), .block(4, .mlpPost), .block(4, .mlpOut), .block(5, .residPost),
     HookPoint(.lnFinalScale), HookPoint(.lnFinalNormalized),
   ]
 
   func testLogitDifferenceAtAnEarlierPosition() throws {
-    try checkDirectionalDerivatives(tokens, .logitDifference(position: 9, target: 1757, distractor: 5335), hooks: spread)
+    try checkDirectionalDerivatives(
+      tokens, .logitDifference(position: 9, target: 1757, distractor: 5335), hooks: spread)
   }
 
   func testLogit() throws {
@@ -28,7 +31,10 @@ final class BackwardMetricTests: XCTestCase {
     // Every position's logits matter here, so fewer hooks keep the test quick.
     try checkDirectionalDerivatives(
       tokens, .loss,
-      hooks: [HookPoint(.embed), .block(0, .ln1Scale), .block(1, .k), .block(2, .pattern), .block(3, .mlpPre), HookPoint(.lnFinalScale)],
+      hooks: [
+        HookPoint(.embed), .block(0, .ln1Scale), .block(1, .k), .block(2, .pattern), .block(3, .mlpPre),
+        HookPoint(.lnFinalScale),
+      ],
       seed: 4)
   }
 
@@ -42,7 +48,8 @@ final class BackwardMetricTests: XCTestCase {
       for logits: LogitsRequest in [.all, .last, .none] {
         let g = try demoModel.gradients(
           tokens, metric: metric, forward: ForwardOptions(logits: logits), backward: BackwardOptions(wanted: .none))
-        XCTAssertEqual(Double(g.metricValue), evaluate(metric, r), accuracy: 1e-4 * max(1, abs(evaluate(metric, r))), "\(metric)")
+        XCTAssertEqual(
+          Double(g.metricValue), evaluate(metric, r), accuracy: 1e-4 * max(1, abs(evaluate(metric, r))), "\(metric)")
         XCTAssertTrue(g.gradients.isEmpty)
       }
     }
@@ -60,9 +67,11 @@ final class BackwardMetricTests: XCTestCase {
       XCTAssertTrue(isZero(g.gradients[p]!), "\(p) is downstream of the seed")
     }
     // Causal: later tokens cannot affect token 10.
-    XCTAssertTrue(isZero(Tensor(shape: [3, 256], scalars: Array(g.gradients[.block(1, .residPost)]!.scalars[(11 * 256)...]))))
+    XCTAssertTrue(
+      isZero(Tensor(shape: [3, 256], scalars: Array(g.gradients[.block(1, .residPost)]!.scalars[(11 * 256)...]))))
     try checkDirectionalDerivatives(
-      tokens, metric, hooks: [HookPoint(.embed), .block(0, .pattern), .block(1, .residPost), .block(2, .ln2Scale), .block(2, .v)],
+      tokens, metric,
+      hooks: [HookPoint(.embed), .block(0, .pattern), .block(1, .residPost), .block(2, .ln2Scale), .block(2, .v)],
       seed: 5)
   }
 

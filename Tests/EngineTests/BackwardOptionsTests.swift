@@ -42,13 +42,15 @@ final class BackwardOptionsTests: XCTestCase {
   }
 
   func testDetachingEveryScaleIsTheDerivativeWithScalesPinned() throws {
-    let scales = [HookPoint(.lnFinalScale)] + (0..<6).flatMap { [HookPoint.block($0, .ln1Scale), .block($0, .ln2Scale)] }
+    let scales =
+      [HookPoint(.lnFinalScale)] + (0..<6).flatMap { [HookPoint.block($0, .ln1Scale), .block($0, .ln2Scale)] }
     let pinned = ForwardOptions(interventions: try pinnedScales(scales))
     let detached = BackwardOptions(detachLayerNormScales: true)
     // Pinning to equal values leaves the hooks "untouched", so the plain
     // backward pass of the pinned run must be detached explicitly.
     try checkDirectionalDerivatives(
-      tokens, metric, hooks: [HookPoint(.embed), .block(1, .q), .block(2, .residMid), .block(4, .mlpPre)], forward: pinned,
+      tokens, metric, hooks: [HookPoint(.embed), .block(1, .q), .block(2, .residMid), .block(4, .mlpPre)],
+      forward: pinned,
       backward: detached, seed: 12)
     let g = try demoModel.gradients(tokens, metric: metric, backward: detached)
     XCTAssertFalse(isZero(g.gradients[.block(2, .ln1Scale)]!), "a detached scale still has a gradient of its own")
@@ -102,15 +104,24 @@ final class BackwardOptionsTests: XCTestCase {
     let forward = ForwardOptions(interventions: [ablate])
     let g = try demoModel.gradients(tokens, metric: metric, forward: forward)
     func head(_ t: Tensor, _ h: Int, pattern: Bool) -> [Float] {
-      pattern ? Array(t.scalars[(h * T * T)..<((h + 1) * T * T)]) : (0..<T).flatMap { t0 in (0..<32).map { t[t0, h, $0] } }
+      pattern
+        ? Array(t.scalars[(h * T * T)..<((h + 1) * T * T)]) : (0..<T).flatMap { t0 in (0..<32).map { t[t0, h, $0] } }
     }
-    XCTAssertTrue(head(g.gradients[.block(2, .z)]!, 3, pattern: false).contains { $0 != 0 }, "the ablated value still matters downstream")
-    for (site, isPattern) in [(HookPoint.Site.v, false), (.q, false), (.k, false), (.pattern, true), (.attnScores, true)] {
-      XCTAssertTrue(head(g.gradients[.block(2, site)]!, 3, pattern: isPattern).allSatisfy { $0 == 0 }, "\(site) of the ablated head")
-      XCTAssertTrue(head(g.gradients[.block(2, site)]!, 2, pattern: isPattern).contains { $0 != 0 }, "\(site) of another head")
+    XCTAssertTrue(
+      head(g.gradients[.block(2, .z)]!, 3, pattern: false).contains { $0 != 0 },
+      "the ablated value still matters downstream")
+    for (site, isPattern) in [
+      (HookPoint.Site.v, false), (.q, false), (.k, false), (.pattern, true), (.attnScores, true),
+    ] {
+      XCTAssertTrue(
+        head(g.gradients[.block(2, site)]!, 3, pattern: isPattern).allSatisfy { $0 == 0 }, "\(site) of the ablated head"
+      )
+      XCTAssertTrue(
+        head(g.gradients[.block(2, site)]!, 2, pattern: isPattern).contains { $0 != 0 }, "\(site) of another head")
     }
     try checkDirectionalDerivatives(
-      tokens, metric, hooks: [.block(1, .residPost), .block(2, .q), .block(2, .v), .block(2, .z)], forward: forward, seed: 14)
+      tokens, metric, hooks: [.block(1, .residPost), .block(2, .q), .block(2, .v), .block(2, .z)], forward: forward,
+      seed: 14)
   }
 
   func testPatchedPatternRows() throws {
@@ -124,7 +135,8 @@ final class BackwardOptionsTests: XCTestCase {
     XCTAssertTrue((5..<T).allSatisfy { i in (0..<T).allSatisfy { scores[1, i, $0] == 0 } }, "patched rows")
     XCTAssertTrue((1..<5).contains { i in (0..<T).contains { scores[1, i, $0] != 0 } }, "rows left alone")
     try checkDirectionalDerivatives(
-      tokens, metric, hooks: [.block(1, .q), .block(1, .k), .block(1, .attnScores), .block(0, .mlpOut)], forward: forward, seed: 15)
+      tokens, metric, hooks: [.block(1, .q), .block(1, .k), .block(1, .attnScores), .block(0, .mlpOut)],
+      forward: forward, seed: 15)
   }
 
   func testSteeringPassesTheGradientStraightThrough() throws {
@@ -148,7 +160,9 @@ final class BackwardOptionsTests: XCTestCase {
     XCTAssertEqual(Array(all.result.cache.keys), [.block(0, .q)], "the forward cache is the caller's")
     let saeSites = HookPoint.SAESite.allCases.map { HookPoint(.residPre, layer: 3, sae: $0) }
     XCTAssertEqual(Set(all.gradients.keys), Set(HookPoint.all(layers: 6) + saeSites))
-    for p in HookPoint.all(layers: 6) { XCTAssertEqual(all.gradients[p]!.shape, p.shape(config: demoModel.config, tokens: T), "\(p)") }
+    for p in HookPoint.all(layers: 6) {
+      XCTAssertEqual(all.gradients[p]!.shape, p.shape(config: demoModel.config, tokens: T), "\(p)")
+    }
     XCTAssertEqual(all.gradients[saeSites[1]]!.shape, [T, 4096])
     let some = try demoModel.gradients(
       tokens, metric: .loss, forward: forward, backward: BackwardOptions(wanted: .points([.block(2, .k), saeSites[1]])))
@@ -163,9 +177,12 @@ final class BackwardOptionsTests: XCTestCase {
         return "no error"
       } catch { return "\(error)" }
     }
-    XCTAssertEqual(message(.logit(position: 14, token: 1)), "position 14 is outside the prompt (14 tokens: 0..<14 or -14...-1)")
-    XCTAssertEqual(message(.logit(position: -15, token: 1)), "position -15 is outside the prompt (14 tokens: 0..<14 or -14...-1)")
-    XCTAssertEqual(message(.logProbability(position: 0, token: 50257)), "token id 50257 is outside the vocabulary (0..<50257)")
+    XCTAssertEqual(
+      message(.logit(position: 14, token: 1)), "position 14 is outside the prompt (14 tokens: 0..<14 or -14...-1)")
+    XCTAssertEqual(
+      message(.logit(position: -15, token: 1)), "position -15 is outside the prompt (14 tokens: 0..<14 or -14...-1)")
+    XCTAssertEqual(
+      message(.logProbability(position: 0, token: 50257)), "token id 50257 is outside the vocabulary (0..<50257)")
     XCTAssertEqual(message(.loss, [5]), "the loss needs a prompt of at least 2 tokens")
     XCTAssertEqual(
       message(.hookValue(.block(1, .mlpPre), seed: Tensor(zeros: [14, 256]))),

@@ -10,7 +10,9 @@ final class BackwardSAETests: XCTestCase {
   /// once here), so finite differences through it need small steps.
   let topKStep = 3e-3
 
-  func site(_ sae: SparseAutoencoder, _ s: HookPoint.SAESite) -> HookPoint { HookPoint(sae.hook.site, layer: sae.hook.layer, sae: s) }
+  func site(_ sae: SparseAutoencoder, _ s: HookPoint.SAESite) -> HookPoint {
+    HookPoint(sae.hook.site, layer: sae.hook.layer, sae: s)
+  }
 
   /// Without the error term the model sees the reconstruction: the backward
   /// pass is the plain derivative of that forward pass.
@@ -20,7 +22,8 @@ final class BackwardSAETests: XCTestCase {
       try checkDirectionalDerivatives(
         tokens, metric,
         hooks: [
-          upstream, sae.hook, site(sae, .input), site(sae, .actsPost), site(sae, .recons), site(sae, .output), .block(4, .q),
+          upstream, sae.hook, site(sae, .input), site(sae, .actsPost), site(sae, .recons), site(sae, .output),
+          .block(4, .q),
         ], forward: forward, seed: 7, largestStep: topKStep)
       let g = try demoModel.gradients(tokens, metric: metric, forward: forward)
       XCTAssertTrue(isZero(g.gradients[site(sae, .error)]!), "the error does not reach the output")
@@ -32,8 +35,10 @@ final class BackwardSAETests: XCTestCase {
   func testSplicedWithErrorTreatsTheErrorAsAConstant() throws {
     for (sae, upstream) in [(residSAE, HookPoint.block(2, .mlpOut)), (mlpSAE, .block(3, .mlpPre))] {
       let splice = ForwardOptions(saes: [SAESplice(sae, keepError: true)])
-      let error = try demoModel.forward(tokens, options: ForwardOptions(cache: .points([site(sae, .error)]), saes: splice.saes))
-        .cache[site(sae, .error)]!
+      let error = try demoModel.forward(
+        tokens, options: ForwardOptions(cache: .points([site(sae, .error)]), saes: splice.saes)
+      )
+      .cache[site(sae, .error)]!
       var pinned = splice
       pinned.interventions = [Intervention(hook: site(sae, .error), label: "pin error") { v, _ in v = error }]
       let g = try demoModel.gradients(tokens, metric: metric, forward: splice)
@@ -42,11 +47,13 @@ final class BackwardSAETests: XCTestCase {
         assertClose(g.gradients[p]!, gPinned.gradients[p]!, tolerance: 1e-6, "\(p) pinned")
       }
       try checkDirectionalDerivatives(
-        tokens, metric, hooks: [upstream, sae.hook, site(sae, .actsPost)], forward: pinned, seed: 8, largestStep: topKStep)
+        tokens, metric, hooks: [upstream, sae.hook, site(sae, .actsPost)], forward: pinned, seed: 8,
+        largestStep: topKStep)
       // The output's gradient is the error's, and downstream nothing changed.
       XCTAssertEqual(g.gradients[site(sae, .error)], g.gradients[site(sae, .output)])
       let plain = try demoModel.gradients(tokens, metric: metric)
-      assertClose(g.gradients[.block(4, .residPre)]!, plain.gradients[.block(4, .residPre)]!, tolerance: 1e-6, "downstream")
+      assertClose(
+        g.gradients[.block(4, .residPre)]!, plain.gradients[.block(4, .residPre)]!, tolerance: 1e-6, "downstream")
     }
   }
 
@@ -76,8 +83,10 @@ final class BackwardSAETests: XCTestCase {
   func testLatentSeed() throws {
     let sae = residSAE
     let forward = ForwardOptions(saes: [SAESplice(sae, keepError: true)])
-    let acts = try demoModel.forward(tokens, options: ForwardOptions(cache: .points([site(sae, .actsPost)]), saes: forward.saes))
-      .cache[site(sae, .actsPost)]!
+    let acts = try demoModel.forward(
+      tokens, options: ForwardOptions(cache: .points([site(sae, .actsPost)]), saes: forward.saes)
+    )
+    .cache[site(sae, .actsPost)]!
     let t = 11
     let kept = (0..<sae.dSAE).first { acts[t, $0] > 0 }!, dropped = (0..<sae.dSAE).first { acts[t, $0] == 0 }!
     var seed = Tensor(zeros: acts.shape)
@@ -86,7 +95,8 @@ final class BackwardSAETests: XCTestCase {
     let g = try demoModel.gradients(tokens, metric: latent, forward: forward)
     XCTAssertEqual(g.metricValue, acts[t, kept])
     try checkDirectionalDerivatives(
-      tokens, latent, hooks: [HookPoint(.embed), .block(1, .residPost), .block(2, .attnScores), sae.hook], forward: forward, seed: 9,
+      tokens, latent, hooks: [HookPoint(.embed), .block(1, .residPost), .block(2, .attnScores), sae.hook],
+      forward: forward, seed: 9,
       largestStep: topKStep)
     XCTAssertTrue(isZero(g.gradients[.block(3, .ln1Scale)]!), "downstream of the latent")
 

@@ -111,7 +111,8 @@ func checkDirectionalDerivatives(
     let gradientNorm = dot(grad, grad).squareRoot(), randomNorm = dot(random, random).squareRoot()
     var direction = Tensor(zeros: grad.shape)
     for i in 0..<grad.count {
-      direction[flat: i] = Float(Double(random[flat: i]) / randomNorm + (gradientNorm > 0 ? Double(grad[flat: i]) / gradientNorm : 0))
+      direction[flat: i] = Float(
+        Double(random[flat: i]) / randomNorm + (gradientNorm > 0 ? Double(grad[flat: i]) / gradientNorm : 0))
     }
     // Largest step: a perturbation of `largestStep` (3%) of the value's norm (finite entries only).
     let finite = values[hook]!.scalars.filter(\.isFinite)
@@ -120,7 +121,8 @@ func checkDirectionalDerivatives(
     let analytic = dot(grad, direction)
     let numeric = try finiteDifference(tokens, metric, at: hook, along: direction, largest: largest, forward: forward)
     let error = abs(analytic - numeric) / max(abs(numeric), abs(analytic), 1e-3)
-    XCTAssertLessThanOrEqual(error, tolerance, "\(metric) at \(hook): analytic \(analytic) numeric \(numeric)", file: file, line: line)
+    XCTAssertLessThanOrEqual(
+      error, tolerance, "\(metric) at \(hook): analytic \(analytic) numeric \(numeric)", file: file, line: line)
   }
 }
 

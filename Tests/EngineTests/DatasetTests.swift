@@ -6,10 +6,14 @@ import XCTest
 /// Activation datasets: collection checked against a direct computation,
 /// shard merges, resume, histograms, corpora.
 final class DatasetTests: XCTestCase {
-  static let saes: [SparseAutoencoder] = ModelLocator.bundledSAEFolders(model: demoFolder).map { try! SparseAutoencoder(folder: $0) }
+  static let saes: [SparseAutoencoder] = ModelLocator.bundledSAEFolders(model: demoFolder).map {
+    try! SparseAutoencoder(folder: $0)
+  }
   static let sampleCorpus = demoFolder.appendingPathComponent("corpus/stories-sample.txt").path
 
-  func options(tokens: Int, kinds: Set<ComponentKind> = Set(ComponentKind.allCases), top: Int = 6, random: Int = 3) -> CollectionOptions {
+  func options(tokens: Int, kinds: Set<ComponentKind> = Set(ComponentKind.allCases), top: Int = 6, random: Int = 3)
+    -> CollectionOptions
+  {
     var o = CollectionOptions()
     o.tokenLimit = tokens
     o.kinds = kinds
@@ -34,7 +38,9 @@ final class DatasetTests: XCTestCase {
       let s = try store.db.prepare("SELECT * FROM \(table) ORDER BY \(order)")
       let columns = s.columnCount
       while try s.step() {
-        rows.append(table + ": " + (0..<columns).map { i in s.isNull(i) ? "NULL" : s.data(i).base64EncodedString() }.joined(separator: "|"))
+        rows.append(
+          table + ": "
+            + (0..<columns).map { i in s.isNull(i) ? "NULL" : s.data(i).base64EncodedString() }.joined(separator: "|"))
       }
     }
     return rows
@@ -60,9 +66,13 @@ final class DatasetTests: XCTestCase {
     let windows = [Array(stream[0..<256]), Array(stream[256..<512]), Array(stream[512..<600])]
 
     let sae = Self.saes.first { $0.name == "blocks_3_hook_resid_pre" }!
-    var points: Set<HookPoint> = [.block(3, .mlpPost), .block(0, .mlpPost), .block(2, .pattern), .block(2, .v), sae.hook]
+    var points: Set<HookPoint> = [
+      .block(3, .mlpPost), .block(0, .mlpPost), .block(2, .pattern), .block(2, .v), sae.hook,
+    ]
     points.insert(.block(5, .mlpPost))
-    let runs = try windows.map { try demoModel.forward($0, options: ForwardOptions(cache: .points(points), logits: .none)) }
+    let runs = try windows.map {
+      try demoModel.forward($0, options: ForwardOptions(cache: .points(points), logits: .none))
+    }
 
     // Per component: its activation at every token of every window, computed here.
     func direct(_ c: Component) -> [[Float]] {
@@ -83,7 +93,10 @@ final class DatasetTests: XCTestCase {
     let z0 = sae.encode(runs[0].cache[sae.hook]!)
     var bestLatent = 0
     for f in 0..<sae.dSAE where z0[10, f] > z0[10, bestLatent] { bestLatent = f }
-    for c: Component in [.neuron(layer: 3, index: 77), .neuron(layer: 0, index: 5), .neuron(layer: 5, index: 1000), .head(layer: 2, head: 3), .latent(sae: sae.name, index: bestLatent)] {
+    for c: Component in [
+      .neuron(layer: 3, index: 77), .neuron(layer: 0, index: 5), .neuron(layer: 5, index: 1000),
+      .head(layer: 2, head: 3), .latent(sae: sae.name, index: bestLatent),
+    ] {
       let acts = direct(c)
       let all = acts.flatMap { $0 }.map(Double.init)
       guard let rec = try store.component(c.description) else { return XCTFail("\(c) missing") }
@@ -104,23 +117,30 @@ final class DatasetTests: XCTestCase {
         XCTAssertEqual(e.window, want.w, "\(c) top window")
         XCTAssertEqual(e.position, want.pos, "\(c) top position")
         XCTAssertEqual(e.activation, want.value, accuracy: 1e-4 * max(1, abs(want.value)), "\(c) top activation")
-        XCTAssertEqual(e.tokens.map(Int.init), Array(windows[e.window][e.start..<(e.start + e.tokens.count)]), "\(c) example tokens")
+        XCTAssertEqual(
+          e.tokens.map(Int.init), Array(windows[e.window][e.start..<(e.start + e.tokens.count)]), "\(c) example tokens")
         for (i, a) in e.acts.enumerated() {
-          XCTAssertEqual(a, acts[e.window][e.start + i], accuracy: 1e-4 * max(1, abs(a)), "\(c) example activation \(i)")
+          XCTAssertEqual(
+            a, acts[e.window][e.start + i], accuracy: 1e-4 * max(1, abs(a)), "\(c) example activation \(i)")
         }
         if case .head(let l, let h) = c {
           let r = runs[e.window]
           XCTAssertEqual(e.keys!.count, e.tokens.count)
           for (i, k) in e.keys!.enumerated() where e.start + i <= e.position {
-            XCTAssertEqual(k, headWrite(r, layer: l, head: h, q: e.position, k: e.start + i), accuracy: 1e-4, "\(c) key write")
+            XCTAssertEqual(
+              k, headWrite(r, layer: l, head: h, q: e.position, k: e.start + i), accuracy: 1e-4, "\(c) key write")
           }
-          let strongest = (0...e.position).max { headWrite(r, layer: l, head: h, q: e.position, k: $0) < headWrite(r, layer: l, head: h, q: e.position, k: $1) }!
+          let strongest = (0...e.position).max {
+            headWrite(r, layer: l, head: h, q: e.position, k: $0)
+              < headWrite(r, layer: l, head: h, q: e.position, k: $1)
+          }!
           XCTAssertEqual(e.keyPosition, strongest, "\(c) strongest key")
         }
       }
       XCTAssertEqual(rec.random.count, 3, "\(c): random sample of the 3 windows")
       for e in rec.random {
-        XCTAssertEqual(e.activation, acts[e.window][e.position], accuracy: 1e-4 * max(1, abs(e.activation)), "\(c) random example")
+        XCTAssertEqual(
+          e.activation, acts[e.window][e.position], accuracy: 1e-4 * max(1, abs(e.activation)), "\(c) random example")
       }
     }
     // The file is an ordinary SQLite database.
@@ -177,10 +197,15 @@ final class DatasetTests: XCTestCase {
     XCTAssertEqual(try ActivationStore(path: merged).info(), try ActivationStore(path: one).info())
 
     // The same shard twice is refused, as is a dataset of other components.
-    XCTAssertThrowsError(try mergeDatasets([shards[0], shards[0]], into: dir.appendingPathComponent("twice.db").path, tokenizer: demoModel.tokenizer))
+    XCTAssertThrowsError(
+      try mergeDatasets(
+        [shards[0], shards[0]], into: dir.appendingPathComponent("twice.db").path, tokenizer: demoModel.tokenizer))
     let heads = dir.appendingPathComponent("heads.db").path
     _ = try collect(heads, options(tokens: 300, kinds: [.head]))
-    XCTAssertThrowsError(try mergeDatasets([shards[0], heads], into: dir.appendingPathComponent("mixed.db").path, tokenizer: demoModel.tokenizer)) {
+    XCTAssertThrowsError(
+      try mergeDatasets(
+        [shards[0], heads], into: dir.appendingPathComponent("mixed.db").path, tokenizer: demoModel.tokenizer)
+    ) {
       XCTAssertTrue("\($0)".contains("component kinds"), "\($0)")
     }
   }
@@ -244,12 +269,17 @@ final class DatasetTests: XCTestCase {
     let text = dir.appendingPathComponent("c.txt")
     try "one two\nthree\n\n\n  four<|endoftext|>five\n\nsix".write(to: text, atomically: true, encoding: .utf8)
     var docs: [String] = []
-    try Corpus(path: text.path).forEachDocument { docs.append($0); return true }
+    try Corpus(path: text.path).forEachDocument {
+      docs.append($0); return true
+    }
     XCTAssertEqual(docs, ["one two\nthree", "four", "five", "six"])
     let jsonl = dir.appendingPathComponent("c.jsonl")
-    try "{\"text\": \"alpha beta gamma delta\"}\n\n{\"text\": \"epsilon zeta eta theta iota\", \"id\": 2}\n".write(to: jsonl, atomically: true, encoding: .utf8)
+    try "{\"text\": \"alpha beta gamma delta\"}\n\n{\"text\": \"epsilon zeta eta theta iota\", \"id\": 2}\n".write(
+      to: jsonl, atomically: true, encoding: .utf8)
     docs = []
-    try Corpus(path: jsonl.path).forEachDocument { docs.append($0); return true }
+    try Corpus(path: jsonl.path).forEachDocument {
+      docs.append($0); return true
+    }
     XCTAssertEqual(docs, ["alpha beta gamma delta", "epsilon zeta eta theta iota"])
     let bad = dir.appendingPathComponent("bad.jsonl")
     try "{\"text\": 1}\n".write(to: bad, atomically: true, encoding: .utf8)
@@ -263,13 +293,19 @@ final class DatasetTests: XCTestCase {
     let stream = docs.flatMap { tok.encode($0) + [tok.endOfTextID] }
     XCTAssertGreaterThan(stream.count, 10)
     var windows: [CorpusWindow] = []
-    try CorpusWindows(try Corpus(path: jsonl.path), tokenizer: tok, size: 4, tokenLimit: 10).forEach { windows.append($0); return true }
+    try CorpusWindows(try Corpus(path: jsonl.path), tokenizer: tok, size: 4, tokenLimit: 10).forEach {
+      windows.append($0); return true
+    }
     XCTAssertEqual(windows.map(\.index), [0, 1, 2])
     XCTAssertEqual(windows.flatMap(\.tokens), Array(stream.prefix(10)))
     XCTAssertEqual(windows.map(\.tokens.count), [4, 4, 2])
     // Skipped windows are still cut in the same places.
     var odd: [CorpusWindow] = []
-    try CorpusWindows(try Corpus(path: jsonl.path), tokenizer: tok, size: 4, tokenLimit: 10).forEach(wanted: { $0 % 2 == 1 }) { odd.append($0); return true }
+    try CorpusWindows(try Corpus(path: jsonl.path), tokenizer: tok, size: 4, tokenLimit: 10).forEach(wanted: {
+      $0 % 2 == 1
+    }) {
+      odd.append($0); return true
+    }
     XCTAssertEqual(odd.map(\.tokens), [windows[1].tokens])
   }
 }

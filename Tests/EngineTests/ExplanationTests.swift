@@ -6,7 +6,9 @@ import XCTest
 /// Local explanations and their Bills et al. score, on toy examples worked by hand.
 final class ExplanationTests: XCTestCase {
   /// A toy vocabulary: token id = index into `words`.
-  static let words = [" the", " cat", " sat", " on", " mat", " dog", ".", " ran", " A", " B", " C", " D", " 42", " and", " Cat"]
+  static let words = [
+    " the", " cat", " sat", " on", " mat", " dog", ".", " ran", " A", " B", " C", " D", " 42", " and", " Cat",
+  ]
   func text(_ id: Int) -> String { Self.words[id] }
   func id(_ w: String) -> Int32 { Int32(Self.words.firstIndex(of: w)!) }
 
@@ -24,7 +26,8 @@ final class ExplanationTests: XCTestCase {
     e.tokens = [" cat"]
     let simulated = e.simulate([" the", " cat", " sat", " cat"])
     XCTAssertEqual(simulated, [0, 1, 0, 1])
-    let score = ExplanationScore.score(simulated: [Array(simulated[0..<2]), Array(simulated[2..<4])], real: [[0, 2], [0, 1]])
+    let score = ExplanationScore.score(
+      simulated: [Array(simulated[0..<2]), Array(simulated[2..<4])], real: [[0, 2], [0, 1]])
     XCTAssertEqual(score, 1.5 / 2.75.squareRoot(), accuracy: 1e-12)
     XCTAssertEqual(score, 0.904534, accuracy: 1e-6)
     // A constant simulation explains nothing: score 0, not NaN.
@@ -101,7 +104,8 @@ final class ExplanationTests: XCTestCase {
   }
 
   func testADeadComponentSaysSo() {
-    let e = LocalExplainer.explain(kind: .latent, train: [example([" the", " cat"], [0, 0])], text: text, promotes: [" dog"])
+    let e = LocalExplainer.explain(
+      kind: .latent, train: [example([" the", " cat"], [0, 0])], text: text, promotes: [" dog"])
     XCTAssertEqual(e.sentence, "never fires in this dataset")
     XCTAssertEqual(e.simulate([" cat"]), [0])
   }

@@ -16,7 +16,8 @@ func tinyModel(seed: UInt64 = 5, zeroBlocks: Bool = false) -> GPT2Model {
   let blocks = (0..<2).map { _ in
     zeroBlocks
       ? BlockWeights(
-        ln1Weight: t([C], 0.2, 1), ln1Bias: z([C]), attnWeight: z([C, 3 * C]), attnBias: z([3 * C]), attnProjWeight: z([C, C]),
+        ln1Weight: t([C], 0.2, 1), ln1Bias: z([C]), attnWeight: z([C, 3 * C]), attnBias: z([3 * C]),
+        attnProjWeight: z([C, C]),
         attnProjBias: z([C]), ln2Weight: t([C], 0.2, 1), ln2Bias: z([C]), fcWeight: z([C, F]), fcBias: z([F]),
         fcProjWeight: z([F, C]), fcProjBias: z([C]))
       : BlockWeights(
@@ -25,7 +26,8 @@ func tinyModel(seed: UInt64 = 5, zeroBlocks: Bool = false) -> GPT2Model {
         fcWeight: t([C, F], 0.5), fcBias: t([F], 0.1), fcProjWeight: t([F, C], 0.3), fcProjBias: t([C], 0.1))
   }
   let weights = ModelWeights(
-    wte: t([V, C], 1), wpe: t([N, C], 0.5), blocks: blocks, lnfWeight: t([C], 0.2, 1), lnfBias: zeroBlocks ? z([C]) : t([C], 0.1))
+    wte: t([V, C], 1), wpe: t([N, C], 0.5), blocks: blocks, lnfWeight: t([C], 0.2, 1),
+    lnfBias: zeroBlocks ? z([C]) : t([C], 0.1))
   let config = ModelConfig(layers: 2, heads: 2, dModel: C, dMLP: F, context: N, vocabSize: V)
   return GPT2Model(config: config, weights: weights, tokenizer: demoModel.tokenizer)
 }
@@ -63,14 +65,18 @@ func pinning(_ hook: HookPoint, to value: Tensor) -> Intervention {
 }
 
 /// d metric / d log(activation) by central differences: the total effect.
-func scaledDerivative(_ measure: ([Intervention]) throws -> Double, _ hook: HookPoint, _ entries: [Int], eps: Float = 1e-2) throws -> Double {
+func scaledDerivative(
+  _ measure: ([Intervention]) throws -> Double, _ hook: HookPoint, _ entries: [Int], eps: Float = 1e-2
+) throws -> Double {
   let up = try measure([scaling(hook, entries, by: 1 + eps)])
   let down = try measure([scaling(hook, entries, by: 1 - eps)])
   return (up - down) / (2 * Double(eps))
 }
 
 /// The logit difference at `position` from full logits, in Double.
-func logitDifference(_ model: GPT2Model, _ tokens: [Int], _ interventions: [Intervention], position: Int, target: Int, distractor: Int) throws -> Double {
+func logitDifference(
+  _ model: GPT2Model, _ tokens: [Int], _ interventions: [Intervention], position: Int, target: Int, distractor: Int
+) throws -> Double {
   let r = try model.forward(tokens, options: ForwardOptions(interventions: interventions, logits: .all))
   let V = model.config.vocabSize, p = position < 0 ? tokens.count + position : position
   return Double(r.logits.pointer[p * V + target]) - Double(r.logits.pointer[p * V + distractor])
@@ -101,6 +107,10 @@ func writeVector(_ model: GPT2Model, _ node: Node, cache: [HookPoint: Tensor]) -
 func norm(_ v: [Float]) -> Double { v.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot() }
 
 /// |a - b| ≤ absolute + relative · max(|a|, |b|).
-func assertNear(_ a: Double, _ b: Double, absolute: Double = 1e-4, relative: Double = 1e-3, _ what: @autoclosure () -> String, file: StaticString = #filePath, line: UInt = #line) {
-  XCTAssertLessThanOrEqual(abs(a - b), absolute + relative * max(abs(a), abs(b)), "\(what()): \(a) vs \(b)", file: file, line: line)
+func assertNear(
+  _ a: Double, _ b: Double, absolute: Double = 1e-4, relative: Double = 1e-3, _ what: @autoclosure () -> String,
+  file: StaticString = #filePath, line: UInt = #line
+) {
+  XCTAssertLessThanOrEqual(
+    abs(a - b), absolute + relative * max(abs(a), abs(b)), "\(what()): \(a) vs \(b)", file: file, line: line)
 }

@@ -14,7 +14,8 @@ final class NodeAttributionTests: XCTestCase {
   /// the only thing in the stream), and no head or neuron writes anything.
   func testEmptyNetworkByHand() throws {
     let model = tinyModel(seed: 3, zeroBlocks: true)
-    let table = try model.attributeNodes(tokens, metric: .logitDifference(position: -1, target: target, distractor: distractor))
+    let table = try model.attributeNodes(
+      tokens, metric: .logitDifference(position: -1, target: target, distractor: distractor))
     let T = tokens.count, C = 8
     let w = model.weights
     // By hand: x = wte[token] + wpe[pos]; logit diff = ((x - mean) / s · w_lnf) · (wte[a] - wte[b]).
@@ -58,11 +59,14 @@ final class NodeAttributionTests: XCTestCase {
   func testEveryNodeOfATinyModel() throws {
     let model = tinyModel()
     let c = model.config, T = tokens.count, L = c.layers
-    let table = try model.attributeNodes(tokens, metric: .logitDifference(position: -1, target: target, distractor: distractor))
+    let table = try model.attributeNodes(
+      tokens, metric: .logitDifference(position: -1, target: target, distractor: distractor))
     var points: Set<HookPoint> = [.block(0, .residPre), HookPoint(.lnFinalScale)]
     for l in 0..<L { points.formUnion([.block(l, .mlpPost), .block(l, .pattern), .block(l, .v)]) }
     let cache = try model.forward(tokens, options: ForwardOptions(cache: .points(points))).cache
-    func measure(_ i: [Intervention]) throws -> Double { try logitDifference(model, tokens, i, position: -1, target: target, distractor: distractor) }
+    func measure(_ i: [Intervention]) throws -> Double {
+      try logitDifference(model, tokens, i, position: -1, target: target, distractor: distractor)
+    }
     let clean = try measure([])
     assertNear(Double(table.metricValue), clean, "metric")
     let pinScale = pinning(HookPoint(.lnFinalScale), to: cache[HookPoint(.lnFinalScale)]!)
@@ -96,7 +100,8 @@ final class NodeAttributionTests: XCTestCase {
   /// On the demo model: direct effects regroup into DLA by head and by
   /// neuron and, with the biases, sum to the logit difference.
   func testDirectEffectsAreTheDLAOnTheDemoModel() throws {
-    let table = try demoModel.attributeNodes(ioi, metric: .logitDifference(position: -1, target: mary, distractor: john))
+    let table = try demoModel.attributeNodes(
+      ioi, metric: .logitDifference(position: -1, target: mary, distractor: john))
     XCTAssertEqual(Double(table.metricValue), 12.2629, accuracy: 1e-3)
     let byHead = try demoModel.directLogitAttribution(ioi, position: -1, target: mary, distractor: john, by: .head)
     let byNeuron = try demoModel.directLogitAttribution(ioi, position: -1, target: mary, distractor: john, by: .neuron)
@@ -105,13 +110,18 @@ final class NodeAttributionTests: XCTestCase {
     for n in table.attributed {
       switch n.node.kind {
       case .head: headSums[n.node.component!.description, default: 0] += Double(n.scores.direct!)
-      case .neuron where n.node.position == ioi.count - 1: neuronDirect[n.node.component!.description] = Double(n.scores.direct!)
+      case .neuron where n.node.position == ioi.count - 1:
+        neuronDirect[n.node.component!.description] = Double(n.scores.direct!)
       case .embedding: embeddings += Double(n.scores.direct!)
       default: XCTAssertEqual(n.scores.direct, 0, "\(n.node)")
       }
     }
-    for a in byHead where a.kind == "head" { assertNear(headSums[a.name]!, Double(a.value), absolute: 1e-4, relative: 1e-3, a.name) }
-    for a in byNeuron where a.kind == "neuron" { assertNear(neuronDirect[a.name]!, Double(a.value), absolute: 1e-5, relative: 1e-3, a.name) }
+    for a in byHead where a.kind == "head" {
+      assertNear(headSums[a.name]!, Double(a.value), absolute: 1e-4, relative: 1e-3, a.name)
+    }
+    for a in byNeuron where a.kind == "neuron" {
+      assertNear(neuronDirect[a.name]!, Double(a.value), absolute: 1e-5, relative: 1e-3, a.name)
+    }
     let dlaEmbed = byHead.filter { $0.kind == "embed" || $0.kind == "pos_embed" }.map { Double($0.value) }.reduce(0, +)
     assertNear(embeddings, dlaEmbed, absolute: 1e-4, relative: 1e-3, "embeddings")
     let biases = try biasTerms(demoModel, ioi, position: -1, target: mary, distractor: john)
@@ -122,17 +132,23 @@ final class NodeAttributionTests: XCTestCase {
   /// The estimated total effect predicts the direction of real zero-ablations
   /// of the top neurons and head pairs (an ablation removes ≈ the total effect).
   func testTotalEffectPredictsAblationsOnTheDemoModel() throws {
-    let table = try demoModel.attributeNodes(ioi, metric: .logitDifference(position: -1, target: mary, distractor: john), kinds: [.neuron, .head])
+    let table = try demoModel.attributeNodes(
+      ioi, metric: .logitDifference(position: -1, target: mary, distractor: john), kinds: [.neuron, .head])
     let T = ioi.count
-    func measure(_ i: [Intervention]) throws -> Double { try logitDifference(demoModel, ioi, i, position: -1, target: mary, distractor: john) }
+    func measure(_ i: [Intervention]) throws -> Double {
+      try logitDifference(demoModel, ioi, i, position: -1, target: mary, distractor: john)
+    }
     let clean = try measure([])
     for kind in [NodeKind.neuron, .head] {
-      let top = table.attributed.filter { $0.node.kind == kind }.sorted { abs($0.scores.total) > abs($1.scores.total) }.prefix(4)
+      let top = table.attributed.filter { $0.node.kind == kind }.sorted { abs($0.scores.total) > abs($1.scores.total) }
+        .prefix(4)
       for n in top {
         let (hook, entries) = activationSite(n.node, tokens: T, config: demoModel.config)
         let ablated = try measure([scaling(hook, entries, by: 0)])
         let change = ablated - clean
-        XCTAssertEqual(change.sign, (-Double(n.scores.total)).sign, "\(n.node): total \(n.scores.total), ablation changes the metric by \(change)")
+        XCTAssertEqual(
+          change.sign, (-Double(n.scores.total)).sign,
+          "\(n.node): total \(n.scores.total), ablation changes the metric by \(change)")
       }
     }
   }
@@ -147,26 +163,35 @@ final class NodeAttributionTests: XCTestCase {
       let acts = HookPoint(sae.hook.site, layer: 3, sae: .actsPost)
       let spliced = try demoModel.gradients(
         ioi, metric: .logitDifference(position: -1, target: mary, distractor: john),
-        forward: ForwardOptions(cache: .points([acts, HookPoint(.lnFinalScale)]), saes: [SAESplice(sae, keepError: true)]))
+        forward: ForwardOptions(
+          cache: .points([acts, HookPoint(.lnFinalScale)]), saes: [SAESplice(sae, keepError: true)]))
       let a = spliced.result.cache[acts]!, g = spliced.gradients[acts]!
       let latents = table.attributed.filter { $0.node.sae == sae.name }
       XCTAssertEqual(latents.count, a.scalars.filter { $0 != 0 }.count, "one node per active latent")
       XCTAssertLessThanOrEqual(latents.count, 32 * T)
       for n in latents {
         let (t, f) = (n.node.position, n.node.index)
-        assertNear(Double(n.scores.activation), Double(a[t, f]), absolute: 1e-5, relative: 1e-4, "\(sae.name).F\(f) activation")
-        assertNear(Double(n.scores.total), Double(a[t, f] * g[t, f]), absolute: 1e-5, relative: 1e-3, "\(sae.name).F\(f) total")
+        assertNear(
+          Double(n.scores.activation), Double(a[t, f]), absolute: 1e-5, relative: 1e-4, "\(sae.name).F\(f) activation")
+        assertNear(
+          Double(n.scores.total), Double(a[t, f] * g[t, f]), absolute: 1e-5, relative: 1e-3, "\(sae.name).F\(f) total")
       }
       // Direct and write for the largest few at the last token.
       let scale = spliced.result.cache[HookPoint(.lnFinalScale)]!
       let pinScale = pinning(HookPoint(.lnFinalScale), to: scale)
-      func measure(_ i: [Intervention]) throws -> Double { try logitDifference(demoModel, ioi, i, position: -1, target: mary, distractor: john) }
+      func measure(_ i: [Intervention]) throws -> Double {
+        try logitDifference(demoModel, ioi, i, position: -1, target: mary, distractor: john)
+      }
       let pinned = try measure([pinScale])
-      for n in latents.filter({ $0.node.position == T - 1 }).sorted(by: { abs($0.scores.direct!) > abs($1.scores.direct!) }).prefix(3) {
+      for n in latents.filter({ $0.node.position == T - 1 }).sorted(by: {
+        abs($0.scores.direct!) > abs($1.scores.direct!)
+      }).prefix(3) {
         let f = n.node.index
         var write = (0..<sae.dIn).map { n.scores.activation * sae.wDec[f, $0] }
         if sae.hook.site == .mlpPost {
-          write = (0..<C).map { i in (0..<sae.dIn).reduce(Float(0)) { $0 + write[$1] * demoModel.weights.blocks[3].fcProjWeight[$1, i] } }
+          write = (0..<C).map { i in
+            (0..<sae.dIn).reduce(Float(0)) { $0 + write[$1] * demoModel.weights.blocks[3].fcProjWeight[$1, i] }
+          }
         }
         assertNear(Double(n.scores.write!), norm(write), absolute: 1e-4, relative: 1e-3, "\(sae.name).F\(f) write")
         let direct = try measure([adding(.block(5, .residPost), row: T - 1, write), pinScale]) - pinned
@@ -179,7 +204,8 @@ final class NodeAttributionTests: XCTestCase {
   func testRunsSplicedSAEIsUsedAndTheSelectionIsAUnionOfExtremes() throws {
     let metric = AttributionMetric.logitDifference(position: -1, target: mary, distractor: john)
     let spliced = try demoModel.attributeNodes(
-      ioi, options: ForwardOptions(saes: [SAESplice(residSAE, keepError: true)]), metric: metric, kinds: [.latent], saes: [residSAE])
+      ioi, options: ForwardOptions(saes: [SAESplice(residSAE, keepError: true)]), metric: metric, kinds: [.latent],
+      saes: [residSAE])
     let plain = try demoModel.attributeNodes(ioi, metric: metric, kinds: [.latent], saes: [residSAE])
     XCTAssertEqual(spliced.nodes, plain.nodes)
     for (a, b) in zip(spliced.attributed, plain.attributed) {
@@ -190,18 +216,24 @@ final class NodeAttributionTests: XCTestCase {
     XCTAssertEqual(picked.map { abs($0.scores.total) }, picked.map { abs($0.scores.total) }.sorted(by: >))
     for kind in [NodeKind.head, .neuron, .embedding] {
       let nodes = all.attributed.filter { $0.node.kind == kind }
-      let best = nodes.max { $0.scores.total < $1.scores.total }!, worst = nodes.min { $0.scores.total < $1.scores.total }!
+      let best = nodes.max { $0.scores.total < $1.scores.total }!,
+        worst = nodes.min { $0.scores.total < $1.scores.total }!
       let mostWrite = nodes.max { $0.scores.write! < $1.scores.write! }!
-      for n in [best, worst, mostWrite] { XCTAssertTrue(picked.contains { $0.node == n.node }, "\(n.node) is an extreme") }
+      for n in [best, worst, mostWrite] {
+        XCTAssertTrue(picked.contains { $0.node == n.node }, "\(n.node) is an extreme")
+      }
       XCTAssertLessThanOrEqual(picked.filter { $0.node.kind == kind }.count, 6 * 3)
     }
   }
 
   /// The biases' share of the logit difference (DLA's attn_bias, mlp_bias and ln_final_bias parts).
   func biasTerms(_ model: GPT2Model, _ tokens: [Int], position: Int, target: Int, distractor: Int) throws -> Double {
-    let parts = try model.directLogitAttribution(tokens, position: position, target: target, distractor: distractor, by: .neuron)
-    let attn = try model.directLogitAttribution(tokens, position: position, target: target, distractor: distractor, by: .head)
-    return (parts.filter { $0.kind == "mlp_bias" || $0.kind == "ln_final_bias" } + attn.filter { $0.kind == "attn_bias" })
+    let parts = try model.directLogitAttribution(
+      tokens, position: position, target: target, distractor: distractor, by: .neuron)
+    let attn = try model.directLogitAttribution(
+      tokens, position: position, target: target, distractor: distractor, by: .head)
+    return
+      (parts.filter { $0.kind == "mlp_bias" || $0.kind == "ln_final_bias" } + attn.filter { $0.kind == "attn_bias" })
       .map { Double($0.value) }.reduce(0, +)
   }
 }

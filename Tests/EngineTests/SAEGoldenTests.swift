@@ -34,12 +34,18 @@ final class SAEGoldenTests: XCTestCase {
     let fixed = try SafeTensorsFile(url: goldenFolder.appendingPathComponent("sae_spliced_causal.safetensors"))
     for name in folders {
       let sae = try load(name)
-      let r = try demoModel.forward(tokens, options: ForwardOptions(saes: [SAESplice(sae, keepError: false)], logits: .last))
-      assertClose(r.logits.row(0), try fixed.tensor("sae.\(name).spliced_logits_last_no_error"), tolerance: 1e-4, "\(name) spliced")
+      let r = try demoModel.forward(
+        tokens, options: ForwardOptions(saes: [SAESplice(sae, keepError: false)], logits: .last))
+      assertClose(
+        r.logits.row(0), try fixed.tensor("sae.\(name).spliced_logits_last_no_error"), tolerance: 1e-4,
+        "\(name) spliced")
     }
     let mlp = try load("blocks_3_mlp_hook_post")
-    let r = try demoModel.forward(tokens, options: ForwardOptions(saes: [SAESplice(mlp, keepError: false)], logits: .last))
-    assertClose(r.logits.row(0), try golden.tensor("sae.blocks_3_mlp_hook_post.spliced_logits_last_no_error"), tolerance: 1e-4, "shipped")
+    let r = try demoModel.forward(
+      tokens, options: ForwardOptions(saes: [SAESplice(mlp, keepError: false)], logits: .last))
+    assertClose(
+      r.logits.row(0), try golden.tensor("sae.blocks_3_mlp_hook_post.spliced_logits_last_no_error"), tolerance: 1e-4,
+      "shipped")
   }
 
   func testSplicedWithErrorLeavesForwardUnchangedAndExposesSites() throws {
@@ -47,11 +53,13 @@ final class SAEGoldenTests: XCTestCase {
     let sae = try load("blocks_3_hook_resid_pre")
     let sites = HookPoint.SAESite.allCases.map { HookPoint(sae.hook.site, layer: 3, sae: $0) }
     let r = try demoModel.forward(
-      tokens, options: ForwardOptions(cache: .points(Set(sites)), saes: [SAESplice(sae, keepError: true)], logits: .last))
+      tokens,
+      options: ForwardOptions(cache: .points(Set(sites)), saes: [SAESplice(sae, keepError: true)], logits: .last))
     assertClose(r.logits.row(0), try golden.tensor("p0.logits").row(tokens.count - 1), tolerance: 1e-4, "unchanged")
     for s in sites { XCTAssertNotNil(r.cache[s], s.name) }
     XCTAssertEqual(r.cache[sites[1]]?.shape, [tokens.count, 4096])
-    assertClose(r.cache[sites[1]]!, try golden.tensor("sae.blocks_3_hook_resid_pre.latents"), tolerance: 1e-4, "acts_post")
+    assertClose(
+      r.cache[sites[1]]!, try golden.tensor("sae.blocks_3_hook_resid_pre.latents"), tolerance: 1e-4, "acts_post")
   }
 
   func testBadFoldersGiveOneLineErrors() throws {
@@ -60,8 +68,11 @@ final class SAEGoldenTests: XCTestCase {
     let cfg = #"{"architecture":"gated","d_in":256,"d_sae":8,"hook_name":"blocks.3.hook_resid_pre"}"#
     try cfg.write(to: dir.appendingPathComponent("cfg.json"), atomically: true, encoding: .utf8)
     XCTAssertThrowsError(try SparseAutoencoder(folder: dir)) { XCTAssertTrue("\($0)".contains("'gated'"), "\($0)") }
-    let norm = #"{"architecture":"standard","d_in":256,"d_sae":8,"hook_name":"blocks.3.hook_resid_pre","normalize_activations":"expected_average_only_in"}"#
+    let norm =
+      #"{"architecture":"standard","d_in":256,"d_sae":8,"hook_name":"blocks.3.hook_resid_pre","normalize_activations":"expected_average_only_in"}"#
     try norm.write(to: dir.appendingPathComponent("cfg.json"), atomically: true, encoding: .utf8)
-    XCTAssertThrowsError(try SparseAutoencoder(folder: dir)) { XCTAssertTrue("\($0)".contains("scaling factor"), "\($0)") }
+    XCTAssertThrowsError(try SparseAutoencoder(folder: dir)) {
+      XCTAssertTrue("\($0)".contains("scaling factor"), "\($0)")
+    }
   }
 }

@@ -6,12 +6,15 @@ import XCTest
 /// Reading and validating safetensors files, including every kind of damage.
 final class SafeTensorsTests: XCTestCase {
   /// Writes a safetensors file from (name, dtype, shape, raw bytes) entries.
-  func write(_ entries: [(String, String, [Int], [UInt8])], to url: URL, header override: String? = nil, truncateBy: Int = 0) throws {
+  func write(
+    _ entries: [(String, String, [Int], [UInt8])], to url: URL, header override: String? = nil, truncateBy: Int = 0
+  ) throws {
     var offset = 0
     var parts: [String] = []
     var data: [UInt8] = []
     for (name, dtype, shape, bytes) in entries {
-      parts.append("\"\(name)\":{\"dtype\":\"\(dtype)\",\"shape\":\(shape),\"data_offsets\":[\(offset),\(offset + bytes.count)]}")
+      parts.append(
+        "\"\(name)\":{\"dtype\":\"\(dtype)\",\"shape\":\(shape),\"data_offsets\":[\(offset),\(offset + bytes.count)]}")
       offset += bytes.count
       data += bytes
     }
@@ -63,7 +66,9 @@ final class SafeTensorsTests: XCTestCase {
   }
 
   func testMissingFile() {
-    expectError(URL(fileURLWithPath: "/nonexistent/model.safetensors"), contains: ["no such file", "/nonexistent/model.safetensors"])
+    expectError(
+      URL(fileURLWithPath: "/nonexistent/model.safetensors"),
+      contains: ["no such file", "/nonexistent/model.safetensors"])
   }
 
   func testShorterThanTheLengthField() throws {
@@ -80,7 +85,9 @@ final class SafeTensorsTests: XCTestCase {
 
   func testTruncatedData() throws {
     let url = scratchDirectory().appendingPathComponent("d.safetensors")
-    try write([("a", "F32", [2], bytes([Float(1), 2])), ("w", "F32", [4], bytes([Float](repeating: 1, count: 4)))], to: url, truncateBy: 4)
+    try write(
+      [("a", "F32", [2], bytes([Float(1), 2])), ("w", "F32", [4], bytes([Float](repeating: 1, count: 4)))], to: url,
+      truncateBy: 4)
     expectError(url, contains: ["d.safetensors", "truncated", "'w'"])
   }
 
@@ -104,19 +111,25 @@ final class SafeTensorsTests: XCTestCase {
 
   func testOverlappingTensors() throws {
     let url = scratchDirectory().appendingPathComponent("o.safetensors")
-    let header = #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#
+    let header =
+      #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#
     try write([("pad", "F32", [3], bytes([Float(0), 0, 0]))], to: url, header: header)
     expectError(url, contains: ["overlap", "'a'", "'b'"])
   }
 
   func testMissingAndMisShapedTensorInAModelFolder() throws {
     let dir = scratchDirectory()
-    try FileManager.default.copyItem(at: demoFolder.appendingPathComponent("config.json"), to: dir.appendingPathComponent("config.json"))
-    try write([("wte.weight", "F32", [2, 2], bytes([Float](repeating: 0, count: 4)))], to: dir.appendingPathComponent("model.safetensors"))
+    try FileManager.default.copyItem(
+      at: demoFolder.appendingPathComponent("config.json"), to: dir.appendingPathComponent("config.json"))
+    try write(
+      [("wte.weight", "F32", [2, 2], bytes([Float](repeating: 0, count: 4)))],
+      to: dir.appendingPathComponent("model.safetensors"))
     XCTAssertThrowsError(try GPT2Model(folder: dir)) { error in
-      XCTAssertTrue("\(error)".contains("'wte.weight' has shape [2, 2] but config.json implies [50257, 256]"), "\(error)")
+      XCTAssertTrue(
+        "\(error)".contains("'wte.weight' has shape [2, 2] but config.json implies [50257, 256]"), "\(error)")
     }
-    try write([("transformer.wpe.weight", "F32", [1], bytes([Float(0)]))], to: dir.appendingPathComponent("model.safetensors"))
+    try write(
+      [("transformer.wpe.weight", "F32", [1], bytes([Float(0)]))], to: dir.appendingPathComponent("model.safetensors"))
     XCTAssertThrowsError(try GPT2Model(folder: dir)) { error in
       XCTAssertTrue("\(error)".contains("has no tensor 'transformer.wte.weight'"), "\(error)")
     }
@@ -131,7 +144,10 @@ final class SafeTensorsTests: XCTestCase {
     let source = try SafeTensorsFile(url: demoFolder.appendingPathComponent("model.safetensors"))
     let names = source.names
     var map: [String: String] = [:]
-    for (shard, part) in [names.filter { $0.contains("h.0.") || $0.contains("wte") }, names.filter { !($0.contains("h.0.") || $0.contains("wte")) }].enumerated() {
+    for (shard, part) in [
+      names.filter { $0.contains("h.0.") || $0.contains("wte") },
+      names.filter { !($0.contains("h.0.") || $0.contains("wte")) },
+    ].enumerated() {
       let file = "model-0000\(shard + 1)-of-00002.safetensors"
       let entries = try part.map { n -> (String, String, [Int], [UInt8]) in
         let t = try source.tensor(n)
@@ -154,7 +170,11 @@ final class HalfPrecisionTests: XCTestCase {
     for bits in 0...UInt16.max {
       let expected = Float(Float16(bitPattern: bits))
       let got = halfToFloat(bits)
-      if expected.isNaN { XCTAssertTrue(got.isNaN, "\(bits)") } else { XCTAssertEqual(got.bitPattern, expected.bitPattern, "\(bits)") }
+      if expected.isNaN {
+        XCTAssertTrue(got.isNaN, "\(bits)")
+      } else {
+        XCTAssertEqual(got.bitPattern, expected.bitPattern, "\(bits)")
+      }
     }
   }
 }

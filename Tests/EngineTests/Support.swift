@@ -4,15 +4,17 @@ import XCTest
 @testable import Engine
 
 /// The repository root, found from this file's path.
-let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+  .deletingLastPathComponent()
 let demoFolder = repoRoot.appendingPathComponent("models/tdb-demo")
 let goldenFolder = repoRoot.appendingPathComponent("Tests/Fixtures/golden")
 
 /// Loaded once for all tests.
 let demoModel: GPT2Model = try! GPT2Model(folder: demoFolder)
 let golden: SafeTensorsFile = try! SafeTensorsFile(url: goldenFolder.appendingPathComponent("golden.safetensors"))
-let goldenMeta: [String: Any] = try! JSONSerialization.jsonObject(
-  with: Data(contentsOf: goldenFolder.appendingPathComponent("golden.json"))) as! [String: Any]
+let goldenMeta: [String: Any] =
+  try! JSONSerialization.jsonObject(
+    with: Data(contentsOf: goldenFolder.appendingPathComponent("golden.json"))) as! [String: Any]
 
 /// max |a - b| / max |b|: the golden files' agreement measure.
 func relativeError(_ a: Tensor, _ b: Tensor) -> Float {
@@ -29,7 +31,9 @@ func relativeError(_ a: Tensor, _ b: Tensor) -> Float {
   return maxRef == 0 ? maxDiff : maxDiff / maxRef
 }
 
-func assertClose(_ a: Tensor, _ b: Tensor, tolerance: Float, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+func assertClose(
+  _ a: Tensor, _ b: Tensor, tolerance: Float, _ what: String, file: StaticString = #filePath, line: UInt = #line
+) {
   XCTAssertEqual(a.shape, b.shape, "\(what): shape", file: file, line: line)
   guard a.shape == b.shape else { return }
   let e = relativeError(a, b)

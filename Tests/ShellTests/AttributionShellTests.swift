@@ -7,7 +7,8 @@ final class AttributionShellTests: XCTestCase {
 
   func testGradAsJSON() throws {
     let r = try TDBProcess.run([
-      "-c", #"grad (run "\#(prompt)") blocks.0.hook_resid_pre --target " Mary" --distractor " John""#, "--format", "json",
+      "-c", #"grad (run "\#(prompt)") blocks.0.hook_resid_pre --target " Mary" --distractor " John""#, "--format",
+      "json",
     ])
     XCTAssertEqual(r.status, 0, r.stderr)
     let rows = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[Double]])

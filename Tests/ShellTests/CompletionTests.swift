@@ -12,14 +12,17 @@ final class CompletionTests: XCTestCase {
 
   lazy var completer = Completer(interpreter: session.interpreter) { [unowned self] load in
     self.loads.append(load)
-    return ["blocks.0.hook_resid_pre", "blocks.0.attn.hook_q", "blocks.1.hook_resid_pre", "L0H0",
-      "L0H1", "L1H0"]
+    return [
+      "blocks.0.hook_resid_pre", "blocks.0.attn.hook_q", "blocks.1.hook_resid_pre", "L0H0",
+      "L0H1", "L1H0",
+    ]
   }
 
   func complete(_ line: String) -> [String] {
     // The word is what follows the last break character, as libedit finds it.
     let breaks = Set(" \t\n\"'`@<>=;|&{}()[],:+*/%!")
-    let start = line.lastIndex(where: { breaks.contains($0) }).map { line.index(after: $0) }
+    let start =
+      line.lastIndex(where: { breaks.contains($0) }).map { line.index(after: $0) }
       ?? line.startIndex
     return completer.complete(
       CompletionRequest(word: String(line[start...]), before: String(line[..<start])))

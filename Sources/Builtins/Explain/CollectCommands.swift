@@ -15,16 +15,29 @@ func registerCollectCommands(_ r: CommandRegistry, _ lazy: LazyModelSession, _ d
   r.register(
     CommandSpec(
       name: "collect", group: group,
-      summary: "Run the model over a corpus and store every component's top and random examples and activation statistics in a SQLite dataset",
-      parameters: [ParameterSpec("corpus", .word, "a text file (documents separated by blank lines or <|endoftext|>), a .jsonl file with a text field, or demo")],
+      summary:
+        "Run the model over a corpus and store every component's top and random examples and activation statistics in a SQLite dataset",
+      parameters: [
+        ParameterSpec(
+          "corpus", .word,
+          "a text file (documents separated by blank lines or <|endoftext|>), a .jsonl file with a text field, or demo")
+      ],
       flags: [
-        FlagSpec("db", .word, valueName: "FILE", "the dataset file (created, or resumed if it exists)", default: "$TDB_DB or activations.db"),
+        FlagSpec(
+          "db", .word, valueName: "FILE", "the dataset file (created, or resumed if it exists)",
+          default: "$TDB_DB or activations.db"),
         FlagSpec("tokens", .int, "collect the first N tokens of the corpus", default: "all"),
         FlagSpec("kind", .word, valueName: "neurons|heads|latents|all", "which components", default: "all"),
-        FlagSpec("shard", .any, valueName: "I/N", "process every N-th window starting at window I: a string \"I/N\" or a list [I, N] (merge the shards afterwards)", default: "\"0/1\""),
+        FlagSpec(
+          "shard", .any, valueName: "I/N",
+          "process every N-th window starting at window I: a string \"I/N\" or a list [I, N] (merge the shards afterwards)",
+          default: "\"0/1\""),
         FlagSpec("top", .int, "top examples kept per component", default: "20"),
         FlagSpec("random", .int, "random examples kept per component", default: "10"),
-        FlagSpec("save-every", .number, valueName: "SECONDS", "save at least this often (0: after every window); longer saves are spaced out to stay under a tenth of the time", default: "20"),
+        FlagSpec(
+          "save-every", .number, valueName: "SECONDS",
+          "save at least this often (0: after every window); longer saves are spaced out to stay under a tenth of the time",
+          default: "20"),
       ],
       examples: [
         #"collect demo --tokens 2048 --db "/tmp/tdb-example.db""#,
@@ -49,26 +62,32 @@ func registerCollectCommands(_ r: CommandRegistry, _ lazy: LazyModelSession, _ d
     o.randomExamples = try call.flag("random", default: 10)
     o.saveInterval = try call.flag("save-every", default: 20.0)
     if o.saveInterval <= 0 { o.saveEveryWindows = 1 }
-    guard o.topExamples >= 1, o.randomExamples >= 0 else { throw EvalError("--top must be at least 1 and --random at least 0") }
+    guard o.topExamples >= 1, o.randomExamples >= 0 else {
+      throw EvalError("--top must be at least 1 and --random at least 0")
+    }
     let bar = ProgressBar()
     let report = try collectActivations(
       model: s.model, saes: s.saeNames.compactMap { s.saes[$0] }, corpus: corpus, path: path, options: o,
       progress: { p in
-        bar.update(done: p.tokens, total: p.expectedTokens, unit: "tokens", rate: p.tokensPerSecond, secondsLeft: p.secondsLeft)
+        bar.update(
+          done: p.tokens, total: p.expectedTokens, unit: "tokens", rate: p.tokensPerSecond, secondsLeft: p.secondsLeft)
       },
       shouldStop: { Interrupt.requested })
     bar.finish()
     datasets.current = path
     if report.interrupted {
       FileHandle.standardError.write(
-        Data("collect: interrupted; \(grouped(report.tokens)) tokens saved in \(path); run the same command again to resume\n".utf8))
+        Data(
+          "collect: interrupted; \(grouped(report.tokens)) tokens saved in \(path); run the same command again to resume\n"
+            .utf8))
       throw LangError.interrupted(call.location)
     }
     return .record(
       Record([
         ("db", Value(path)), ("windows", Value(report.windows)), ("tokens", Value(report.tokens)),
         ("components", Value(report.components)), ("new_tokens", Value(report.newTokens)),
-        ("seconds", Value((report.seconds * 100).rounded() / 100)), ("save_seconds", Value((report.saveSeconds * 100).rounded() / 100)),
+        ("seconds", Value((report.seconds * 100).rounded() / 100)),
+        ("save_seconds", Value((report.saveSeconds * 100).rounded() / 100)),
         ("tokens_per_second", Value(report.seconds > 0 ? (Double(report.newTokens) / report.seconds).rounded() : 0)),
         ("peak_memory_mb", peakMemoryMB().map { Value($0) } ?? .null),
       ]))
@@ -78,9 +97,12 @@ func registerCollectCommands(_ r: CommandRegistry, _ lazy: LazyModelSession, _ d
     CommandSpec(
       name: "merge", group: group,
       summary: "Combine shard datasets (collect --shard I/N) into one; the result equals a one-process collection",
-      parameters: [ParameterSpec("datasets", .word, variadic: true, "shard dataset files, or patterns like \"shard-*.db\"")],
+      parameters: [
+        ParameterSpec("datasets", .word, variadic: true, "shard dataset files, or patterns like \"shard-*.db\"")
+      ],
       flags: [
-        FlagSpec("db", .word, valueName: "FILE", "the merged dataset (a new file)", default: "$TDB_DB or activations.db"),
+        FlagSpec(
+          "db", .word, valueName: "FILE", "the merged dataset (a new file)", default: "$TDB_DB or activations.db"),
         .switch("replace", "replace the merged file if it exists"),
       ],
       examples: [
@@ -105,7 +127,8 @@ func registerCollectCommands(_ r: CommandRegistry, _ lazy: LazyModelSession, _ d
     datasets.current = out
     return .record(
       Record([
-        ("db", Value(out)), ("inputs", Value(report.inputs)), ("windows", Value(report.windows)), ("tokens", Value(report.tokens)),
+        ("db", Value(out)), ("inputs", Value(report.inputs)), ("windows", Value(report.windows)),
+        ("tokens", Value(report.tokens)),
         ("components", Value(report.components)),
       ]))
   }

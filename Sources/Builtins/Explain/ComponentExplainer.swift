@@ -34,7 +34,9 @@ struct ComponentExplainer {
   func page(_ c: Component) throws -> ComponentPage {
     try c.validate(in: session.config, saes: session.saes)
     guard let record = try store.component(c.description) else {
-      let kinds = try store.info().map { ComponentKind.allCases.filter($0.kinds.contains).map(\.plural).joined(separator: ", ") } ?? "nothing"
+      let kinds =
+        try store.info().map { ComponentKind.allCases.filter($0.kinds.contains).map(\.plural).joined(separator: ", ") }
+        ?? "nothing"
       throw EvalError("\(c) is not in the dataset \(store.path) (it holds \(kinds))")
     }
     guard !record.top.isEmpty else { throw EvalError("\(c) has no examples in \(store.path) yet; collect more tokens") }
@@ -69,8 +71,10 @@ struct ComponentExplainer {
     let drivers = tally.map { (token: $0.key, count: $0.value.count, mean: $0.value.sum / Double($0.value.count)) }
       .sorted { $0.count != $1.count ? $0.count > $1.count : $0.mean > $1.mean }
     return ComponentPage(
-      component: c, dataset: store.path, datasetTokens: try store.totals().tokens, record: record, explanation: explanation,
-      local: local, score: score, method: method, heldOutExamples: heldOut.count, heldOutTokens: real.reduce(0) { $0 + $1.count },
+      component: c, dataset: store.path, datasetTokens: try store.totals().tokens, record: record,
+      explanation: explanation,
+      local: local, score: score, method: method, heldOutExamples: heldOut.count,
+      heldOutTokens: real.reduce(0) { $0 + $1.count },
       output: output, drivers: Array(drivers.prefix(8)))
   }
 

@@ -20,7 +20,10 @@ final class ComponentPageValue: HostValue, RichDisplay {
   // MARK: - Data
 
   private func scored(_ list: [ScoredToken]) -> Value {
-    .list(list.map { .record(Record([("token", Value(tokenText($0.id))), ("id", Value($0.id)), ("score", Value($0.score))])) })
+    .list(
+      list.map {
+        .record(Record([("token", Value(tokenText($0.id))), ("id", Value($0.id)), ("score", Value($0.score))]))
+      })
   }
 
   private func example(_ e: DatasetExample) -> Value {
@@ -41,7 +44,8 @@ final class ComponentPageValue: HostValue, RichDisplay {
     let h = page.record.histogram
     let bins = h.linearBins(20)
     let histogram: [Value] = bins.counts.indices.map { i in
-      .record(Record([("from", Value(bins.edges[i])), ("to", Value(bins.edges[i + 1])), ("count", Value(bins.counts[i]))]))
+      .record(
+        Record([("from", Value(bins.edges[i])), ("to", Value(bins.edges[i + 1])), ("count", Value(bins.counts[i]))]))
     }
     let quantiles = Record(ActivationStore.quantileLevels.map { ("\($0)", Value(h.quantile($0))) })
     return .record(
@@ -55,14 +59,26 @@ final class ComponentPageValue: HostValue, RichDisplay {
         ("quantiles", .record(quantiles)), ("histogram", .list(histogram)),
         ("output_method", Value(page.output.method)),
         ("promotes", scored(page.output.promoted)), ("suppresses", scored(page.output.suppressed)),
-        ("driven_by", .list(page.drivers.map { .record(Record([("token", Value(tokenText($0.token))), ("id", Value($0.token)), ("examples", Value($0.count)), ("mean_activation", Value($0.mean))])) })),
+        (
+          "driven_by",
+          .list(
+            page.drivers.map {
+              .record(
+                Record([
+                  ("token", Value(tokenText($0.token))), ("id", Value($0.token)), ("examples", Value($0.count)),
+                  ("mean_activation", Value($0.mean)),
+                ]))
+            })
+        ),
         ("top", .list(page.record.top.map(example))), ("random", .list(page.record.random.map(example))),
       ]))
   }
 
   var memberNames: [String] { plain().record?.keys ?? [] }
   func member(_ name: String) throws -> Value {
-    guard let r = plain().record, let v = r[name] else { throw EvalError("an explanation has no member '\(name)' (members: \(memberNames.joined(separator: ", ")))") }
+    guard let r = plain().record, let v = r[name] else {
+      throw EvalError("an explanation has no member '\(name)' (members: \(memberNames.joined(separator: ", ")))")
+    }
     return v
   }
 
@@ -79,16 +95,22 @@ final class ComponentPageValue: HostValue, RichDisplay {
     case .head(let l, let h): what = "attention head \(h) of layer \(l)"
     case .latent(let sae, let f): what = "latent \(f) of SAE \(sae)"
     }
-    lines.append(bold(p.component.description) + "  " + what + dim("  ·  \(p.dataset), \(grouped(p.datasetTokens)) tokens"))
+    lines.append(
+      bold(p.component.description) + "  " + what + dim("  ·  \(p.dataset), \(grouped(p.datasetTokens)) tokens"))
     lines.append(bold("explanation: ") + p.explanation)
     lines.append(
       bold("score: ") + format(p.score)
-        + dim("  (correlation of activations simulated from the explanation with real ones on \(p.heldOutExamples) held-out examples, \(p.heldOutTokens) tokens; \(p.method))"))
-    var stats = "mean \(format(s.mean))  sd \(format(s.variance.squareRoot()))  min \(format(s.min))  max \(format(s.max))"
+        + dim(
+          "  (correlation of activations simulated from the explanation with real ones on \(p.heldOutExamples) held-out examples, \(p.heldOutTokens) tokens; \(p.method))"
+        ))
+    var stats =
+      "mean \(format(s.mean))  sd \(format(s.variance.squareRoot()))  min \(format(s.min))  max \(format(s.max))"
     if p.component.kind != .head { stats += "  fires on \(percentText(s.frequency)) of tokens" }
     lines.append(bold("activation: ") + stats + dim("  (\(grouped(s.tokens)) tokens)"))
     let q = p.record.histogram
-    lines.append(bold("quantiles: ") + [0.5, 0.9, 0.99, 0.999].map { "\(trimPercent($0)) \(format(q.quantile($0)))" }.joined(separator: "  "))
+    lines.append(
+      bold("quantiles: ")
+        + [0.5, 0.9, 0.99, 0.999].map { "\(trimPercent($0)) \(format(q.quantile($0)))" }.joined(separator: "  "))
     lines.append(bold("histogram:"))
     lines += histogramLines(width: width, color: color)
     let label = p.component.kind == .head ? "copies (OV)" : "promotes"
@@ -97,10 +119,12 @@ final class ComponentPageValue: HostValue, RichDisplay {
     lines.append(bold("\(label2): ") + tokenScores(p.output.suppressed, width: width - label2.count - 2))
     lines.append(
       bold("driven by: ")
-        + p.drivers.map { "\(quoteToken(tokenText($0.token)))×\($0.count)" + dim(" \(format($0.mean))") }.joined(separator: "  "))
+        + p.drivers.map { "\(quoteToken(tokenText($0.token)))×\($0.count)" + dim(" \(format($0.mean))") }.joined(
+          separator: "  "))
     let isHead = p.component.kind == .head
     let peak = Float(s.max.isFinite ? s.max : 1)
-    lines.append(bold("top examples:") + dim(isHead ? "  (query underlined; keys coloured by the attention write from it)" : ""))
+    lines.append(
+      bold("top examples:") + dim(isHead ? "  (query underlined; keys coloured by the attention write from it)" : ""))
     for e in p.record.top { lines.append(exampleLine(e, peak: peak, width: width, color: color, isHead: isHead)) }
     if !p.record.random.isEmpty {
       lines.append(bold("random examples:"))
@@ -119,7 +143,8 @@ final class ComponentPageValue: HostValue, RichDisplay {
       let f = counts[i] == 0 ? 0 : log(1 + Double(counts[i])) / log(1 + Double(most))
       let n = Int((f * Double(barWidth)).rounded())
       let range = "\(format(edges[i])) … \(format(edges[i + 1]))"
-      return "  " + range.padding(toLength: 20, withPad: " ", startingAt: 0) + String(repeating: "█", count: n) + " \(grouped(counts[i]))"
+      return "  " + range.padding(toLength: 20, withPad: " ", startingAt: 0) + String(repeating: "█", count: n)
+        + " \(grouped(counts[i]))"
     }
   }
 
@@ -140,7 +165,9 @@ final class ComponentPageValue: HostValue, RichDisplay {
     let prefix = format(Double(e.activation)).padding(toLength: 8, withPad: " ", startingAt: 0)
     let values = isHead ? (e.keys ?? e.acts) : e.acts
     let scale = isHead ? max(values.max() ?? 1, 1e-9) : max(peak, 1e-9)
-    let texts = e.tokens.map { tokenText(Int($0)).replacingOccurrences(of: "\n", with: "↵").replacingOccurrences(of: "\t", with: "⇥") }
+    let texts = e.tokens.map {
+      tokenText(Int($0)).replacingOccurrences(of: "\n", with: "↵").replacingOccurrences(of: "\t", with: "⇥")
+    }
     let c = e.centre
     // Widen around the centre while the text fits.
     var lo = c, hi = c
@@ -169,7 +196,8 @@ final class ComponentPageValue: HostValue, RichDisplay {
         if x > 0.02 {
           let a = min(1, x)
           // White to green, with dark text so that tokens stay readable.
-          style += "\u{1B}[48;2;\(Int(255 * (1 - 0.75 * a)));\(Int(255 - 60 * a));\(Int(255 * (1 - 0.75 * a)))m\u{1B}[38;2;0;0;0m"
+          style +=
+            "\u{1B}[48;2;\(Int(255 * (1 - 0.75 * a)));\(Int(255 - 60 * a));\(Int(255 * (1 - 0.75 * a)))m\u{1B}[38;2;0;0;0m"
         } else if x < -0.02 {
           let a = min(1, -x)
           style += "\u{1B}[48;2;255;\(Int(255 * (1 - 0.5 * a)));\(Int(255 * (1 - 0.5 * a)))m\u{1B}[38;2;0;0;0m"

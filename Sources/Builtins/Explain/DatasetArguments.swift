@@ -63,7 +63,8 @@ func parseShard(_ v: Value) throws -> (Int, Int) {
   case .list(let items): parts = items.map(\.int)
   case .number:
     // A bare 1/2 is a division by the time the command sees it.
-    throw EvalError("--shard: write the shard as a string, --shard \"1/4\" (a bare 1/4 is a division), or a list [1, 4]")
+    throw EvalError(
+      "--shard: write the shard as a string, --shard \"1/4\" (a bare 1/4 is a division), or a list [1, 4]")
   default: parts = []
   }
   guard parts.count == 2, let i = parts[0], let n = parts[1], n >= 1, i >= 0, i < n else {

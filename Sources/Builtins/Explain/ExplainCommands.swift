@@ -7,7 +7,9 @@ func registerExplainQueryCommands(_ r: CommandRegistry, _ lazy: LazyModelSession
   let group = "datasets"
   let db = #"--db (collect demo --tokens 2048 --db "/tmp/tdb-example.db").db"#
   let dbHeads = #"--db (collect demo --tokens 1024 --kind heads --db "/tmp/tdb-example-heads.db").db"#
-  let dbFlag = FlagSpec("db", .word, valueName: "FILE", "the dataset (default: the one last collected or used, else $TDB_DB, else activations.db)")
+  let dbFlag = FlagSpec(
+    "db", .word, valueName: "FILE",
+    "the dataset (default: the one last collected or used, else $TDB_DB, else activations.db)")
 
   /// The explainer `--explainer` asks for: local, or chat (needs TDB_EXPLAINER_URL).
   func chat(_ call: CommandCall) throws -> ChatExplainer? {
@@ -16,18 +18,22 @@ func registerExplainQueryCommands(_ r: CommandRegistry, _ lazy: LazyModelSession
     case nil: return configured
     case "local": return nil
     case "chat":
-      guard let configured else { throw EvalError("--explainer chat needs TDB_EXPLAINER_URL (an OpenAI-compatible endpoint)") }
+      guard let configured else {
+        throw EvalError("--explainer chat needs TDB_EXPLAINER_URL (an OpenAI-compatible endpoint)")
+      }
       return configured
     case let other?: throw EvalError("--explainer: expected local or chat, got '\(other)'")
     }
   }
   let explainerFlag = FlagSpec(
-    "explainer", .word, valueName: "local|chat", "who writes and simulates the explanation", default: "chat if TDB_EXPLAINER_URL is set, else local")
+    "explainer", .word, valueName: "local|chat", "who writes and simulates the explanation",
+    default: "chat if TDB_EXPLAINER_URL is set, else local")
 
   r.register(
     CommandSpec(
       name: "explain", group: group,
-      summary: "A component's page from a dataset: explanation and score, statistics, histogram, output tokens, and examples coloured by activation",
+      summary:
+        "A component's page from a dataset: explanation and score, statistics, histogram, output tokens, and examples coloured by activation",
       parameters: [ParameterSpec("component", .any, "L3N77, L1H2 or sae.F12")],
       flags: [dbFlag, explainerFlag],
       examples: ["explain L3N77 \(db)", "explain L2H3 \(dbHeads)", "(explain L3N77 \(db)).score"],
@@ -45,7 +51,8 @@ func registerExplainQueryCommands(_ r: CommandRegistry, _ lazy: LazyModelSession
   r.register(
     CommandSpec(
       name: "top", group: group,
-      summary: "Rank a dataset's components of one kind by firing frequency, maximum activation, mean, variance or explanation score",
+      summary:
+        "Rank a dataset's components of one kind by firing frequency, maximum activation, mean, variance or explanation score",
       parameters: [ParameterSpec("kind", .word, "neurons, heads or latents")],
       flags: [
         FlagSpec("by", .word, valueName: "frequency|max|mean|variance|score", "the ranking", default: "max"),
@@ -57,7 +64,9 @@ func registerExplainQueryCommands(_ r: CommandRegistry, _ lazy: LazyModelSession
         """)
   ) { call, _ in
     let kindName = try call.arg(0, as: String.self)
-    guard let kind = ComponentKind(plural: kindName) else { throw EvalError("KIND: expected neurons, heads or latents, got '\(kindName)'") }
+    guard let kind = ComponentKind(plural: kindName) else {
+      throw EvalError("KIND: expected neurons, heads or latents, got '\(kindName)'")
+    }
     let by = try call.flag("by", default: "max")
     let n = try call.flag("n", default: 20)
     let store = try datasets.open(try datasets.path(call))
@@ -87,7 +96,9 @@ func registerExplainQueryCommands(_ r: CommandRegistry, _ lazy: LazyModelSession
         }
         let elapsed = Date().timeIntervalSince(started)
         let rate = Double(i + 1) / max(elapsed, 1e-9)
-        bar.update(done: i + 1, total: missing.count, unit: kind.plural, rate: rate, secondsLeft: Double(missing.count - i - 1) / rate)
+        bar.update(
+          done: i + 1, total: missing.count, unit: kind.plural, rate: rate,
+          secondsLeft: Double(missing.count - i - 1) / rate)
       }
       try store.saveExplanations(batch)
       bar.finish()
@@ -120,9 +131,13 @@ func registerExplainQueryCommands(_ r: CommandRegistry, _ lazy: LazyModelSession
   r.register(
     CommandSpec(
       name: "search", group: group,
-      summary: "Components whose top examples centre on a token: how many of their top examples do, and the mean activation there",
+      summary:
+        "Components whose top examples centre on a token: how many of their top examples do, and the mean activation there",
       parameters: [ParameterSpec("token", .any, "a string that is one token, or a token id")],
-      flags: [FlagSpec("n", .int, "how many", default: "20"), FlagSpec("kind", .word, valueName: "neurons|heads|latents|all", "which components", default: "all"), dbFlag],
+      flags: [
+        FlagSpec("n", .int, "how many", default: "20"),
+        FlagSpec("kind", .word, valueName: "neurons|heads|latents|all", "which components", default: "all"), dbFlag,
+      ],
       examples: [#"search " she" --n 5 \#(db)"#])
   ) { call, _ in
     let s = try lazy.get()
@@ -150,8 +165,11 @@ func registerExplainQueryCommands(_ r: CommandRegistry, _ lazy: LazyModelSession
   r.register(
     CommandSpec(
       name: "annotate", group: group,
-      summary: "Add each row's explanation and score (from the dataset; explained locally if not saved yet) beside its component, as TDB's node table shows",
-      flags: [dbFlag, FlagSpec("column", .word, valueName: "NAME", "the column naming components", default: "component")],
+      summary:
+        "Add each row's explanation and score (from the dataset; explained locally if not saved yet) beside its component, as TDB's node table shows",
+      flags: [
+        dbFlag, FlagSpec("column", .word, valueName: "NAME", "the column naming components", default: "component"),
+      ],
       examples: [
         #"dla (run "When Mary and John went to the store, John gave a drink to") " Mary" " John" --by head | sort total --desc | head 3 | annotate \#(dbHeads)"#
       ],

@@ -18,7 +18,8 @@ extension ModelSession {
     switch v {
     case .host(let h as HookValue): return [h]
     case .list(let items): return try items.flatMap { try hooks($0) }
-    default: throw EvalError("--with: expected a hook (ablate, patch, steer, set) or a list of hooks, got \(v.typeName)")
+    default:
+      throw EvalError("--with: expected a hook (ablate, patch, steer, set) or a list of hooks, got \(v.typeName)")
     }
   }
 
@@ -44,7 +45,8 @@ extension ModelSession {
         try c.validate(in: config, saes: saes)
         return .component(c)
       }
-      throw EvalError("\(what): '\(s)' is neither a component (L1H2, L3N77, sae.F12) nor a hook point (blocks.0.hook_resid_pre)")
+      throw EvalError(
+        "\(what): '\(s)' is neither a component (L1H2, L3N77, sae.F12) nor a hook point (blocks.0.hook_resid_pre)")
     default:
       throw EvalError("\(what): expected a component or hook point, got \(v.typeName)")
     }
@@ -60,7 +62,8 @@ extension ModelSession {
   func component(_ v: Value, what: String) throws -> Component {
     switch try target(v, what: what) {
     case .component(let c): return c
-    case .hook(let p): throw EvalError("\(what): expected a component (L1H2, L3N77, sae.F12), got the hook point \(p.name)")
+    case .hook(let p):
+      throw EvalError("\(what): expected a component (L1H2, L3N77, sae.F12), got the hook point \(p.name)")
     }
   }
 

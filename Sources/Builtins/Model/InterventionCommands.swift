@@ -10,11 +10,14 @@ func registerInterventionCommands(_ r: CommandRegistry, _ lazy: LazyModelSession
   r.register(
     CommandSpec(
       name: "ablate", group: group,
-      summary: "A hook that knocks out a component or hook value: zero (default), mean over prompts, or resampled from another run",
+      summary:
+        "A hook that knocks out a component or hook value: zero (default), mean over prompts, or resampled from another run",
       parameters: [ParameterSpec("what", .any, optional: true, "a component (L1H2, L3N77, sae.F12) or a hook point")],
       flags: [
         posFlag, .switch("zero", "set to zero (the default)"),
-        FlagSpec("mean", .any, valueName: "PROMPTS", "replace by the mean over these prompts (a list, or a file with one prompt a line)"),
+        FlagSpec(
+          "mean", .any, valueName: "PROMPTS",
+          "replace by the mean over these prompts (a list, or a file with one prompt a line)"),
         FlagSpec("resample", .any, valueName: "RUN", "replace by the value in another run of the same length"),
       ],
       examples: [
@@ -22,14 +25,19 @@ func registerInterventionCommands(_ r: CommandRegistry, _ lazy: LazyModelSession
         #"ablate L1H2 --mean ["When Anna and Tom went to the park, Tom gave a ball to", "Then, Sarah and Tom went to the park. Tom gave a ball to"]"#,
         #"attribute (run "When Mary and John went to the store, John gave a drink to") " Mary" " John" --kind heads | sort total --desc | head 2 | ablate"#,
       ],
-      input: "rows of attribute, trace or attrpatch: zero each node at its position (a head pair: that attention weight)")
+      input:
+        "rows of attribute, trace or attrpatch: zero each node at its position (a head pair: that attention weight)")
   ) { call, interp in
     let s = try lazy.get()
     if let rows = call.input {
-      guard call[0] == nil, call.flags.isEmpty else { throw EvalError("with rows piped in, ablate takes no WHAT or flags: ... | ablate") }
+      guard call[0] == nil, call.flags.isEmpty else {
+        throw EvalError("with rows piped in, ablate takes no WHAT or flags: ... | ablate")
+      }
       return .host(try s.ablation(of: try s.nodeRows(rows, what: "input")))
     }
-    guard call[0] != nil else { throw EvalError("ablate needs WHAT (a component or hook point), or rows of attribute piped in") }
+    guard call[0] != nil else {
+      throw EvalError("ablate needs WHAT (a component or hook point), or rows of attribute piped in")
+    }
     let (sel, saes, name) = try selection(s, try call.arg(0), positions: try positions(call))
     let label = "ablate \(name)" + posLabel(call)
     if let m = call.flags["mean"] {
@@ -37,7 +45,8 @@ func registerInterventionCommands(_ r: CommandRegistry, _ lazy: LazyModelSession
       var values: [Tensor] = []
       for p in prompts {
         try interp.checkInterrupt(at: call.location)
-        var o = ForwardOptions(cache: .points([sel.hook]), saes: saes.map { SAESplice($0, keepError: true) }, logits: .none)
+        var o = ForwardOptions(
+          cache: .points([sel.hook]), saes: saes.map { SAESplice($0, keepError: true) }, logits: .none)
         o.interventions = []
         let tokens = try s.promptTokens(.string(p))
         values.append(try s.forward(tokens, o).cache[sel.hook]!)
@@ -46,19 +55,26 @@ func registerInterventionCommands(_ r: CommandRegistry, _ lazy: LazyModelSession
       var all = sel
       all.positions = nil
       let mean = try Interventions.meanRun(of: values, all)
-      return .host(HookValue(label: label + " (mean of \(prompts.count))", interventions: [Interventions.constant(sel, run: mean, label: label)], saes: saes))
+      return .host(
+        HookValue(
+          label: label + " (mean of \(prompts.count))",
+          interventions: [Interventions.constant(sel, run: mean, label: label)], saes: saes))
     }
     if let v = call.flags["resample"] {
       let other = try s.run(v, what: "--resample")
       let source = try other.value(sel.hook)
-      return .host(HookValue(label: label + " (resampled)", interventions: [Interventions.copy(sel, from: source, label: label)], saes: saes))
+      return .host(
+        HookValue(
+          label: label + " (resampled)", interventions: [Interventions.copy(sel, from: source, label: label)],
+          saes: saes))
     }
     return .host(HookValue(label: label, interventions: [Interventions.zero(sel, label: label)], saes: saes))
   }
 
   r.register(
     CommandSpec(
-      name: "patch", group: group, summary: "A hook that copies a component or hook value from another run (activation patching)",
+      name: "patch", group: group,
+      summary: "A hook that copies a component or hook value from another run (activation patching)",
       parameters: [ParameterSpec("what", .any, "a component or hook point")],
       flags: [FlagSpec("from", .any, valueName: "RUN", "the run to copy from (same length)"), posFlag],
       examples: [
@@ -70,13 +86,18 @@ func registerInterventionCommands(_ r: CommandRegistry, _ lazy: LazyModelSession
     let (sel, saes, name) = try selection(s, try call.arg(0), positions: try positions(call))
     let source = try s.run(from, what: "--from").value(sel.hook)
     let label = "patch \(name)" + posLabel(call)
-    return .host(HookValue(label: label, interventions: [Interventions.copy(sel, from: source, label: label)], saes: saes))
+    return .host(
+      HookValue(label: label, interventions: [Interventions.copy(sel, from: source, label: label)], saes: saes))
   }
 
   r.register(
     CommandSpec(
-      name: "steer", group: group, summary: "A hook that adds scale × a vector (or an SAE latent's decoder direction) to a hook value",
-      parameters: [ParameterSpec("hook", .any, "a hook point"), ParameterSpec("direction", .any, "a tensor/list of numbers, or a latent (sae.F12)")],
+      name: "steer", group: group,
+      summary: "A hook that adds scale × a vector (or an SAE latent's decoder direction) to a hook value",
+      parameters: [
+        ParameterSpec("hook", .any, "a hook point"),
+        ParameterSpec("direction", .any, "a tensor/list of numbers, or a latent (sae.F12)"),
+      ],
       flags: [FlagSpec("scale", .number, valueName: "S", "multiplier", default: "1"), posFlag],
       examples: ["steer blocks.3.hook_resid_pre blocks_3_hook_resid_pre.F12 --scale 8 --pos -1"])
   ) { call, _ in
@@ -100,13 +121,18 @@ func registerInterventionCommands(_ r: CommandRegistry, _ lazy: LazyModelSession
     let scale = Float(try call.flag("scale", default: 1.0))
     let sel = HookSelection(hook: point, positions: try positions(call))
     let label = "steer \(point.name) \(name) --scale \(formatNumber(Double(scale)))" + posLabel(call)
-    return .host(HookValue(label: label, interventions: [Interventions.add(sel, vector: vector, scale: scale, label: label)]))
+    return .host(
+      HookValue(label: label, interventions: [Interventions.add(sel, vector: vector, scale: scale, label: label)]))
   }
 
   r.register(
     CommandSpec(
-      name: "set", group: group, summary: "A hook that sets one element of a hook value (full index, negative from the end)",
-      parameters: [ParameterSpec("hook", .any, "a hook point"), ParameterSpec("index", .any, "a list with one index per dimension"), ParameterSpec("value", .number)],
+      name: "set", group: group,
+      summary: "A hook that sets one element of a hook value (full index, negative from the end)",
+      parameters: [
+        ParameterSpec("hook", .any, "a hook point"),
+        ParameterSpec("index", .any, "a list with one index per dimension"), ParameterSpec("value", .number),
+      ],
       examples: ["set blocks.0.mlp.hook_post [-1, 77] 0"])
   ) { call, _ in
     let s = try lazy.get()
@@ -120,7 +146,8 @@ func registerInterventionCommands(_ r: CommandRegistry, _ lazy: LazyModelSession
 }
 
 /// The selection a component or hook point addresses, the SAEs it needs, and its name.
-func selection(_ s: ModelSession, _ v: Value, positions: [Int]?) throws -> (HookSelection, [SparseAutoencoder], String) {
+func selection(_ s: ModelSession, _ v: Value, positions: [Int]?) throws -> (HookSelection, [SparseAutoencoder], String)
+{
   switch try s.target(v, what: "WHAT") {
   case .hook(let p):
     if p.sae != nil {
@@ -151,7 +178,9 @@ func meanPrompts(_ v: Value) throws -> [String] {
     guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
       throw EvalError("--mean: cannot read '\(path)'; give a list of prompts or a file with one prompt a line")
     }
-    let lines = text.split(whereSeparator: \.isNewline).map(String.init).filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+    let lines = text.split(whereSeparator: \.isNewline).map(String.init).filter {
+      !$0.trimmingCharacters(in: .whitespaces).isEmpty
+    }
     guard !lines.isEmpty else { throw EvalError("--mean: '\(path)' has no prompts") }
     return lines
   }

@@ -10,7 +10,8 @@ func registerLookCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
   r.register(
     CommandSpec(
       name: "attn", group: group,
-      summary: "A head's attention pattern: a heatmap with token labels on a terminal, a (query, key, weight) table into a pipe",
+      summary:
+        "A head's attention pattern: a heatmap with token labels on a terminal, a (query, key, weight) table into a pipe",
       parameters: [ParameterSpec("run", .any), ParameterSpec("head", .any, "a head, L1H2")],
       examples: ["attn \(ioi) L1H2", "attn \(ioi) L1H2 | where query_label == \" to\" | sort value --desc | head 3"])
   ) { call, _ in
@@ -23,12 +24,16 @@ func registerLookCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
     let T = run.tokens.count
     let labels = run.tokens.map { s.tokenText($0) }
     let values = (0..<T).map { q in (0..<T).map { k in k > q ? Float.nan : pattern[h, q, k] } }
-    return .host(HeatmapValue(title: "L\(l)H\(h) attention (query ↓, key →)", rowName: "query", columnName: "key", rowLabels: labels, columnLabels: labels, values: values, signed: false))
+    return .host(
+      HeatmapValue(
+        title: "L\(l)H\(h) attention (query ↓, key →)", rowName: "query", columnName: "key", rowLabels: labels,
+        columnLabels: labels, values: values, signed: false))
   }
 
   r.register(
     CommandSpec(
-      name: "heads", group: group, summary: "Where every head attends most from a position: layer, head, key position, key token, weight",
+      name: "heads", group: group,
+      summary: "Where every head attends most from a position: layer, head, key position, key token, weight",
       parameters: [ParameterSpec("run", .any)],
       flags: [FlagSpec("pos", .int, valueName: "P", "query position", default: "-1")],
       examples: ["heads \(ioi) | sort weight --desc | head 5"])
@@ -42,7 +47,10 @@ func registerLookCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
       for h in 0..<s.config.heads {
         var best = 0
         for k in 0...q where p[h, q, k] > p[h, q, best] { best = k }
-        rows.append([.host(ComponentValue(.head(layer: l, head: h))), Value(l), Value(h), Value(best), Value(s.tokenText(run.tokens[best])), Value(Double(p[h, q, best]))])
+        rows.append([
+          .host(ComponentValue(.head(layer: l, head: h))), Value(l), Value(h), Value(best),
+          Value(s.tokenText(run.tokens[best])), Value(Double(p[h, q, best])),
+        ])
       }
     }
     return .table(Table(columns: ["component", "layer", "head", "key", "key_token", "weight"], rows: rows))
@@ -52,24 +60,38 @@ func registerLookCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
     CommandSpec(
       name: "neurons", group: group, summary: "The most active MLP neurons of a layer at a position",
       parameters: [ParameterSpec("run", .any), ParameterSpec("layer", .int)],
-      flags: [FlagSpec("pos", .int, valueName: "P", "position", default: "-1"), FlagSpec("top", .int, "how many", default: "10")],
+      flags: [
+        FlagSpec("pos", .int, valueName: "P", "position", default: "-1"),
+        FlagSpec("top", .int, "how many", default: "10"),
+      ],
       examples: ["neurons \(ioi) 3 --top 5"])
   ) { call, _ in
     let s = try lazy.get()
     let run = try s.run(try call.arg(0))
     let l = try call.arg(1, as: Int.self)
-    guard l >= 0 && l < s.config.layers else { throw EvalError("LAYER: the model has \(s.config.layers) layers (0...\(s.config.layers - 1))") }
+    guard l >= 0 && l < s.config.layers else {
+      throw EvalError("LAYER: the model has \(s.config.layers) layers (0...\(s.config.layers - 1))")
+    }
     let t = try run.position(try call.flag("pos", default: -1))
     let post = try run.value(.block(l, .mlpPost)).row(t)
     let best = post.withUnsafeBufferPointer { topK($0, try! call.flag("top", default: 10)) }
-    return .table(Table(columns: ["component", "neuron", "activation"], rows: best.map { [.host(ComponentValue(.neuron(layer: l, index: $0.id))), Value($0.id), Value(Double($0.score))] }))
+    return .table(
+      Table(
+        columns: ["component", "neuron", "activation"],
+        rows: best.map {
+          [.host(ComponentValue(.neuron(layer: l, index: $0.id))), Value($0.id), Value(Double($0.score))]
+        }))
   }
 
   r.register(
     CommandSpec(
-      name: "latents", group: group, summary: "The most active latents of an SAE at a position (the SAE reads the run's activations)",
+      name: "latents", group: group,
+      summary: "The most active latents of an SAE at a position (the SAE reads the run's activations)",
       parameters: [ParameterSpec("run", .any), ParameterSpec("sae", .word, "an SAE name (see saes)")],
-      flags: [FlagSpec("pos", .int, valueName: "P", "position", default: "-1"), FlagSpec("top", .int, "how many", default: "10")],
+      flags: [
+        FlagSpec("pos", .int, valueName: "P", "position", default: "-1"),
+        FlagSpec("top", .int, "how many", default: "10"),
+      ],
       examples: ["latents \(ioi) blocks_3_hook_resid_pre --top 5"])
   ) { call, _ in
     let s = try lazy.get()
@@ -85,24 +107,37 @@ func registerLookCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
       acts = sae.encode(x).row(t)
     }
     let best = acts.withUnsafeBufferPointer { topK($0, try! call.flag("top", default: 10)) }.filter { $0.score > 0 }
-    return .table(Table(columns: ["component", "latent", "activation"], rows: best.map { [.host(ComponentValue(.latent(sae: sae.name, index: $0.id))), Value($0.id), Value(Double($0.score))] }))
+    return .table(
+      Table(
+        columns: ["component", "latent", "activation"],
+        rows: best.map {
+          [.host(ComponentValue(.latent(sae: sae.name, index: $0.id))), Value($0.id), Value(Double($0.score))]
+        }))
   }
 
   r.register(
     CommandSpec(
-      name: "lens", group: group, summary: "The logit lens: top tokens read from each layer's residual stream through ln_final and the unembedding",
+      name: "lens", group: group,
+      summary: "The logit lens: top tokens read from each layer's residual stream through ln_final and the unembedding",
       parameters: [ParameterSpec("run", .any)],
-      flags: [FlagSpec("pos", .int, valueName: "P", "position", default: "-1"), FlagSpec("top", .int, "tokens per layer", default: "3")],
+      flags: [
+        FlagSpec("pos", .int, valueName: "P", "position", default: "-1"),
+        FlagSpec("top", .int, "tokens per layer", default: "3"),
+      ],
       examples: ["lens \(ioi)"])
   ) { call, _ in
     let s = try lazy.get()
     let run = try s.run(try call.arg(0))
     let k = try call.flag("top", default: 3)
-    let rows = try s.model.logitLens(run.tokens, options: run.forwardOptions, position: try call.flag("pos", default: -1), top: k)
+    let rows = try s.model.logitLens(
+      run.tokens, options: run.forwardOptions, position: try call.flag("pos", default: -1), top: k)
     var out: [[Value]] = []
     for (i, row) in rows.enumerated() {
       for (rank, t) in row.tokens.enumerated() {
-        out.append([Value(i < s.config.layers ? "\(i)" : "final"), Value(row.stream), Value(rank + 1), Value(s.tokenText(t.id)), Value(t.id), Value(Double(t.score))])
+        out.append([
+          Value(i < s.config.layers ? "\(i)" : "final"), Value(row.stream), Value(rank + 1), Value(s.tokenText(t.id)),
+          Value(t.id), Value(Double(t.score)),
+        ])
       }
     }
     return .table(Table(columns: ["layer", "stream", "rank", "token", "id", "logit"], rows: out))
@@ -111,7 +146,8 @@ func registerLookCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
   r.register(
     CommandSpec(
       name: "tokensof", group: group,
-      summary: "The output tokens a component promotes and suppresses (a neuron's or latent's write direction; a head's OV copying score)",
+      summary:
+        "The output tokens a component promotes and suppresses (a neuron's or latent's write direction; a head's OV copying score)",
       parameters: [ParameterSpec("component", .any, "L3N77, L1H2 or sae.F12")],
       flags: [FlagSpec("top", .int, "tokens each way", default: "10")],
       examples: ["tokensof L5N10 --top 5", "tokensof L4H1 --top 5", "tokensof blocks_3_hook_resid_pre.F12"])
@@ -121,21 +157,32 @@ func registerLookCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
     let k = try call.flag("top", default: 10)
     let out = try s.model.outputTokens(c, saes: s.saes, top: k)
     var rows: [[Value]] = []
-    for (i, t) in out.promoted.enumerated() { rows.append([Value("promoted"), Value(i + 1), Value(s.tokenText(t.id)), Value(t.id), Value(Double(t.score))]) }
-    for (i, t) in out.suppressed.enumerated() { rows.append([Value("suppressed"), Value(i + 1), Value(s.tokenText(t.id)), Value(t.id), Value(Double(t.score))]) }
+    for (i, t) in out.promoted.enumerated() {
+      rows.append([Value("promoted"), Value(i + 1), Value(s.tokenText(t.id)), Value(t.id), Value(Double(t.score))])
+    }
+    for (i, t) in out.suppressed.enumerated() {
+      rows.append([Value("suppressed"), Value(i + 1), Value(s.tokenText(t.id)), Value(t.id), Value(Double(t.score))])
+    }
     return .table(Table(columns: ["direction", "rank", "token", "id", "score"], rows: rows))
   }
 
   r.register(
     CommandSpec(
       name: "dla", group: group,
-      summary: "Direct logit attribution: each component's direct contribution to logit[target] - logit[distractor] (final LayerNorm scale frozen); the parts sum to the logit difference",
-      parameters: [ParameterSpec("run", .any), ParameterSpec("target", .any, "a token"), ParameterSpec("distractor", .any, optional: true, "a token (omit for the target's logit)")],
+      summary:
+        "Direct logit attribution: each component's direct contribution to logit[target] - logit[distractor] (final LayerNorm scale frozen); the parts sum to the logit difference",
+      parameters: [
+        ParameterSpec("run", .any), ParameterSpec("target", .any, "a token"),
+        ParameterSpec("distractor", .any, optional: true, "a token (omit for the target's logit)"),
+      ],
       flags: [
         FlagSpec("by", .word, valueName: "layer|head|neuron|latent", "granularity", default: "head"),
         FlagSpec("pos", .int, valueName: "P", "position", default: "-1"),
       ],
-      examples: ["dla \(ioi) \" Mary\" \" John\" --by head | sort total --desc | head 5", "dla \(ioi) \" Mary\" \" John\" --by layer"])
+      examples: [
+        "dla \(ioi) \" Mary\" \" John\" --by head | sort total --desc | head 5",
+        "dla \(ioi) \" Mary\" \" John\" --by layer",
+      ])
   ) { call, _ in
     let s = try lazy.get()
     let run = try s.run(try call.arg(0))
@@ -145,7 +192,9 @@ func registerLookCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
     guard let by = AttributionGranularity(rawValue: byName) else {
       throw EvalError("--by: expected layer, head, neuron or latent, got '\(byName)'")
     }
-    let parts = try s.model.directLogitAttribution(run.tokens, options: run.forwardOptions, position: try call.flag("pos", default: -1), target: t, distractor: d, by: by)
+    let parts = try s.model.directLogitAttribution(
+      run.tokens, options: run.forwardOptions, position: try call.flag("pos", default: -1), target: t, distractor: d,
+      by: by)
     return .table(
       Table(
         columns: ["component", "layer", "kind", "total"],

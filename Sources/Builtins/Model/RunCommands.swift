@@ -13,16 +13,22 @@ func registerRunCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
   ) { call, _ in
     let s = try lazy.get()
     let ids = try s.promptTokens(try call.arg(0))
-    return .table(Table(columns: ["pos", "id", "token"], rows: ids.enumerated().map { [Value($0), Value($1), Value(s.tokenText($1))] }))
+    return .table(
+      Table(
+        columns: ["pos", "id", "token"], rows: ids.enumerated().map { [Value($0), Value($1), Value(s.tokenText($1))] }))
   }
 
   r.register(
     CommandSpec(
-      name: "run", group: group, summary: "Run the model on a prompt: a run value with tokens, logits and the cache of hook values",
+      name: "run", group: group,
+      summary: "Run the model on a prompt: a run value with tokens, logits and the cache of hook values",
       parameters: [ParameterSpec("prompt", .any, "a string or a list of token ids")],
       flags: [
-        FlagSpec("with", .any, valueName: "HOOKS", "an intervention or list of interventions (ablate, patch, steer, set)"),
-        FlagSpec("sae", .any, valueName: "NAME", "splice SAEs in (a name, a list of names, or \"all\"); the model sees the reconstruction"),
+        FlagSpec(
+          "with", .any, valueName: "HOOKS", "an intervention or list of interventions (ablate, patch, steer, set)"),
+        FlagSpec(
+          "sae", .any, valueName: "NAME",
+          "splice SAEs in (a name, a list of names, or \"all\"); the model sees the reconstruction"),
         .switch("keep-error", "with --sae, add the SAE's error term back so the forward pass is unchanged"),
         .switch("nocache", "keep no hook values (they are recomputed when asked for)"),
       ],
@@ -38,7 +44,11 @@ func registerRunCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
     let keepError = call.isSet("keep-error")
     var splices = try s.splices(call.flags["sae"], keepError: keepError).map { SAESplice($0, keepError: keepError) }
     // Latent interventions need their SAE spliced; with its error term, only the latent's change shows.
-    for h in hooks { for sae in h.saes where !splices.contains(where: { $0.sae.hook == sae.hook }) { splices.append(SAESplice(sae, keepError: true)) } }
+    for h in hooks {
+      for sae in h.saes where !splices.contains(where: { $0.sae.hook == sae.hook }) {
+        splices.append(SAESplice(sae, keepError: true))
+      }
+    }
     let cacheAll = !call.isSet("nocache") && RunValue.cacheAllIsCheap(s.config, tokens: tokens.count)
     return .host(try RunValue(session: s, tokens: tokens, hooks: hooks, saes: splices, cacheAll: cacheAll))
   }
@@ -47,7 +57,10 @@ func registerRunCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
     CommandSpec(
       name: "predict", group: group, summary: "The most likely next tokens: rank, token, id, logit, probability",
       parameters: [ParameterSpec("prompt", .any, "a prompt or a run")],
-      flags: [FlagSpec("top", .int, "how many tokens", default: "10"), FlagSpec("pos", .int, valueName: "P", "position to predict from", default: "-1")],
+      flags: [
+        FlagSpec("top", .int, "how many tokens", default: "10"),
+        FlagSpec("pos", .int, valueName: "P", "position to predict from", default: "-1"),
+      ],
       examples: [#"predict "When Mary and John went to the store, John gave a drink to" --top 5"#])
   ) { call, _ in
     let s = try lazy.get()
@@ -57,7 +70,8 @@ func registerRunCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
 
   r.register(
     CommandSpec(
-      name: "logits", group: group, summary: "The logits at a position (a tensor [vocab]); --all for every position [pos, vocab]",
+      name: "logits", group: group,
+      summary: "The logits at a position (a tensor [vocab]); --all for every position [pos, vocab]",
       parameters: [ParameterSpec("run", .any)],
       flags: [FlagSpec("pos", .int, valueName: "P", "position", default: "-1"), .switch("all", "every position")],
       examples: [#"logits (run "The cow said") --pos -1"#])
@@ -89,7 +103,10 @@ func registerRunCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
     CommandSpec(
       name: "logitdiff", group: group,
       summary: "logit[target] - logit[distractor] at a position: TDB's direction of interest",
-      parameters: [ParameterSpec("run", .any), ParameterSpec("target", .any, "a token"), ParameterSpec("distractor", .any, "a token")],
+      parameters: [
+        ParameterSpec("run", .any), ParameterSpec("target", .any, "a token"),
+        ParameterSpec("distractor", .any, "a token"),
+      ],
       flags: [FlagSpec("pos", .int, valueName: "P", "position", default: "-1")],
       examples: [#"logitdiff (run "When Mary and John went to the store, John gave a drink to") " Mary" " John""#])
   ) { call, _ in
@@ -107,7 +124,8 @@ func registerRunCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
   r.register(
     CommandSpec(
       name: "act", group: group,
-      summary: "A hook value of a run (a tensor), or a component's activation: a head's z [pos, d_head], a neuron's or latent's [pos]",
+      summary:
+        "A hook value of a run (a tensor), or a component's activation: a head's z [pos, d_head], a neuron's or latent's [pos]",
       parameters: [ParameterSpec("run", .any), ParameterSpec("what", .any, "a hook point or component")],
       flags: [FlagSpec("pos", .int, valueName: "P", "only this position")],
       examples: [
@@ -136,7 +154,9 @@ func registerRunCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
       value = out
     }
     if let p = try call.flag("pos", as: Int.self) {
-      let headFirst = value.rank == 3 && (value.shape[1] == value.shape[2]) && value.shape[0] == s.config.heads && value.shape[1] == run.tokens.count
+      let headFirst =
+        value.rank == 3 && (value.shape[1] == value.shape[2]) && value.shape[0] == s.config.heads
+        && value.shape[1] == run.tokens.count
       guard !headFirst else { throw EvalError("--pos: index a pattern as t[head, query, key] instead") }
       value = value.row(try run.position(p))
     }
@@ -145,11 +165,14 @@ func registerRunCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
 
   r.register(
     CommandSpec(
-      name: "generate", group: group, summary: "Continue a prompt token by token (greedy unless --temperature); stops at <|endoftext|>",
+      name: "generate", group: group,
+      summary: "Continue a prompt token by token (greedy unless --temperature); stops at <|endoftext|>",
       parameters: [ParameterSpec("prompt", .any)],
       flags: [
-        FlagSpec("n", .int, "how many tokens at most", default: "20"), FlagSpec("temperature", .number, valueName: "T", "sample at this temperature", default: "0"),
-        FlagSpec("seed", .int, "random seed for sampling", default: "0"), FlagSpec("with", .any, valueName: "HOOKS", "interventions applied at every step"),
+        FlagSpec("n", .int, "how many tokens at most", default: "20"),
+        FlagSpec("temperature", .number, valueName: "T", "sample at this temperature", default: "0"),
+        FlagSpec("seed", .int, "random seed for sampling", default: "0"),
+        FlagSpec("with", .any, valueName: "HOOKS", "interventions applied at every step"),
       ],
       examples: [#"generate "Anna made a list: stone, river, milk, door. Later Anna read the list again:" --n 8"#])
   ) { call, interp in
@@ -184,18 +207,26 @@ func registerRunCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
     return Value(s.tokenizer.decode(generated))
   }
 
-  r.register(CommandSpec(name: "model", group: group, summary: "The loaded model: folder and hyperparameters", examples: ["model"])) { _, _ in
+  r.register(
+    CommandSpec(
+      name: "model", group: group, summary: "The loaded model: folder and hyperparameters", examples: ["model"])
+  ) { _, _ in
     let s = try lazy.get()
     let c = s.config
     return .record(
       Record([
-        ("folder", Value(s.model.folder.path)), ("layers", Value(c.layers)), ("heads", Value(c.heads)), ("d_model", Value(c.dModel)),
-        ("d_head", Value(c.dHead)), ("d_mlp", Value(c.dMLP)), ("context", Value(c.context)), ("vocab", Value(c.vocabSize)),
+        ("folder", Value(s.model.folder.path)), ("layers", Value(c.layers)), ("heads", Value(c.heads)),
+        ("d_model", Value(c.dModel)),
+        ("d_head", Value(c.dHead)), ("d_mlp", Value(c.dMLP)), ("context", Value(c.context)),
+        ("vocab", Value(c.vocabSize)),
         ("saes", .list(s.saeNames.map { Value($0) })),
       ]))
   }
 
-  r.register(CommandSpec(name: "saes", group: group, summary: "The loaded SAEs: name, hook, width, architecture", examples: ["saes"])) { _, _ in
+  r.register(
+    CommandSpec(
+      name: "saes", group: group, summary: "The loaded SAEs: name, hook, width, architecture", examples: ["saes"])
+  ) { _, _ in
     let s = try lazy.get()
     return .table(
       Table(
@@ -215,7 +246,8 @@ func registerRunCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
   r.register(
     CommandSpec(
       name: "hooks", group: group, summary: "Every hook point of the model with its shape for a prompt of N tokens",
-      flags: [FlagSpec("tokens", .int, "prompt length for the shapes", default: "1")], examples: ["hooks | head 5", "hooks | count"])
+      flags: [FlagSpec("tokens", .int, "prompt length for the shapes", default: "1")],
+      examples: ["hooks | head 5", "hooks | count"])
   ) { call, _ in
     let s = try lazy.get()
     let T = try call.flag("tokens", default: 1)

@@ -8,7 +8,8 @@ func registerSweepCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
   r.register(
     CommandSpec(
       name: "sweep", group: group,
-      summary: "Patch or ablate every component in turn and measure a metric: a (layer, position or head, effect) table, a heatmap on a terminal",
+      summary:
+        "Patch or ablate every component in turn and measure a metric: a (layer, position or head, effect) table, a heatmap on a terminal",
       parameters: [
         ParameterSpec("mode", .word, "patch or ablate"),
         ParameterSpec("run", .any, optional: true, "for ablate: the run to ablate"),
@@ -16,8 +17,13 @@ func registerSweepCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
       flags: [
         FlagSpec("clean", .any, valueName: "RUN", "patch: the run whose activations are copied in"),
         FlagSpec("corrupt", .any, valueName: "RUN", "patch: the run they are copied into"),
-        FlagSpec("metric", .function, valueName: "FUNCTION", "a function of a run returning a number, e.g. { |x| logitdiff x \" Mary\" \" John\" }"),
-        FlagSpec("over", .word, valueName: "WHAT", "patch: resid|heads|heads-by-pos|mlp|attn; ablate: heads|neurons|latents|mlp|attn", default: "resid (patch), heads (ablate)"),
+        FlagSpec(
+          "metric", .function, valueName: "FUNCTION",
+          "a function of a run returning a number, e.g. { |x| logitdiff x \" Mary\" \" John\" }"),
+        FlagSpec(
+          "over", .word, valueName: "WHAT",
+          "patch: resid|heads|heads-by-pos|mlp|attn; ablate: heads|neurons|latents|mlp|attn",
+          default: "resid (patch), heads (ablate)"),
         FlagSpec("pos", .any, valueName: "P", "ablate: only at these positions"),
         FlagSpec("layer", .int, valueName: "L", "ablate neurons: only this layer"),
         FlagSpec("sae", .word, valueName: "NAME", "ablate latents: the SAE (default: the first loaded)"),
@@ -40,16 +46,23 @@ func registerSweepCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
     func runWith(_ base: RunValue, _ hook: HookValue) throws -> RunValue {
       try interp.checkInterrupt(at: call.location)
       var splices = base.saes
-      for sae in hook.saes where !splices.contains(where: { $0.sae.hook == sae.hook }) { splices.append(SAESplice(sae, keepError: true)) }
-      return try RunValue(session: s, tokens: base.tokens, hooks: base.hooks + [hook], saes: splices, cacheAll: false, lazyLogits: true)
+      for sae in hook.saes where !splices.contains(where: { $0.sae.hook == sae.hook }) {
+        splices.append(SAESplice(sae, keepError: true))
+      }
+      return try RunValue(
+        session: s, tokens: base.tokens, hooks: base.hooks + [hook], saes: splices, cacheAll: false, lazyLogits: true)
     }
     let c = s.config
     switch mode {
     case "patch":
-      guard let cv = call.flags["clean"], let kv = call.flags["corrupt"] else { throw EvalError("sweep patch needs --clean RUN and --corrupt RUN") }
+      guard let cv = call.flags["clean"], let kv = call.flags["corrupt"] else {
+        throw EvalError("sweep patch needs --clean RUN and --corrupt RUN")
+      }
       let clean = try s.run(cv, what: "--clean"), corrupt = try s.run(kv, what: "--corrupt")
       guard clean.tokens.count == corrupt.tokens.count else {
-        throw EvalError("sweep patch: the clean run has \(clean.tokens.count) tokens and the corrupt run \(corrupt.tokens.count); use prompts of the same length")
+        throw EvalError(
+          "sweep patch: the clean run has \(clean.tokens.count) tokens and the corrupt run \(corrupt.tokens.count); use prompts of the same length"
+        )
       }
       let over = try call.flag("over", default: "resid")
       let mClean = try measure(clean), mCorrupt = try measure(corrupt)
@@ -59,7 +72,8 @@ func registerSweepCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
       var grid: [[Float]] = []
       func effect(_ sel: HookSelection, _ name: String) throws -> (Double, Double) {
         let source = try clean.value(sel.hook)
-        let hook = HookValue(label: "patch \(name)", interventions: [Interventions.copy(sel, from: source, label: "patch \(name)")])
+        let hook = HookValue(
+          label: "patch \(name)", interventions: [Interventions.copy(sel, from: source, label: "patch \(name)")])
         let m = try measure(try runWith(corrupt, hook))
         let denom = mClean - mCorrupt
         return (m, denom == 0 ? .nan : (m - mCorrupt) / denom)
@@ -70,14 +84,20 @@ func registerSweepCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
         for l in 0..<c.layers {
           var line: [Float] = []
           for t in 0..<T {
-            let (m, n) = try effect(HookSelection(hook: .block(l, site), positions: [t]), "blocks.\(l).\(site.rawValue) --pos \(t)")
+            let (m, n) = try effect(
+              HookSelection(hook: .block(l, site), positions: [t]), "blocks.\(l).\(site.rawValue) --pos \(t)")
             rows.append([Value(l), Value(t), Value(labels[t]), Value(m), Value(n)])
             line.append(Float(n))
           }
           grid.append(line)
         }
         let table = Table(columns: ["layer", "pos", "token", "metric", "normalized"], rows: rows)
-        return .host(SweepValue(table: table, heatmap: HeatmapValue(title: "patching \(over) (normalised effect; layer ↓, position →)", rowName: "layer", columnName: "pos", rowLabels: (0..<c.layers).map { "\($0)" }, columnLabels: labels, values: grid, signed: true)))
+        return .host(
+          SweepValue(
+            table: table,
+            heatmap: HeatmapValue(
+              title: "patching \(over) (normalised effect; layer ↓, position →)", rowName: "layer", columnName: "pos",
+              rowLabels: (0..<c.layers).map { "\($0)" }, columnLabels: labels, values: grid, signed: true)))
       case "heads", "heads-by-pos":
         for l in 0..<c.layers {
           var line: [Float] = []
@@ -88,8 +108,12 @@ func registerSweepCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
               line.append(Float(n))
             } else {
               for t in 0..<T {
-                let (m, n) = try effect(HookSelection(hook: .block(l, .z), positions: [t], index: h), "L\(l)H\(h) --pos \(t)")
-                rows.append([.host(ComponentValue(.head(layer: l, head: h))), Value(l), Value(h), Value(t), Value(labels[t]), Value(m), Value(n)])
+                let (m, n) = try effect(
+                  HookSelection(hook: .block(l, .z), positions: [t], index: h), "L\(l)H\(h) --pos \(t)")
+                rows.append([
+                  .host(ComponentValue(.head(layer: l, head: h))), Value(l), Value(h), Value(t), Value(labels[t]),
+                  Value(m), Value(n),
+                ])
               }
             }
           }
@@ -97,21 +121,33 @@ func registerSweepCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
         }
         if over == "heads" {
           let table = Table(columns: ["component", "layer", "head", "metric", "normalized"], rows: rows)
-          return .host(SweepValue(table: table, heatmap: HeatmapValue(title: "patching heads (normalised effect; layer ↓, head →)", rowName: "layer", columnName: "head", rowLabels: (0..<c.layers).map { "\($0)" }, columnLabels: (0..<c.heads).map { "H\($0)" }, values: grid, signed: true)))
+          return .host(
+            SweepValue(
+              table: table,
+              heatmap: HeatmapValue(
+                title: "patching heads (normalised effect; layer ↓, head →)", rowName: "layer", columnName: "head",
+                rowLabels: (0..<c.layers).map { "\($0)" }, columnLabels: (0..<c.heads).map { "H\($0)" }, values: grid,
+                signed: true)))
         }
-        return .table(Table(columns: ["component", "layer", "head", "pos", "token", "metric", "normalized"], rows: rows))
+        return .table(
+          Table(columns: ["component", "layer", "head", "pos", "token", "metric", "normalized"], rows: rows))
       default:
         throw EvalError("sweep patch --over: expected resid, heads, heads-by-pos, mlp or attn, got '\(over)'")
       }
     case "ablate":
-      guard let rv = call[1] else { throw EvalError("sweep ablate needs a RUN: sweep ablate RUN --metric FUNCTION --over heads") }
+      guard let rv = call[1] else {
+        throw EvalError("sweep ablate needs a RUN: sweep ablate RUN --metric FUNCTION --over heads")
+      }
       let base = try s.run(rv)
       let over = try call.flag("over", default: "heads")
       let pos = try positions(call)
       let m0 = try measure(base)
       var rows: [[Value]] = []
-      func effect(_ sel: HookSelection, _ c: Component?, _ name: String, saes: [SparseAutoencoder] = []) throws -> Double {
-        let hook = HookValue(label: "ablate \(name)", interventions: [Interventions.zero(sel, label: "ablate \(name)")], saes: saes)
+      func effect(_ sel: HookSelection, _ c: Component?, _ name: String, saes: [SparseAutoencoder] = []) throws
+        -> Double
+      {
+        let hook = HookValue(
+          label: "ablate \(name)", interventions: [Interventions.zero(sel, label: "ablate \(name)")], saes: saes)
         return try measure(try runWith(base, hook)) - m0
       }
       switch over {
@@ -120,18 +156,29 @@ func registerSweepCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
         for l in 0..<c.layers {
           var line: [Float] = []
           for h in 0..<c.heads {
-            let e = try effect(HookSelection(hook: .block(l, .z), positions: pos, index: h), .head(layer: l, head: h), "L\(l)H\(h)")
+            let e = try effect(
+              HookSelection(hook: .block(l, .z), positions: pos, index: h), .head(layer: l, head: h), "L\(l)H\(h)")
             rows.append([.host(ComponentValue(.head(layer: l, head: h))), Value(l), Value(h), Value(e)])
             line.append(Float(e))
           }
           grid.append(line)
         }
         let table = Table(columns: ["component", "layer", "head", "effect"], rows: rows)
-        return .host(SweepValue(table: table, heatmap: HeatmapValue(title: "ablating heads (metric change; layer ↓, head →)", rowName: "layer", columnName: "head", rowLabels: (0..<c.layers).map { "\($0)" }, columnLabels: (0..<c.heads).map { "H\($0)" }, values: grid, signed: true)))
+        return .host(
+          SweepValue(
+            table: table,
+            heatmap: HeatmapValue(
+              title: "ablating heads (metric change; layer ↓, head →)", rowName: "layer", columnName: "head",
+              rowLabels: (0..<c.layers).map { "\($0)" }, columnLabels: (0..<c.heads).map { "H\($0)" }, values: grid,
+              signed: true)))
       case "mlp", "attn":
         let site: HookPoint.Site = over == "mlp" ? .mlpOut : .attnOut
         for l in 0..<c.layers {
-          rows.append([Value("blocks.\(l).\(site.rawValue)"), Value(l), Value(try effect(HookSelection(hook: .block(l, site), positions: pos), nil, "blocks.\(l).\(site.rawValue)"))])
+          rows.append([
+            Value("blocks.\(l).\(site.rawValue)"), Value(l),
+            Value(
+              try effect(HookSelection(hook: .block(l, site), positions: pos), nil, "blocks.\(l).\(site.rawValue)")),
+          ])
         }
         return .table(Table(columns: ["hook", "layer", "effect"], rows: rows))
       case "neurons":
@@ -142,7 +189,9 @@ func registerSweepCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
           let post = try base.value(.block(l, .mlpPost))
           let ts = try HookSelection(hook: .block(l, .mlpPost), positions: pos).resolvedPositions(base.tokens.count)
           for n in 0..<c.dMLP where ts.contains(where: { post[$0, n] != 0 }) {
-            let e = try effect(HookSelection(hook: .block(l, .mlpPost), positions: pos, index: n), .neuron(layer: l, index: n), "L\(l)N\(n)")
+            let e = try effect(
+              HookSelection(hook: .block(l, .mlpPost), positions: pos, index: n), .neuron(layer: l, index: n),
+              "L\(l)N\(n)")
             rows.append([.host(ComponentValue(.neuron(layer: l, index: n))), Value(l), Value(n), Value(e)])
           }
         }
@@ -155,7 +204,9 @@ func registerSweepCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
         let ts = try HookSelection(hook: sae.hook, positions: pos).resolvedPositions(base.tokens.count)
         let point = HookPoint(sae.hook.site, layer: sae.hook.layer, sae: .actsPost)
         for f in 0..<sae.dSAE where ts.contains(where: { acts[$0, f] != 0 }) {
-          let e = try effect(HookSelection(hook: point, positions: pos, index: f), .latent(sae: name, index: f), "\(name).F\(f)", saes: [sae])
+          let e = try effect(
+            HookSelection(hook: point, positions: pos, index: f), .latent(sae: name, index: f), "\(name).F\(f)",
+            saes: [sae])
           rows.append([.host(ComponentValue(.latent(sae: name, index: f))), Value(f), Value(e)])
         }
         return .table(Table(columns: ["component", "latent", "effect"], rows: rows))
@@ -172,8 +223,13 @@ func registerSweepCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
       name: "compare", group: group,
       summary: "Two runs side by side: top next tokens of each, and the hook values that differ most",
       parameters: [ParameterSpec("a", .any, "a run"), ParameterSpec("b", .any, "a run")],
-      flags: [FlagSpec("top", .int, "rows of each part", default: "5"), FlagSpec("pos", .int, valueName: "P", "position compared", default: "-1")],
-      examples: [#"compare (run "When Mary and John went to the store, John gave a drink to") (run "When Mary and John went to the store, Mary gave a drink to")"#])
+      flags: [
+        FlagSpec("top", .int, "rows of each part", default: "5"),
+        FlagSpec("pos", .int, valueName: "P", "position compared", default: "-1"),
+      ],
+      examples: [
+        #"compare (run "When Mary and John went to the store, John gave a drink to") (run "When Mary and John went to the store, Mary gave a drink to")"#
+      ])
   ) { call, _ in
     let s = try lazy.get()
     let a = try s.run(try call.arg(0), what: "A"), b = try s.run(try call.arg(1), what: "B")
@@ -181,7 +237,9 @@ func registerSweepCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
     let ta = try a.top(k, position: p), tb = try b.top(k, position: p)
     var top: [[Value]] = []
     for i in 0..<min(ta.count, tb.count) {
-      top.append([Value(i + 1), Value(ta[i].token), Value(Double(ta[i].logit)), Value(tb[i].token), Value(Double(tb[i].logit))])
+      top.append([
+        Value(i + 1), Value(ta[i].token), Value(Double(ta[i].logit)), Value(tb[i].token), Value(Double(tb[i].logit)),
+      ])
     }
     // Differences at the compared position of every residual-stream-sized hook.
     let pa = try a.position(p), pb = try b.position(p)
@@ -199,7 +257,13 @@ func registerSweepCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
     return .record(
       Record([
         ("top", .table(Table(columns: ["rank", "a_token", "a_logit", "b_token", "b_logit"], rows: top))),
-        ("hooks", .table(Table(columns: ["hook", "distance", "relative"], rows: diffs.prefix(k * 2).map { [Value($0.0), Value($0.1), Value($0.2)] }))),
+        (
+          "hooks",
+          .table(
+            Table(
+              columns: ["hook", "distance", "relative"],
+              rows: diffs.prefix(k * 2).map { [Value($0.0), Value($0.1), Value($0.2)] }))
+        ),
       ]))
   }
 }

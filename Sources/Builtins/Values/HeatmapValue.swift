@@ -11,7 +11,10 @@ final class HeatmapValue: HostValue, RichDisplay {
   /// Symmetric colour scale around zero (effects), else 0...max (attention).
   let signed: Bool
 
-  init(title: String, rowName: String, columnName: String, rowLabels: [String], columnLabels: [String], values: [[Float]], signed: Bool) {
+  init(
+    title: String, rowName: String, columnName: String, rowLabels: [String], columnLabels: [String], values: [[Float]],
+    signed: Bool
+  ) {
     self.title = title
     self.rowName = rowName
     self.columnName = columnName
@@ -44,7 +47,9 @@ final class HeatmapValue: HostValue, RichDisplay {
     let cols = min(columnLabels.count, maxCols)
     let finite = values.flatMap { $0 }.filter { $0.isFinite }
     let scale = signed ? max(finite.map(abs).max() ?? 1, 1e-9) : max(finite.max() ?? 1, 1e-9)
-    var lines = ["\(title)   scale: " + (signed ? "±\(String(format: "%.3g", scale))" : "0…\(String(format: "%.3g", scale))")]
+    var lines = [
+      "\(title)   scale: " + (signed ? "±\(String(format: "%.3g", scale))" : "0…\(String(format: "%.3g", scale))")
+    ]
     func label(_ s: String, _ w: Int) -> String {
       let shown = s.replacingOccurrences(of: "\n", with: "\\n")
       let cut = shown.count > w - 1 ? String(shown.prefix(w - 2)) + "…" : shown
@@ -67,7 +72,8 @@ final class HeatmapValue: HostValue, RichDisplay {
         if color {
           // 24-bit background: white -> blue (positive), white -> red (negative).
           let a = min(1, abs(x))
-          let (r, g, b): (Double, Double, Double) = x >= 0 ? (255 * (1 - a), 255 * (1 - 0.6 * a), 255) : (255, 255 * (1 - 0.7 * a), 255 * (1 - 0.7 * a))
+          let (r, g, b): (Double, Double, Double) =
+            x >= 0 ? (255 * (1 - a), 255 * (1 - 0.6 * a), 255) : (255, 255 * (1 - 0.7 * a), 255 * (1 - 0.7 * a))
           line += "\u{1B}[48;2;\(Int(r));\(Int(g));\(Int(b))m   \u{1B}[0m"
         } else {
           let k = min(4, Int((abs(x) * 4).rounded()))
@@ -77,9 +83,12 @@ final class HeatmapValue: HostValue, RichDisplay {
       }
       lines.append(line)
     }
-    if cols < columnLabels.count { lines.append("(\(columnLabels.count - cols) more columns not shown; pipe it for the full table)") }
+    if cols < columnLabels.count {
+      lines.append("(\(columnLabels.count - cols) more columns not shown; pipe it for the full table)")
+    }
     if rowLabels != columnLabels {
-      lines.append("\(columnName): " + columnLabels.prefix(cols).enumerated().map { "\($0)=\($1)" }.joined(separator: " "))
+      lines.append(
+        "\(columnName): " + columnLabels.prefix(cols).enumerated().map { "\($0)=\($1)" }.joined(separator: " "))
     }
     return lines.joined(separator: "\n")
   }

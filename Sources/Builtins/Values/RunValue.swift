@@ -19,7 +19,10 @@ final class RunValue: HostValue, RichDisplay {
   /// - Parameter lazyLogits: keep only ln_final's output and compute logits
   ///   per position when asked (sweeps evaluate a metric at one position, and
   ///   the unembedding of every position dominates small models' forward pass).
-  init(session: ModelSession, tokens: [Int], hooks: [HookValue], saes: [SAESplice], cacheAll: Bool, lazyLogits: Bool = false)
+  init(
+    session: ModelSession, tokens: [Int], hooks: [HookValue], saes: [SAESplice], cacheAll: Bool,
+    lazyLogits: Bool = false
+  )
     throws
   {
     self.session = session
@@ -82,7 +85,9 @@ final class RunValue: HostValue, RichDisplay {
     guard p >= 0 && p < T else { throw InterventionError.positionOutOfRange(position, tokens: T) }
     if let allLogits { return allLogits.row(p) }
     if let row = logitRows[p] { return row }
-    let row = session.model.unembed(try value(HookPoint(.lnFinalNormalized)).row(p).reshaped([1, session.config.dModel])).row(0)
+    let row = session.model.unembed(
+      try value(HookPoint(.lnFinalNormalized)).row(p).reshaped([1, session.config.dModel])
+    ).row(0)
     logitRows[p] = row
     return row
   }
@@ -141,7 +146,9 @@ final class RunValue: HostValue, RichDisplay {
     return .table(
       Table(
         columns: ["rank", "token", "id", "logit", "prob"],
-        rows: rows.map { [Value($0.rank), Value($0.token), Value($0.id), Value(Double($0.logit)), Value(Double($0.prob))] }))
+        rows: rows.map {
+          [Value($0.rank), Value($0.token), Value($0.id), Value(Double($0.logit)), Value(Double($0.prob))]
+        }))
   }
 
   func plain() -> Value {
@@ -163,11 +170,15 @@ final class RunValue: HostValue, RichDisplay {
   }
 
   func display(width: Int, color: Bool) -> String {
-    var lines = ["run of \(tokens.count) tokens" + (hooks.isEmpty ? "" : " with \(hooks.map(\.label).joined(separator: ", "))")]
+    var lines = [
+      "run of \(tokens.count) tokens" + (hooks.isEmpty ? "" : " with \(hooks.map(\.label).joined(separator: ", "))")
+    ]
     for row in (try? top(5)) ?? [] {
       let bar = String(repeating: "█", count: Int((row.prob * 20).rounded()))
       let token = quoted(row.token).padding(toLength: max(16, quoted(row.token).count), withPad: " ", startingAt: 0)
-      lines.append("  \(row.rank)  \(token)" + String(format: " %8.3f  %6.2f%%  ", Double(row.logit), Double(row.prob * 100)) + bar)
+      lines.append(
+        "  \(row.rank)  \(token)" + String(format: " %8.3f  %6.2f%%  ", Double(row.logit), Double(row.prob * 100)) + bar
+      )
     }
     return lines.joined(separator: "\n")
   }

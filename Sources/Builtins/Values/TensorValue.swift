@@ -208,7 +208,9 @@ func tensorArgument(_ v: Value, what: String) throws -> Tensor {
       guard depth == shape.count else { throw EvalError("\(what): ragged nested list") }
       flat.append(Float(d))
     case .list(let items):
-      if depth == shape.count { shape.append(items.count) } else if shape[depth] != items.count {
+      if depth == shape.count {
+        shape.append(items.count)
+      } else if shape[depth] != items.count {
         throw EvalError("\(what): ragged nested list")
       }
       for i in items { try visit(i, depth: depth + 1) }

@@ -107,7 +107,9 @@ extension GPT2Model {
     guard l >= 0 && l < config.layers else {
       throw AttributionError.noSuchUnit("\(name): the model has \(config.layers) layers (0...\(config.layers - 1))")
     }
-    guard i >= 0 && i < n else { throw AttributionError.noSuchUnit("\(name): the model has \(n) \(what) (0...\(n - 1))") }
+    guard i >= 0 && i < n else {
+      throw AttributionError.noSuchUnit("\(name): the model has \(n) \(what) (0...\(n - 1))")
+    }
   }
 
   func checkToken(_ id: Int) throws {
@@ -116,10 +118,13 @@ extension GPT2Model {
 
   /// The metric, options and read for `metric` on a prompt of `tokens`
   /// (run with `options`).
-  func attributionSetup(_ metric: AttributionMetric, tokens: [Int], options: ForwardOptions) throws -> AttributionSetup {
+  func attributionSetup(_ metric: AttributionMetric, tokens: [Int], options: ForwardOptions) throws -> AttributionSetup
+  {
     let c = config, T = tokens.count, L = c.layers, H = c.heads, D = c.dHead, C = c.dModel
     func ln1(_ l: Int) -> AttributionRead {
-      .layerNorm(normalized: .block(l, .ln1Normalized), scale: .block(l, .ln1Scale), weight: weights.blocks[l].ln1Weight, slot: 2 * l)
+      .layerNorm(
+        normalized: .block(l, .ln1Normalized), scale: .block(l, .ln1Scale), weight: weights.blocks[l].ln1Weight,
+        slot: 2 * l)
     }
     switch metric {
     case .logitDifference(let p, let target, let distractor):
@@ -128,10 +133,13 @@ extension GPT2Model {
       try checkToken(distractor)
       // As a seed at ln_final's output rather than Metric.logitDifference, whose
       // value computes the whole row of logits: the same gradient, no unembedding.
-      let seed = try LogitCombination.logitDifference(position: p, target: target, distractor: distractor).metric(model: self, tokens: T)
+      let seed = try LogitCombination.logitDifference(position: p, target: target, distractor: distractor).metric(
+        model: self, tokens: T)
       return AttributionSetup(
         metric: seed, forward: options,
-        read: .layerNorm(normalized: HookPoint(.lnFinalNormalized), scale: HookPoint(.lnFinalScale), weight: weights.lnfWeight, slot: 2 * L),
+        read: .layerNorm(
+          normalized: HookPoint(.lnFinalNormalized), scale: HookPoint(.lnFinalScale), weight: weights.lnfWeight,
+          slot: 2 * L),
         metricHook: HookPoint(.lnFinalNormalized))
 
     case .neuron(let l, let n, let p):
@@ -141,7 +149,9 @@ extension GPT2Model {
       seed[t, n] = 1
       return AttributionSetup(
         metric: .hookValue(.block(l, .mlpPre), seed: seed), forward: options,
-        read: .layerNorm(normalized: .block(l, .ln2Normalized), scale: .block(l, .ln2Scale), weight: weights.blocks[l].ln2Weight, slot: 2 * l + 1),
+        read: .layerNorm(
+          normalized: .block(l, .ln2Normalized), scale: .block(l, .ln2Scale), weight: weights.blocks[l].ln2Weight,
+          slot: 2 * l + 1),
         metricHook: .block(l, .mlpPre))
 
     case .attentionScore(let l, let h, let q, let k, let side):
@@ -154,12 +164,15 @@ extension GPT2Model {
       var cut: [Intervention] = []
       if side != .both {
         let other: HookPoint = .block(l, side == .query ? .k : .q)
-        cut.append(Intervention(hook: other, label: "trace --through \(side.rawValue): no gradient through \(other.name)") { g, _ in
-          g = Tensor(zeros: g.shape)
-        })
+        cut.append(
+          Intervention(hook: other, label: "trace --through \(side.rawValue): no gradient through \(other.name)") {
+            g, _ in
+            g = Tensor(zeros: g.shape)
+          })
       }
       return AttributionSetup(
-        metric: .hookValue(.block(l, .attnScores), seed: seed), forward: options, gradientInterventions: cut, read: ln1(l),
+        metric: .hookValue(.block(l, .attnScores), seed: seed), forward: options, gradientInterventions: cut,
+        read: ln1(l),
         metricHook: .block(l, .attnScores))
 
     case .headWrite(let l, let h, let q, let k, let target, let distractor):
@@ -175,7 +188,8 @@ extension GPT2Model {
       o.logits = .none
       let run = try forward(tokens, options: o)
       let weight = run.cache[.block(l, .pattern)]![h, q, k]
-      let direction = logitDirection(target: target, distractor: distractor, scale: run.cache[HookPoint(.lnFinalScale)]![q, 0])
+      let direction = logitDirection(
+        target: target, distractor: distractor, scale: run.cache[HookPoint(.lnFinalScale)]![q, 0])
       // seed[k, h, :] = weight · W_O_h d, so Σ seed ⊙ v = weight · (v_k W_O_h) · d.
       var seed = Tensor(zeros: [T, H, D])
       let wo = weights.blocks[l].attnProjWeight.pointer
@@ -184,16 +198,21 @@ extension GPT2Model {
         for i in 0..<C { s += wo[(h * D + j) * C + i] * direction[i] }
         seed[k, h, j] = weight * s
       }
-      return AttributionSetup(metric: .hookValue(.block(l, .v), seed: seed), forward: options, read: ln1(l), metricHook: .block(l, .v))
+      return AttributionSetup(
+        metric: .hookValue(.block(l, .v), seed: seed), forward: options, read: ln1(l), metricHook: .block(l, .v))
 
     case .latent(let sae, let f, let p):
       let name = "\(sae.name).F\(f)"
-      guard f >= 0 && f < sae.dSAE else { throw AttributionError.noSuchUnit("\(name): the SAE has \(sae.dSAE) latents (0...\(sae.dSAE - 1))") }
+      guard f >= 0 && f < sae.dSAE else {
+        throw AttributionError.noSuchUnit("\(name): the SAE has \(sae.dSAE) latents (0...\(sae.dSAE - 1))")
+      }
       try validate(sae.hook)
       let t = try absolutePosition(p, tokens: T)
       var o = options
       if let other = o.saes.first(where: { $0.sae.hook == sae.hook }) {
-        guard other.sae === sae else { throw AttributionError.otherSAESpliced(name, hook: sae.hook.name, spliced: other.sae.name) }
+        guard other.sae === sae else {
+          throw AttributionError.otherSAESpliced(name, hook: sae.hook.name, spliced: other.sae.name)
+        }
       } else {
         o.saes.append(SAESplice(sae, keepError: true))
       }
@@ -209,7 +228,9 @@ extension GPT2Model {
       default:
         read = .none
       }
-      return AttributionSetup(metric: .hookValue(site(.actsPost), seed: seed), forward: o, read: read, metricHook: site(.actsPost), metricSAE: sae)
+      return AttributionSetup(
+        metric: .hookValue(site(.actsPost), seed: seed), forward: o, read: read, metricHook: site(.actsPost),
+        metricSAE: sae)
     }
   }
 }

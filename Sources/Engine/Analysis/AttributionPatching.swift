@@ -34,10 +34,13 @@ extension GPT2Model {
   /// (a_clean - a_corrupt) · ∂metric/∂a at the corrupt run — two forward
   /// passes and one backward pass for every place at once.
   public func attributionPatching(
-    clean: [Int], corrupt: [Int], cleanOptions: ForwardOptions = ForwardOptions(), corruptOptions: ForwardOptions = ForwardOptions(),
+    clean: [Int], corrupt: [Int], cleanOptions: ForwardOptions = ForwardOptions(),
+    corruptOptions: ForwardOptions = ForwardOptions(),
     metric: Metric, over site: PatchSite
   ) throws -> AttributionPatching {
-    guard clean.count == corrupt.count else { throw AttributionError.lengthMismatch(clean: clean.count, corrupt: corrupt.count) }
+    guard clean.count == corrupt.count else {
+      throw AttributionError.lengthMismatch(clean: clean.count, corrupt: corrupt.count)
+    }
     let c = config, T = corrupt.count, L = c.layers
     let hookSite: HookPoint.Site = site == .heads ? .z : site == .neurons ? .mlpPost : .residPre
     let points = Set((0..<L).map { HookPoint.block($0, hookSite) })
@@ -69,7 +72,8 @@ extension GPT2Model {
           let index = site == .resid ? nil : u
           out.append(
             PatchEstimate(
-              selection: HookSelection(hook: p, positions: [t], index: index), layer: l, index: index, position: t, estimate: s))
+              selection: HookSelection(hook: p, positions: [t], index: index), layer: l, index: index, position: t,
+              estimate: s))
         }
       }
     }

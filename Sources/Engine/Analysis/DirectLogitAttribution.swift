@@ -51,10 +51,13 @@ extension GPT2Model {
         throw ModelError.badIntervention("dla --by latent needs an SAE spliced into the run (run PROMPT --sae NAME)")
       }
       guard [.residPre, .residMid, .residPost, .mlpPost].contains(splice.sae.hook.site) else {
-        throw ModelError.badIntervention("dla --by latent supports SAEs on the residual stream or mlp.hook_post, not \(splice.sae.hook.name)")
+        throw ModelError.badIntervention(
+          "dla --by latent supports SAEs on the residual stream or mlp.hook_post, not \(splice.sae.hook.name)")
       }
       latentSAE = splice
-      for s in [HookPoint.SAESite.actsPost, .error] { wanted.insert(HookPoint(splice.sae.hook.site, layer: splice.sae.hook.layer, sae: s)) }
+      for s in [HookPoint.SAESite.actsPost, .error] {
+        wanted.insert(HookPoint(splice.sae.hook.site, layer: splice.sae.hook.layer, sae: s))
+      }
     }
     var opts = options
     opts.cache = .points(wanted)
@@ -105,12 +108,21 @@ extension GPT2Model {
       for f in 0..<sae.dSAE where a[f] != 0 {
         out.append(Attribution(name: "\(sae.name).F\(f)", layer: saeLayer, kind: "latent", value: a[f] * decProj[f]))
       }
-      out.append(Attribution(name: "\(sae.name).b_dec", layer: saeLayer, kind: "sae_bias", value: dot(sae.bDec.pointer, outDir)))
-      out.append(Attribution(name: "\(sae.name).error", layer: saeLayer, kind: "sae_error", value: dot(err.pointer + pos * sae.dIn, outDir)))
+      out.append(
+        Attribution(name: "\(sae.name).b_dec", layer: saeLayer, kind: "sae_bias", value: dot(sae.bDec.pointer, outDir)))
+      out.append(
+        Attribution(
+          name: "\(sae.name).error", layer: saeLayer, kind: "sae_error", value: dot(err.pointer + pos * sae.dIn, outDir)
+        ))
     }
     if !embedsReplaced {
-      out.append(Attribution(name: "embed", layer: nil, kind: "embed", value: dot(run.cache[HookPoint(.embed)]!.pointer + pos * C, g)))
-      out.append(Attribution(name: "pos_embed", layer: nil, kind: "pos_embed", value: dot(run.cache[HookPoint(.posEmbed)]!.pointer + pos * C, g)))
+      out.append(
+        Attribution(
+          name: "embed", layer: nil, kind: "embed", value: dot(run.cache[HookPoint(.embed)]!.pointer + pos * C, g)))
+      out.append(
+        Attribution(
+          name: "pos_embed", layer: nil, kind: "pos_embed",
+          value: dot(run.cache[HookPoint(.posEmbed)]!.pointer + pos * C, g)))
     }
     for l in 0..<c.layers {
       let b = weights.blocks[l]

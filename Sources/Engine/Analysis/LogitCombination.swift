@@ -25,7 +25,10 @@ public struct LogitCombination: Sendable, Equatable {
 
   /// logits[position, target] - logits[position, distractor].
   public static func logitDifference(position: Int, target: Int, distractor: Int) -> LogitCombination {
-    LogitCombination(terms: [Term(position: position, token: target, coefficient: 1), Term(position: position, token: distractor, coefficient: -1)])
+    LogitCombination(terms: [
+      Term(position: position, token: target, coefficient: 1),
+      Term(position: position, token: distractor, coefficient: -1),
+    ])
   }
 
   public static func + (a: LogitCombination, b: LogitCombination) -> LogitCombination {
@@ -34,7 +37,9 @@ public struct LogitCombination: Sendable, Equatable {
 
   /// Every coefficient and the constant multiplied by `k`.
   public func scaled(by k: Double) -> LogitCombination {
-    LogitCombination(terms: terms.map { Term(position: $0.position, token: $0.token, coefficient: $0.coefficient * k) }, constant: constant * k)
+    LogitCombination(
+      terms: terms.map { Term(position: $0.position, token: $0.token, coefficient: $0.coefficient * k) },
+      constant: constant * k)
   }
 
   /// Whether any term is left (a metric of no logits is a constant).

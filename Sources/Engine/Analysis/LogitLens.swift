@@ -26,7 +26,9 @@ extension GPT2Model {
   /// The logit lens: each layer's residual stream at `position` read through
   /// ln_final (its own scale) and the unembedding. Row l is `blocks.l.hook_resid_pre`;
   /// the last row is the final residual stream (the model's real logits).
-  public func logitLens(_ tokens: [Int], options: ForwardOptions = ForwardOptions(), position: Int, top k: Int) throws -> [(stream: String, tokens: [ScoredToken])] {
+  public func logitLens(_ tokens: [Int], options: ForwardOptions = ForwardOptions(), position: Int, top k: Int) throws
+    -> [(stream: String, tokens: [ScoredToken])]
+  {
     let T = tokens.count, C = config.dModel, V = config.vocabSize
     let pos = position < 0 ? T + position : position
     guard pos >= 0 && pos < T else { throw InterventionError.positionOutOfRange(position, tokens: T) }
@@ -43,7 +45,9 @@ extension GPT2Model {
       let x = run.cache[p]!.pointer + pos * C
       var mean: Float = 0, scale: Float = 0
       layerNormStatistics(x, mean: &mean, scale: &scale, T: 1, C: C, eps: config.layerNormEpsilon)
-      layerNormApply(normed.mutablePointer(), x, mean: [mean], scale: [scale], weight: weights.lnfWeight.pointer, bias: weights.lnfBias.pointer, T: 1, C: C)
+      layerNormApply(
+        normed.mutablePointer(), x, mean: [mean], scale: [scale], weight: weights.lnfWeight.pointer,
+        bias: weights.lnfBias.pointer, T: 1, C: C)
       unembedForward(logits.mutablePointer(), normed.pointer, weights.lmHead.pointer, T: 1, C: C, V: V)
       rows.append((p.name, logits.withUnsafeBufferPointer { topK($0, k) }))
     }

@@ -245,8 +245,11 @@ extension GPT2Model {
       var written = [Float](repeating: 0, count: T * C)
       for h in 0..<H {
         // written[T, C] = v_h[T, D] · W_O_h[D, C] (rows hD ..< (h+1)D of c_proj).
-        gemm(M: T, N: C, K: D, v.pointer + h * D, lda: C, b.attnProjWeight.pointer + h * D * C, ldb: C, &written, ldc: C)
-        let norms = (0..<T).map { k in (0..<C).reduce(Float(0)) { $0 + written[k * C + $1] * written[k * C + $1] }.squareRoot() }
+        gemm(
+          M: T, N: C, K: D, v.pointer + h * D, lda: C, b.attnProjWeight.pointer + h * D * C, ldb: C, &written, ldc: C)
+        let norms = (0..<T).map { k in
+          (0..<C).reduce(Float(0)) { $0 + written[k * C + $1] * written[k * C + $1] }.squareRoot()
+        }
         // onRead[r, k] = written[k] · direction[readRows[r]].
         var onRead = [Float](repeating: 0, count: readRows.count * T)
         if !readRows.isEmpty { onRead = written.withUnsafeBufferPointer { projectRows($0.baseAddress!, n: T) } }
@@ -296,7 +299,10 @@ extension GPT2Model {
     // Latents: a[t, f] writes a · W_dec[f] (undone normalisation included),
     // through W_out for an SAE on mlp.hook_post.
     for source in latentSources {
-      for n in latentNodes(source, tokens: T, cache: cache, grad: grad, direct: { slot, p in direct(slot: slot, p) }, readRowIndex: readRowIndex, direction: direction) {
+      for n in latentNodes(
+        source, tokens: T, cache: cache, grad: grad, direct: { slot, p in direct(slot: slot, p) },
+        readRowIndex: readRowIndex, direction: direction)
+      {
         nodes.append(n.node)
         scores.append(n.scores)
       }
@@ -339,14 +345,17 @@ extension GPT2Model {
     for t in 0..<T { for f in 0..<S where ap[t * S + f] != 0 { active.append((t, f)) } }
 
     // Norms of each active latent's write direction (through W_out for an MLP SAE).
-    let directionNorm = writesResidual ? latentWriteNormCache.norms(sae, model: self, latents: Set(active.map(\.f))) : [:]
+    let directionNorm =
+      writesResidual ? latentWriteNormCache.norms(sae, model: self, latents: Set(active.map(\.f))) : [:]
     // The read direction as the latent's input space sees it: W_out · direction[t] for an MLP SAE.
     var readInInput: [Int: [Float]] = [:]
     let dirp = direction.pointer
     for t in 0..<T where readRowIndex[t] >= 0 && writesResidual {
       if throughMLP {
         var r = [Float](repeating: 0, count: d)
-        gemm(M: d, N: 1, K: C, weights.blocks[sae.hook.layer!].fcProjWeight.pointer, lda: C, dirp + t * C, ldb: 1, &r, ldc: 1)
+        gemm(
+          M: d, N: 1, K: C, weights.blocks[sae.hook.layer!].fcProjWeight.pointer, lda: C, dirp + t * C, ldb: 1, &r,
+          ldc: 1)
         readInInput[t] = r
       } else {
         readInInput[t] = Array(UnsafeBufferPointer(start: dirp + t * C, count: d))
@@ -431,7 +440,9 @@ extension GPT2Model {
     var rows = [Float](repeating: 0, count: latents.count * d)
     for (r, f) in latents.enumerated() { for i in 0..<d { rows[r * d + i] = dec[f * d + i] } }
     var out = [Float](repeating: 0, count: latents.count * C)
-    gemm(M: latents.count, N: C, K: d, rows, lda: d, weights.blocks[sae.hook.layer!].fcProjWeight.pointer, ldb: C, &out, ldc: C)
+    gemm(
+      M: latents.count, N: C, K: d, rows, lda: d, weights.blocks[sae.hook.layer!].fcProjWeight.pointer, ldb: C, &out,
+      ldc: C)
     return latents.indices.map { r in (0..<C).reduce(Float(0)) { $0 + out[r * C + $1] * out[r * C + $1] }.squareRoot() }
   }
 }

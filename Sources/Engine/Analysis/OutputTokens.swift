@@ -30,7 +30,8 @@ extension GPT2Model {
       case .residPre, .residMid, .residPost, .attnOut, .mlpOut, .embed, .posEmbed:
         return row
       default:
-        throw ModelError.badIntervention("\(component): an SAE on \(sae.hook.name) does not write into the residual stream")
+        throw ModelError.badIntervention(
+          "\(component): an SAE on \(sae.hook.name) does not write into the residual stream")
       }
     }
   }
@@ -39,13 +40,16 @@ extension GPT2Model {
   /// write direction through the unembedding. Heads: the OV circuit's copying
   /// score W_E[t] · W_V W_O · W_U[t] for every token t (which tokens the head
   /// raises when it attends to them).
-  public func outputTokens(_ component: Component, saes: [String: SparseAutoencoder], top k: Int) throws -> OutputTokens {
+  public func outputTokens(_ component: Component, saes: [String: SparseAutoencoder], top k: Int) throws -> OutputTokens
+  {
     let C = config.dModel, V = config.vocabSize, D = config.dHead
     var scores = [Float](repeating: 0, count: V)
     if let dir = try writeDirection(component, saes: saes) {
       dir.withUnsafeBufferPointer { d in
         scores.withUnsafeMutableBufferPointer { s in
-          gemm(transB: true, M: 1, N: V, K: C, d.baseAddress!, lda: C, weights.lmHead.pointer, ldb: C, s.baseAddress!, ldc: V)
+          gemm(
+            transB: true, M: 1, N: V, K: C, d.baseAddress!, lda: C, weights.lmHead.pointer, ldb: C, s.baseAddress!,
+            ldc: V)
         }
       }
       let ranked = scores.withUnsafeBufferPointer { (topK($0, k), topK($0, k, lowest: true)) }
@@ -55,9 +59,12 @@ extension GPT2Model {
     let b = weights.blocks[l]
     // W_V_h: columns 2C + hD ..< 2C + (h+1)D of c_attn [C, 3C]; W_O_h: rows hD ..< (h+1)D of c_proj [C, C].
     var ev = Tensor(zeros: [V, D])
-    gemm(M: V, N: D, K: C, weights.wte.pointer, lda: C, b.attnWeight.pointer + 2 * C + h * D, ldb: 3 * C, ev.mutablePointer(), ldc: D)
+    gemm(
+      M: V, N: D, K: C, weights.wte.pointer, lda: C, b.attnWeight.pointer + 2 * C + h * D, ldb: 3 * C,
+      ev.mutablePointer(), ldc: D)
     var evo = Tensor(zeros: [V, C])
-    gemm(M: V, N: C, K: D, ev.pointer, lda: D, b.attnProjWeight.pointer + h * D * C, ldb: C, evo.mutablePointer(), ldc: C)
+    gemm(
+      M: V, N: C, K: D, ev.pointer, lda: D, b.attnProjWeight.pointer + h * D * C, ldb: C, evo.mutablePointer(), ldc: C)
     let o = evo.pointer, u = weights.lmHead.pointer
     for t in 0..<V {
       var s: Float = 0

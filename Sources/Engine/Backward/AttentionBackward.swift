@@ -26,7 +26,8 @@ func attentionValuesBackward(
 ///   dscores[i, j] = p[i, j] · (dpattern[i, j] - Σ_k≤i p[i, k] · dpattern[i, k]),  0 for j > i
 /// where p is the softmax's own output (the pattern before any intervention).
 func causalSoftmaxBackward(
-  _ dscores: UnsafeMutablePointer<Float>, _ dpattern: UnsafePointer<Float>, _ pattern: UnsafePointer<Float>, T: Int, rows: Range<Int>
+  _ dscores: UnsafeMutablePointer<Float>, _ dpattern: UnsafePointer<Float>, _ pattern: UnsafePointer<Float>, T: Int,
+  rows: Range<Int>
 ) {
   for i in rows {
     let p = pattern + i * T, dp = dpattern + i * T, ds = dscores + i * T
@@ -48,7 +49,9 @@ func attentionScoresBackward(
   guard !rows.isEmpty else { return }
   let off = h * D, scale = 1 / Float(D).squareRoot(), lo = rows.lowerBound, n = rows.count, keys = rows.upperBound
   gemm(M: n, N: D, K: keys, alpha: scale, dscores + lo * T, lda: T, k + off, ldb: C, dq + lo * C + off, ldc: C)
-  gemm(transA: true, M: keys, N: D, K: n, alpha: scale, dscores + lo * T, lda: T, q + lo * C + off, ldb: C, dk + off, ldc: C)
+  gemm(
+    transA: true, M: keys, N: D, K: n, alpha: scale, dscores + lo * T, lda: T, q + lo * C + off, ldb: C, dk + off,
+    ldc: C)
 }
 
 /// The rows of a row-major [count, width] gradient that can be nonzero: from

@@ -18,7 +18,10 @@ struct BackwardPass {
   /// The returned gradients.
   var gradients: [HookPoint: Tensor] = [:]
 
-  init(model: GPT2Model, tape: ForwardTape, tokens T: Int, options: BackwardOptions, saeAt: [HookPoint: SAESplice], seed: (HookPoint, Tensor)?) {
+  init(
+    model: GPT2Model, tape: ForwardTape, tokens T: Int, options: BackwardOptions, saeAt: [HookPoint: SAESplice],
+    seed: (HookPoint, Tensor)?
+  ) {
     self.model = model
     self.tape = tape
     self.T = T
@@ -101,7 +104,8 @@ struct BackwardPass {
       if !rows.isEmpty {
         let lo = rows.lowerBound
         linearBackward(
-          d.mutablePointer() + lo * inWidth, g.pointer + lo * outWidth, weight.pointer, T: rows.count, C: inWidth, OC: outWidth,
+          d.mutablePointer() + lo * inWidth, g.pointer + lo * outWidth, weight.pointer, T: rows.count, C: inWidth,
+          OC: outWidth,
           accumulate: false)
       }
       return d
@@ -143,7 +147,8 @@ struct BackwardPass {
       let rows = nonzeroRows(gZ.pointer, count: T, width: C)
       for h in 0..<H {
         attentionValuesBackward(
-          dpattern: dpp + h * T * T, dv: dvp, dz: gZ.pointer, pattern: pattern.pointer + h * T * T, v: v.pointer, head: h,
+          dpattern: dpp + h * T * T, dv: dvp, dz: gZ.pointer, pattern: pattern.pointer + h * T * T, v: v.pointer,
+          head: h,
           T: T, C: C, D: D, rows: rows)
       }
       (gPattern, gV) = (dp, dv)
@@ -240,7 +245,8 @@ struct BackwardPass {
     gScale = try visit(scale, gScale)
     if let gScale, !detach {
       let st = statistics()
-      layerNormScaleBackward(dinp: inputGradient(), dscale: gScale.pointer, inp: st.x.pointer, mean: st.mean, scale: st.scale, T: T, C: C)
+      layerNormScaleBackward(
+        dinp: inputGradient(), dscale: gScale.pointer, inp: st.x.pointer, mean: st.mean, scale: st.scale, T: T, C: C)
     }
     return gIn
   }

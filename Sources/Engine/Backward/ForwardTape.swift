@@ -63,25 +63,28 @@ final class ForwardTape: @unchecked Sendable {
     var first: [Intervention] = []
     var last: [Intervention] = []
     for p in intervened.union(plan.before) {
-      first.append(Intervention(hook: p, label: "backward: record before \(p)") { value, _ in
-        self.pending[p] = value
-      })
+      first.append(
+        Intervention(hook: p, label: "backward: record before \(p)") { value, _ in
+          self.pending[p] = value
+        })
     }
     for p in intervened.union(plan.before).union(plan.values) {
       let keepBefore = plan.before.contains(p), keepValue = plan.values.contains(p), mask = intervened.contains(p)
-      last.append(Intervention(hook: p, label: "backward: record \(p)") { value, _ in
-        if let b = self.pending.removeValue(forKey: p) {
-          if mask { self.untouched[p] = ForwardTape.equalEntries(b, value) }
-          if keepBefore { self.before[p] = b }
-        }
-        if keepValue { self.values[p] = value }
-      })
+      last.append(
+        Intervention(hook: p, label: "backward: record \(p)") { value, _ in
+          if let b = self.pending.removeValue(forKey: p) {
+            if mask { self.untouched[p] = ForwardTape.equalEntries(b, value) }
+            if keepBefore { self.before[p] = b }
+          }
+          if keepValue { self.values[p] = value }
+        })
     }
     for p in plan.flowing {
       let at = saeAt[p] == nil ? p : HookPoint(p.site, layer: p.layer, sae: .output)
-      last.append(Intervention(hook: at, label: "backward: record flowing \(p)") { value, _ in
-        self.flowing[p] = value
-      })
+      last.append(
+        Intervention(hook: at, label: "backward: record flowing \(p)") { value, _ in
+          self.flowing[p] = value
+        })
     }
     return first + interventions + last
   }

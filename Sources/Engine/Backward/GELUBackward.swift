@@ -5,7 +5,9 @@ import Foundation
 /// (sech² written as 1 - tanh², which avoids coshf overflowing for large |u|).
 /// tanh u = 1 - 2 / (e^{2u} + 1): expf is several times faster than tanhf, and
 /// only the absolute error matters here (it is ~1e-7; ±1 at the extremes).
-func geluBackward(_ dinp: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ dout: UnsafePointer<Float>, count N: Int) {
+func geluBackward(
+  _ dinp: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ dout: UnsafePointer<Float>, count N: Int
+) {
   let s = Float((2.0 / Double.pi).squareRoot())
   parallelChunks(N, minimumChunk: 16_384) { range in
     for i in range {

@@ -11,7 +11,8 @@ extension GPT2Model {
   /// they need themselves, so `forward.logits` can be `.last` or `.none` when
   /// the caller has no use for the full [T, V] logits.
   public func gradients(
-    _ tokens: [Int], metric: Metric, forward: ForwardOptions = ForwardOptions(), backward: BackwardOptions = BackwardOptions()
+    _ tokens: [Int], metric: Metric, forward: ForwardOptions = ForwardOptions(),
+    backward: BackwardOptions = BackwardOptions()
   ) throws -> GradientResult {
     let c = config, T = tokens.count
     guard T > 0 else { throw ModelError.emptyPrompt }
@@ -20,7 +21,9 @@ extension GPT2Model {
     var saeAt: [HookPoint: SAESplice] = [:]
     for s in forward.saes {
       saeAt[s.sae.hook] = s
-      guard s.sae.hook.shape(config: c, tokens: 1).count == 2 else { throw BackwardError.unsupportedSplice(s.sae.hook.name) }
+      guard s.sae.hook.shape(config: c, tokens: 1).count == 2 else {
+        throw BackwardError.unsupportedSplice(s.sae.hook.name)
+      }
     }
     func shape(_ p: HookPoint) throws -> [Int] {
       try validate(p)

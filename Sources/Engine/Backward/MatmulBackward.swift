@@ -18,6 +18,9 @@ func linearBackward(
 
 /// Backward of the unembedding logits[T, V] = inp[T, C] · embedding[V, C]ᵀ:
 /// dinp[T, C] = dlogits[T, V] · embedding[V, C].
-func unembedBackward(_ dinp: UnsafeMutablePointer<Float>, _ dlogits: UnsafePointer<Float>, _ embedding: UnsafePointer<Float>, T: Int, C: Int, V: Int) {
+func unembedBackward(
+  _ dinp: UnsafeMutablePointer<Float>, _ dlogits: UnsafePointer<Float>, _ embedding: UnsafePointer<Float>, T: Int,
+  C: Int, V: Int
+) {
   gemm(M: T, N: C, K: V, dlogits, lda: V, embedding, ldb: C, dinp, ldc: C)
 }

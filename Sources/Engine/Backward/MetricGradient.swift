@@ -29,7 +29,9 @@ struct ResolvedMetric {
       self.position = T - 1
     case .hookValue(let p, let seed):
       let expected = try shape(p)
-      guard seed.shape == expected else { throw BackwardError.seedShape(hook: p.name, expected: expected, found: seed.shape) }
+      guard seed.shape == expected else {
+        throw BackwardError.seedShape(hook: p.name, expected: expected, found: seed.shape)
+      }
       self.position = T - 1
     }
   }
@@ -44,14 +46,17 @@ struct ResolvedMetric {
 extension GPT2Model {
   /// The metric's value and d metric / d (value flowing from ln_final.hook_normalized),
   /// nil for a `hookValue` metric (its seed enters at its own hook instead).
-  func evaluate(_ m: ResolvedMetric, tokens: [Int], result: ForwardResult, tape: ForwardTape) -> (value: Double, gradient: Tensor?) {
+  func evaluate(_ m: ResolvedMetric, tokens: [Int], result: ForwardResult, tape: ForwardTape) -> (
+    value: Double, gradient: Tensor?
+  ) {
     let T = tokens.count, C = config.dModel, V = config.vocabSize, p = m.position
     let E = weights.lmHead.pointer  // [V, C]
     func logitsRow() -> [Float] {
       if result.logits.shape[0] == T { return result.logits.row(p).scalars }
       if result.logits.shape[0] == 1, p == T - 1 { return result.logits.row(0).scalars }
       var row = Tensor(zeros: [1, V])
-      unembedForward(row.mutablePointer(), tape.flowingValue(HookPoint(.lnFinalNormalized)).pointer + p * C, E, T: 1, C: C, V: V)
+      unembedForward(
+        row.mutablePointer(), tape.flowingValue(HookPoint(.lnFinalNormalized)).pointer + p * C, E, T: 1, C: C, V: V)
       return row.scalars
     }
     // Only row p of the gradient is nonzero for the single-position metrics.
@@ -63,7 +68,9 @@ extension GPT2Model {
     switch m.metric {
     case .logitDifference(_, let a, let b):
       let row = logitsRow()
-      return (Double(row[a]) - Double(row[b]), gradientAtRow { g in for i in 0..<C { g[i] = E[a * C + i] - E[b * C + i] } })
+      return (
+        Double(row[a]) - Double(row[b]), gradientAtRow { g in for i in 0..<C { g[i] = E[a * C + i] - E[b * C + i] } }
+      )
     case .logit(_, let a):
       return (Double(logitsRow()[a]), gradientAtRow { g in g.update(from: E + a * C, count: C) })
     case .logProbability(_, let a):
@@ -101,7 +108,8 @@ extension GPT2Model {
     } else {
       logits = Tensor(zeros: [T, V])
       unembedForward(
-        logits.mutablePointer(), tape.flowingValue(HookPoint(.lnFinalNormalized)).pointer, weights.lmHead.pointer, T: T, C: C, V: V)
+        logits.mutablePointer(), tape.flowingValue(HookPoint(.lnFinalNormalized)).pointer, weights.lmHead.pointer, T: T,
+        C: C, V: V)
     }
     // Overwritten row by row with dlogits (a copy if the logits are the result's).
     let d = logits.mutablePointer()

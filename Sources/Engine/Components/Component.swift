@@ -15,7 +15,9 @@ public enum Component: Hashable, Sendable, CustomStringConvertible {
 
   /// Parses `L1H2`, `L3N77` or `name.F12` (the SAE name is not checked here).
   public init?(name: String) {
-    if let dotF = name.range(of: ".F", options: .backwards), let f = Int(name[dotF.upperBound...]), f >= 0, dotF.lowerBound > name.startIndex {
+    if let dotF = name.range(of: ".F", options: .backwards), let f = Int(name[dotF.upperBound...]), f >= 0,
+      dotF.lowerBound > name.startIndex
+    {
       self = .latent(sae: String(name[..<dotF.lowerBound]), index: f)
       return
     }
@@ -47,7 +49,9 @@ public enum Component: Hashable, Sendable, CustomStringConvertible {
       guard h < config.heads else { throw ComponentError.noIndex(description, what: "heads", count: config.heads) }
     case .neuron(let l, let n):
       guard l < config.layers else { throw ComponentError.noLayer(description, layers: config.layers) }
-      guard n < config.dMLP else { throw ComponentError.noIndex(description, what: "neurons per layer", count: config.dMLP) }
+      guard n < config.dMLP else {
+        throw ComponentError.noIndex(description, what: "neurons per layer", count: config.dMLP)
+      }
     case .latent(let s, let f):
       guard let sae = saes[s] else { throw ComponentError.unknownSAE(s, known: saes.keys.sorted()) }
       guard f < sae.dSAE else { throw ComponentError.noIndex(description, what: "latents", count: sae.dSAE) }
@@ -74,7 +78,8 @@ public enum ComponentError: Error, CustomStringConvertible, Equatable {
     case .noLayer(let name, let layers): "\(name): the model has \(layers) layers (0...\(layers - 1))"
     case .noIndex(let name, let what, let count): "\(name): the model has \(count) \(what) (0...\(count - 1))"
     case .unknownSAE(let name, let known):
-      "no SAE named '\(name)' is loaded" + (known.isEmpty ? "; load one with --sae DIR" : " (loaded: \(known.joined(separator: ", ")))")
+      "no SAE named '\(name)' is loaded"
+        + (known.isEmpty ? "; load one with --sae DIR" : " (loaded: \(known.joined(separator: ", ")))")
     }
   }
 }

@@ -15,7 +15,9 @@ public final class ActivationCollector {
   let accumulator: DatasetAccumulator
 
   /// `saes` matter only when `kinds` holds `.latent`.
-  public init(model: GPT2Model, saes: [SparseAutoencoder], kinds: Set<ComponentKind>, topExamples: Int, randomExamples: Int) {
+  public init(
+    model: GPT2Model, saes: [SparseAutoencoder], kinds: Set<ComponentKind>, topExamples: Int, randomExamples: Int
+  ) {
     self.model = model
     self.saes = kinds.contains(.latent) ? saes : []
     self.kinds = kinds
@@ -45,7 +47,9 @@ public final class ActivationCollector {
   /// Touches no shared state, so it can run while `add` handles the previous window.
   func compute(_ window: CorpusWindow, shouldStop: (() -> Bool)? = nil) throws -> WindowActivations {
     let T = window.tokens.count
-    let result = try model.forward(window.tokens, options: ForwardOptions(cache: .points(catalog.cachePoints), logits: .none, shouldStop: shouldStop))
+    let result = try model.forward(
+      window.tokens, options: ForwardOptions(cache: .points(catalog.cachePoints), logits: .none, shouldStop: shouldStop)
+    )
     var out = WindowActivations(window: window, tokens: window.tokens.map { Int32($0) })
     for (source, base, n) in catalog.sources {
       switch source {
@@ -106,7 +110,9 @@ public final class ActivationCollector {
     let o = out.mutablePointer()
     let pp = pre.pointer
     parallelChunks(T, minimumChunk: 16) { rows in
-      let part = Tensor(shape: [rows.count, d], scalars: Array(UnsafeBufferPointer(start: pp + rows.lowerBound * d, count: rows.count * d)))
+      let part = Tensor(
+        shape: [rows.count, d],
+        scalars: Array(UnsafeBufferPointer(start: pp + rows.lowerBound * d, count: rows.count * d)))
       let z = sae.activate(part)
       (o + rows.lowerBound * d).update(from: z.pointer, count: rows.count * d)
     }
@@ -114,7 +120,9 @@ public final class ActivationCollector {
   }
 
   /// A layer's head activations: the strongest write from each query, and its key.
-  private func headActivations(layer l: Int, _ r: ForwardResult, base: Int, T: Int) throws -> (base: Int, acts: [Float], argmax: [Int32], writes: [Float]) {
+  private func headActivations(layer l: Int, _ r: ForwardResult, base: Int, T: Int) throws -> (
+    base: Int, acts: [Float], argmax: [Int32], writes: [Float]
+  ) {
     let H = model.config.heads
     let writes = try headWrites(layer: l, pattern: try cached(r, .block(l, .pattern)), v: try cached(r, .block(l, .v)))
     var acts = [Float](repeating: 0, count: H * T)

@@ -104,7 +104,9 @@ public final class ActivationStore {
 
   /// Writes the accumulator's state and the windows it now includes, in one
   /// transaction: after a crash the file holds the previous save or this one.
-  func save(_ acc: DatasetAccumulator, components: [Component], newWindows: [(Int, Int)], tokenizer: GPT2Tokenizer) throws {
+  func save(_ acc: DatasetAccumulator, components: [Component], newWindows: [(Int, Int)], tokenizer: GPT2Tokenizer)
+    throws
+  {
     try db.transaction {
       let w = try db.prepare("INSERT INTO windows(window, tokens) VALUES (?, ?)")
       for (i, n) in newWindows {
@@ -154,7 +156,9 @@ public final class ActivationStore {
         guard acc.dirty[j] else { continue }
         // Only the examples that came or went since the last save: an example
         // of a given component, sample and window never changes.
-        for (sample, list, saved) in [("top", acc.top[j].items, acc.savedTop + j), ("random", acc.random[j].items, acc.savedRandom + j)] {
+        for (sample, list, saved) in [
+          ("top", acc.top[j].items, acc.savedTop + j), ("random", acc.random[j].items, acc.savedRandom + j),
+        ] {
           let current = Set(list.map(\.window))
           for w in saved.pointee.subtracting(current) {
             del.bind(1, j)
@@ -172,7 +176,11 @@ public final class ActivationStore {
             ex.bind(7, e.start)
             if let k = e.keyPosition {
               ex.bind(8, k)
-              if k >= e.start && k - e.start < e.tokens.count { ex.bind(9, Int(e.tokens[k - e.start])) } else { ex.bindNull(9) }
+              if k >= e.start && k - e.start < e.tokens.count {
+                ex.bind(9, Int(e.tokens[k - e.start]))
+              } else {
+                ex.bindNull(9)
+              }
             } else {
               ex.bindNull(8)
               ex.bindNull(9)
@@ -198,7 +206,8 @@ public final class ActivationStore {
 
   /// Adds the saved state into `acc` (whose components must be the saved ones).
   func load(into acc: DatasetAccumulator) throws {
-    let c = try db.prepare("SELECT id, name, tokens, firing, sum, sum_squares, min, max, histogram FROM components ORDER BY id")
+    let c = try db.prepare(
+      "SELECT id, name, tokens, firing, sum, sum_squares, min, max, histogram FROM components ORDER BY id")
     var seen = 0
     while try c.step() {
       let j = c.int(0)
@@ -221,7 +230,8 @@ public final class ActivationStore {
       throw DatabaseError.incompatible(path, "it holds \(seen) components, this collection \(acc.count)")
     }
     let e = try db.prepare(
-      "SELECT component, sample, activation, window, position, start, key_position, sample_key, tokens, acts, keys FROM examples")
+      "SELECT component, sample, activation, window, position, start, key_position, sample_key, tokens, acts, keys FROM examples"
+    )
     while try e.step() {
       let j = e.int(0)
       guard j < acc.count else { continue }
@@ -242,7 +252,8 @@ public final class ActivationStore {
     DatasetExample(
       activation: Float(s.double(i)), window: s.int(i + 1), position: s.int(i + 2), start: s.int(i + 3),
       tokens: unpack(s.data(i + 6), as: Int32.self), acts: unpack(s.data(i + 7), as: Float.self),
-      keys: s.isNull(i + 8) ? nil : unpack(s.data(i + 8), as: Float.self), keyPosition: s.isNull(i + 4) ? nil : s.int(i + 4),
+      keys: s.isNull(i + 8) ? nil : unpack(s.data(i + 8), as: Float.self),
+      keyPosition: s.isNull(i + 4) ? nil : s.int(i + 4),
       sampleKey: s.isNull(i + 5) ? 0 : Self.sampleKey(stored: s.int(i + 5)))
   }
 
@@ -250,14 +261,16 @@ public final class ActivationStore {
 
   /// Everything stored about one component, or nil if the dataset lacks it.
   public func component(_ name: String) throws -> ComponentRecord? {
-    let s = try db.prepare("SELECT id, tokens, firing, mean, variance, frequency, min, max, histogram FROM components WHERE name = ?")
+    let s = try db.prepare(
+      "SELECT id, tokens, firing, mean, variance, frequency, min, max, histogram FROM components WHERE name = ?")
     s.bind(1, name)
     guard try s.step() else { return nil }
     let id = s.int(0)
     let tokens = s.int(1)
     let summary = ComponentSummary(
       tokens: tokens, mean: s.isNull(3) ? .nan : s.double(3), variance: s.isNull(4) ? .nan : s.double(4),
-      frequency: s.isNull(5) ? .nan : s.double(5), min: s.isNull(6) ? .nan : s.double(6), max: s.isNull(7) ? .nan : s.double(7))
+      frequency: s.isNull(5) ? .nan : s.double(5), min: s.isNull(6) ? .nan : s.double(6),
+      max: s.isNull(7) ? .nan : s.double(7))
     let histogram = ActivationHistogram(
       counts: ActivationHistogram.unpack(s.data(8)), min: Float(summary.min), max: Float(summary.max))
     s.reset()
@@ -277,19 +290,26 @@ public final class ActivationStore {
 
   /// Component names of a kind (in collection order), with their summaries.
   public func summaries(kind: ComponentKind) throws -> [(name: String, summary: ComponentSummary)] {
-    let s = try db.prepare("SELECT name, tokens, mean, variance, frequency, min, max FROM components WHERE kind = ? ORDER BY id")
+    let s = try db.prepare(
+      "SELECT name, tokens, mean, variance, frequency, min, max FROM components WHERE kind = ? ORDER BY id")
     s.bind(1, kind.rawValue)
     var out: [(String, ComponentSummary)] = []
     while try s.step() {
       func d(_ i: Int32) -> Double { s.isNull(i) ? .nan : s.double(i) }
-      out.append((s.string(0), ComponentSummary(tokens: s.int(1), mean: d(2), variance: d(3), frequency: d(4), min: d(5), max: d(6))))
+      out.append(
+        (
+          s.string(0),
+          ComponentSummary(tokens: s.int(1), mean: d(2), variance: d(3), frequency: d(4), min: d(5), max: d(6))
+        ))
     }
     return out
   }
 
   /// Components whose top examples centre on `token`: how many of their top
   /// examples do, and the mean activation there, most first.
-  public func search(token: Int, limit: Int) throws -> [(name: String, examples: Int, activation: Double, maximum: Double)] {
+  public func search(token: Int, limit: Int) throws -> [(
+    name: String, examples: Int, activation: Double, maximum: Double
+  )] {
     let s = try db.prepare(
       """
       SELECT c.name, COUNT(*) AS n, AVG(e.activation), c.max FROM examples e JOIN components c ON c.id = e.component
@@ -307,7 +327,8 @@ public final class ActivationStore {
     let s = try db.prepare("SELECT explanation, score, method FROM explanations WHERE component = ?")
     s.bind(1, component)
     guard try s.step() else { return nil }
-    let r = SavedExplanation(component: component, explanation: s.string(0), score: s.isNull(1) ? nil : s.double(1), method: s.string(2))
+    let r = SavedExplanation(
+      component: component, explanation: s.string(0), score: s.isNull(1) ? nil : s.double(1), method: s.string(2))
     s.reset()
     return r
   }
@@ -317,7 +338,8 @@ public final class ActivationStore {
     let s = try db.prepare("SELECT component, explanation, score, method FROM explanations")
     var out: [String: SavedExplanation] = [:]
     while try s.step() {
-      out[s.string(0)] = SavedExplanation(component: s.string(0), explanation: s.string(1), score: s.isNull(2) ? nil : s.double(2), method: s.string(3))
+      out[s.string(0)] = SavedExplanation(
+        component: s.string(0), explanation: s.string(1), score: s.isNull(2) ? nil : s.double(2), method: s.string(3))
     }
     return out
   }
@@ -325,7 +347,8 @@ public final class ActivationStore {
   /// Saves explanations (replacing earlier ones of the same components).
   public func saveExplanations(_ list: [SavedExplanation]) throws {
     try db.transaction {
-      let s = try db.prepare("INSERT OR REPLACE INTO explanations(component, explanation, score, method) VALUES (?, ?, ?, ?)")
+      let s = try db.prepare(
+        "INSERT OR REPLACE INTO explanations(component, explanation, score, method) VALUES (?, ?, ?, ?)")
       for e in list {
         s.bind(1, e.component)
         s.bind(2, e.explanation)
@@ -385,10 +408,14 @@ func pack(_ values: [Float]) -> Data {
 
 func unpack(_ data: Data, as: Int32.Type) -> [Int32] {
   let n = data.count / 4
-  return data.withUnsafeBytes { raw in (0..<n).map { Int32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: Int32.self)) } }
+  return data.withUnsafeBytes { raw in
+    (0..<n).map { Int32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: Int32.self)) }
+  }
 }
 
 func unpack(_ data: Data, as: Float.Type) -> [Float] {
   let n = data.count / 4
-  return data.withUnsafeBytes { raw in (0..<n).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) } }
+  return data.withUnsafeBytes { raw in
+    (0..<n).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
+  }
 }

@@ -9,7 +9,8 @@ public enum CorpusError: Error, CustomStringConvertible, Equatable {
 
   public var description: String {
     switch self {
-    case .missing(let p): "no corpus at '\(p)' (a text file of documents separated by blank lines or <|endoftext|>, or JSON lines with a \"text\" field)"
+    case .missing(let p):
+      "no corpus at '\(p)' (a text file of documents separated by blank lines or <|endoftext|>, or JSON lines with a \"text\" field)"
     case .unreadable(let p, let why): "cannot read corpus '\(p)': \(why)"
     case .badJSONLine(let p, let line): "\(p):\(line): not a JSON object with a \"text\" string"
     case .empty(let p): "corpus '\(p)' has no text"
@@ -42,7 +43,9 @@ public struct Corpus: Sendable {
 
   /// The documents in order, read a line at a time so memory stays small.
   public func forEachDocument(_ body: (String) throws -> Bool) throws {
-    guard let handle = FileHandle(forReadingAtPath: url.path) else { throw CorpusError.unreadable(url.path, "permission denied") }
+    guard let handle = FileHandle(forReadingAtPath: url.path) else {
+      throw CorpusError.unreadable(url.path, "permission denied")
+    }
     defer { try? handle.close() }
     var reader = LineReader(handle)
     var lineNumber = 0
@@ -59,7 +62,9 @@ public struct Corpus: Sendable {
       lineNumber += 1
       if isJSONLines {
         if line.allSatisfy(\.isWhitespace) { continue }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let text = object["text"] as? String else {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+          let text = object["text"] as? String
+        else {
           throw CorpusError.badJSONLine(url.path, line: lineNumber)
         }
         if try !emit(text) { return }
@@ -129,7 +134,9 @@ public struct CorpusWindows {
           return
         }
         if wanted(index) {
-          if try !body(CorpusWindow(index: index, tokens: Array(buffer[0..<n]), bytesRead: bytesRead)) { stopped = true }
+          if try !body(CorpusWindow(index: index, tokens: Array(buffer[0..<n]), bytesRead: bytesRead)) {
+            stopped = true
+          }
         }
         buffer.removeFirst(n)
         emitted += n

@@ -97,7 +97,10 @@ final class DatasetAccumulator: @unchecked Sendable {
   /// Adds one window's activations `v[0..<T]` of component `j`.
   /// `windowTokens` are the window's token ids.
   @inline(__always)
-  func observe(_ j: Int, _ v: UnsafePointer<Float>, T: Int, window: Int, windowTokens: UnsafePointer<Int32>, head: HeadWrites? = nil) {
+  func observe(
+    _ j: Int, _ v: UnsafePointer<Float>, T: Int, window: Int, windowTokens: UnsafePointer<Int32>,
+    head: HeadWrites? = nil
+  ) {
     let hist = histogram + j * ActivationBins.count
     var s: Int128 = 0, ss: Int128 = 0
     var fires = 0
@@ -126,12 +129,14 @@ final class DatasetAccumulator: @unchecked Sendable {
     minimum[j] = mn
     maximum[j] = mx
     if best > -.infinity, top[j].acceptsTop(best, window: window, position: bestAt, capacity: topCapacity) {
-      top[j].insertTop(example(v, T: T, centre: bestAt, window: window, windowTokens: windowTokens, head: head), capacity: topCapacity)
+      top[j].insertTop(
+        example(v, T: T, centre: bestAt, window: window, windowTokens: windowTokens, head: head), capacity: topCapacity)
       dirty[j] = true
     }
     let key = mix64(seeds[j] ^ mix64(UInt64(window)))
     if random[j].acceptsSample(key, window: window, capacity: randomCapacity) {
-      var e = example(v, T: T, centre: Int(mix64(key) % UInt64(T)), window: window, windowTokens: windowTokens, head: head)
+      var e = example(
+        v, T: T, centre: Int(mix64(key) % UInt64(T)), window: window, windowTokens: windowTokens, head: head)
       e.sampleKey = key
       random[j].insertSample(e, capacity: randomCapacity)
       dirty[j] = true
@@ -173,10 +178,12 @@ final class DatasetAccumulator: @unchecked Sendable {
     maximum[j] = max(maximum[j], other.maximum[i])
     let a = histogram + j * ActivationBins.count, b = other.histogram + i * ActivationBins.count
     for k in 0..<ActivationBins.count { a[k] += b[k] }
-    for e in other.top[i].items where top[j].acceptsTop(e.activation, window: e.window, position: e.position, capacity: topCapacity) {
+    for e in other.top[i].items
+    where top[j].acceptsTop(e.activation, window: e.window, position: e.position, capacity: topCapacity) {
       top[j].insertTop(e, capacity: topCapacity)
     }
-    for e in other.random[i].items where random[j].acceptsSample(e.sampleKey, window: e.window, capacity: randomCapacity) {
+    for e in other.random[i].items
+    where random[j].acceptsSample(e.sampleKey, window: e.window, capacity: randomCapacity) {
       random[j].insertSample(e, capacity: randomCapacity)
     }
     dirty[j] = true
@@ -204,7 +211,8 @@ final class DatasetAccumulator: @unchecked Sendable {
     let mean = n > 0 ? Double(sum[j]) / Self.quantum / Double(n) : .nan
     let meanSquare = n > 0 ? Double(sumSquares[j]) / (Self.quantum * Self.quantum) / Double(n) : .nan
     return ComponentSummary(
-      tokens: n, mean: mean, variance: max(0, meanSquare - mean * mean), frequency: n > 0 ? Double(firing[j]) / Double(n) : .nan,
+      tokens: n, mean: mean, variance: max(0, meanSquare - mean * mean),
+      frequency: n > 0 ? Double(firing[j]) / Double(n) : .nan,
       min: n > 0 ? Double(minimum[j]) : .nan, max: n > 0 ? Double(maximum[j]) : .nan)
   }
 }

@@ -75,7 +75,9 @@ public func collectActivations(
   model: GPT2Model, saes: [SparseAutoencoder], corpus: Corpus, path: String, options o: CollectionOptions,
   progress: ((CollectionProgress) -> Void)? = nil, shouldStop: @escaping () -> Bool = { false }
 ) throws -> CollectionReport {
-  guard o.shardCount >= 1, o.shardIndex >= 0, o.shardIndex < o.shardCount else { throw CollectionError.badShard(o.shardIndex, o.shardCount) }
+  guard o.shardCount >= 1, o.shardIndex >= 0, o.shardIndex < o.shardCount else {
+    throw CollectionError.badShard(o.shardIndex, o.shardCount)
+  }
   guard !o.kinds.isEmpty else { throw CollectionError.noKinds }
   let latentSAEs = o.kinds.contains(.latent) ? saes : []
   if o.kinds == [.latent] && latentSAEs.isEmpty { throw CollectionError.noSAEs }
@@ -83,8 +85,10 @@ public func collectActivations(
   let collector = ActivationCollector(
     model: model, saes: latentSAEs, kinds: o.kinds, topExamples: o.topExamples, randomExamples: o.randomExamples)
   let info = DatasetInfo(
-    model: model.folder.lastPathComponent, modelFingerprint: model.fingerprint, windowSize: model.config.context, kinds: o.kinds,
-    saes: latentSAEs.map(\.datasetLabel), topExamples: o.topExamples, randomExamples: o.randomExamples, corpus: corpus.name,
+    model: model.folder.lastPathComponent, modelFingerprint: model.fingerprint, windowSize: model.config.context,
+    kinds: o.kinds,
+    saes: latentSAEs.map(\.datasetLabel), topExamples: o.topExamples, randomExamples: o.randomExamples,
+    corpus: corpus.name,
     corpusBytes: corpus.byteCount)
   let store = try ActivationStore(creating: path)
   if let existing = try store.info() {
@@ -107,7 +111,8 @@ public func collectActivations(
   var interrupted = false
   func save() throws {
     let t = Date()
-    try store.save(collector.accumulator, components: collector.catalog.components, newWindows: pending, tokenizer: model.tokenizer)
+    try store.save(
+      collector.accumulator, components: collector.catalog.components, newWindows: pending, tokenizer: model.tokenizer)
     pending.removeAll()
     lastSave = Date()
     lastSaveSeconds = lastSave.timeIntervalSince(t)
@@ -149,7 +154,9 @@ public func collectActivations(
         let remaining = Double(max(0, corpus.byteCount - window.bytesRead)) * perByte * shardShare
         expected = newTokens + Int(remaining)
       }
-      progress(CollectionProgress(windows: newWindows, tokens: newTokens, expectedTokens: expected, seconds: Date().timeIntervalSince(started)))
+      progress(
+        CollectionProgress(
+          windows: newWindows, tokens: newTokens, expectedTokens: expected, seconds: Date().timeIntervalSince(started)))
     }
   }
   pipeline.stop()
@@ -157,6 +164,8 @@ public func collectActivations(
   try save()
   let totals = try store.totals()
   return CollectionReport(
-    path: path, windows: totals.windows, tokens: totals.tokens, components: collector.componentCount, newWindows: newWindows,
-    newTokens: newTokens, seconds: Date().timeIntervalSince(started), saveSeconds: saveSeconds, interrupted: interrupted)
+    path: path, windows: totals.windows, tokens: totals.tokens, components: collector.componentCount,
+    newWindows: newWindows,
+    newTokens: newTokens, seconds: Date().timeIntervalSince(started), saveSeconds: saveSeconds, interrupted: interrupted
+  )
 }

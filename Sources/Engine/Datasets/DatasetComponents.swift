@@ -8,7 +8,9 @@ public enum ComponentKind: String, CaseIterable, Sendable {
   public var plural: String { rawValue + "s" }
 
   public init?(plural: String) {
-    guard let k = ComponentKind.allCases.first(where: { $0.plural == plural || $0.rawValue == plural }) else { return nil }
+    guard let k = ComponentKind.allCases.first(where: { $0.plural == plural || $0.rawValue == plural }) else {
+      return nil
+    }
     self = k
   }
 }

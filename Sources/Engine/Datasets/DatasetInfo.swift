@@ -20,7 +20,8 @@ public struct DatasetInfo: Sendable, Equatable {
   public var corpusBytes: Int
 
   public init(
-    model: String, modelFingerprint: String, windowSize: Int, kinds: Set<ComponentKind>, saes: [String], topExamples: Int,
+    model: String, modelFingerprint: String, windowSize: Int, kinds: Set<ComponentKind>, saes: [String],
+    topExamples: Int,
     randomExamples: Int, corpus: String, corpusBytes: Int
   ) {
     self.model = model
@@ -47,7 +48,8 @@ public struct DatasetInfo: Sendable, Equatable {
   }
 
   init?(pairs: [String: String]) {
-    guard let model = pairs["model"], let fp = pairs["model_fingerprint"], let w = pairs["window_size"].flatMap(Int.init),
+    guard let model = pairs["model"], let fp = pairs["model_fingerprint"],
+      let w = pairs["window_size"].flatMap(Int.init),
       let kinds = pairs["kinds"], let top = pairs["top_examples"].flatMap(Int.init),
       let random = pairs["random_examples"].flatMap(Int.init), let corpus = pairs["corpus"],
       let bytes = pairs["corpus_bytes"].flatMap(Int.init)
@@ -55,7 +57,8 @@ public struct DatasetInfo: Sendable, Equatable {
     let saes = pairs["saes"].map { $0.isEmpty ? [] : $0.components(separatedBy: "; ") } ?? []
     self.init(
       model: model, modelFingerprint: fp, windowSize: w,
-      kinds: Set(kinds.split(separator: ",").compactMap { ComponentKind(plural: String($0)) }), saes: saes, topExamples: top,
+      kinds: Set(kinds.split(separator: ",").compactMap { ComponentKind(plural: String($0)) }), saes: saes,
+      topExamples: top,
       randomExamples: random, corpus: corpus, corpusBytes: bytes)
   }
 
@@ -66,7 +69,8 @@ public struct DatasetInfo: Sendable, Equatable {
     if kinds != other.kinds { return "component kinds \(kindList) vs \(other.kindList)" }
     if saes != other.saes { return "SAEs [\(saes.joined(separator: ", "))] vs [\(other.saes.joined(separator: ", "))]" }
     if topExamples != other.topExamples || randomExamples != other.randomExamples {
-      return "examples kept \(topExamples) top + \(randomExamples) random vs \(other.topExamples) + \(other.randomExamples)"
+      return
+        "examples kept \(topExamples) top + \(randomExamples) random vs \(other.topExamples) + \(other.randomExamples)"
     }
     if corpus != other.corpus || corpusBytes != other.corpusBytes {
       return "corpus \(corpus) (\(corpusBytes) bytes) vs \(other.corpus) (\(other.corpusBytes) bytes)"

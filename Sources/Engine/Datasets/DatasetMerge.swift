@@ -34,7 +34,8 @@ public func mergeDatasets(_ inputs: [String], into output: String, tokenizer: GP
   let head = try ActivationStore(path: first)
   guard let info = try head.info() else { throw DatabaseError.notADataset(first) }
   let names = try componentNames(head)
-  let acc = DatasetAccumulator(names: names.map(\.description), topCapacity: info.topExamples, randomCapacity: info.randomExamples)
+  let acc = DatasetAccumulator(
+    names: names.map(\.description), topCapacity: info.topExamples, randomCapacity: info.randomExamples)
   var owner: [Int: String] = [:]
   var windowRows: [(Int, Int)] = []
   for path in inputs {
@@ -60,7 +61,8 @@ public func mergeDatasets(_ inputs: [String], into output: String, tokenizer: GP
     throw error
   }
   let totals = try out.totals()
-  return MergeReport(path: output, inputs: inputs.count, windows: totals.windows, tokens: totals.tokens, components: names.count)
+  return MergeReport(
+    path: output, inputs: inputs.count, windows: totals.windows, tokens: totals.tokens, components: names.count)
 }
 
 /// The components of a dataset, in id order.

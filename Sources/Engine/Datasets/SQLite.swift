@@ -12,7 +12,8 @@ public enum DatabaseError: Error, CustomStringConvertible, Equatable {
     switch self {
     case .open(let path, let message): "cannot open database \(path): \(message)"
     case .sqlite(let path, let message): "\(path): \(message)"
-    case .notADataset(let path): "\(path) is not a tdb activation dataset (collect one with: collect CORPUS --db \(path))"
+    case .notADataset(let path):
+      "\(path) is not a tdb activation dataset (collect one with: collect CORPUS --db \(path))"
     case .incompatible(let path, let why): "\(path): \(why)"
     }
   }

@@ -13,7 +13,10 @@ final class WindowPipeline: @unchecked Sendable {
   private let blasThreads: Int32
   private var stopped = false
 
-  init(windows: CorpusWindows, wanted: @escaping (Int) -> Bool, collector: ActivationCollector, shouldStop: @escaping () -> Bool) {
+  init(
+    windows: CorpusWindows, wanted: @escaping (Int) -> Bool, collector: ActivationCollector,
+    shouldStop: @escaping () -> Bool
+  ) {
     let workers = max(1, ComputeThreads.count)
     work = BoundedQueue(capacity: workers, producers: 1)
     results = BoundedQueue(capacity: workers, producers: workers)

@@ -38,7 +38,9 @@ public enum ExplanationScore {
   /// Splits a component's examples: the explainer sees the even-ranked top
   /// examples; the score is computed on the odd-ranked top examples and the
   /// random sample, which the explainer never saw.
-  public static func split(top: [DatasetExample], random: [DatasetExample]) -> (train: [DatasetExample], heldOut: [DatasetExample]) {
+  public static func split(top: [DatasetExample], random: [DatasetExample]) -> (
+    train: [DatasetExample], heldOut: [DatasetExample]
+  ) {
     let train = top.enumerated().filter { $0.offset % 2 == 0 }.map(\.element)
     let test = top.enumerated().filter { $0.offset % 2 == 1 }.map(\.element)
     return (train, test + random)

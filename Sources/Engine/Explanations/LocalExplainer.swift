@@ -14,7 +14,8 @@ public enum LocalExplainer {
   /// The explanation of a component from its training examples (the ones
   /// the score will not use). `text` gives a token id's text.
   public static func explain(
-    kind: ComponentKind, train: [DatasetExample], text: (Int) -> String, promotes: [String] = [], frequency: Double? = nil
+    kind: ComponentKind, train: [DatasetExample], text: (Int) -> String, promotes: [String] = [],
+    frequency: Double? = nil
   ) -> LocalExplanation {
     var e = LocalExplanation(kind: kind)
     e.promotes = promotes
@@ -63,7 +64,9 @@ public enum LocalExplainer {
     let totalWeight = tally.values.reduce(0) { $0 + $1.weight }
     // Reliable tokens by weight, until they cover most of the firing.
     var covered = 0.0
-    for (_, t) in tally.sorted(by: { $0.value.weight > $1.value.weight || ($0.value.weight == $1.value.weight && $0.key < $1.key) }) {
+    for (_, t) in tally.sorted(by: {
+      $0.value.weight > $1.value.weight || ($0.value.weight == $1.value.weight && $0.key < $1.key)
+    }) {
       guard e.tokens.count < maxTokens, covered < 0.8 * totalWeight else { break }
       let precision = Double(t.fires) / Double(t.seen)
       guard precision >= 0.3, t.fires >= 2 || train.count < 4 else { continue }
@@ -79,7 +82,9 @@ public enum LocalExplainer {
         rest += 1
         if let c = TokenCategory.of(t) { counts[c, default: 0] += 1 }
       }
-      if let (c, n) = counts.max(by: { $0.value < $1.value || ($0.value == $1.value && $0.key.rawValue > $1.key.rawValue) }),
+      if let (c, n) = counts.max(by: {
+        $0.value < $1.value || ($0.value == $1.value && $0.key.rawValue > $1.key.rawValue)
+      }),
         Double(n) >= 0.6 * Double(rest), n >= 2
       {
         e.category = c
@@ -108,10 +113,15 @@ public enum LocalExplainer {
         keys[normalised(kt), default: TokenTally(display: kt)].fires += 1
         let window = ex.tokens.map { normalised(text(Int($0))) }
         let qi = q - ex.start, ki = k - ex.start
-        if k == q { relations[.selfToken, default: 0] += 1 }
-        else if k == q - 1 { relations[.previousToken, default: 0] += 1 }
-        else if window[ki] == window[qi] { relations[.sameToken, default: 0] += 1 }
-        else if ki > 0 && window[ki - 1] == window[qi] { relations[.induction, default: 0] += 1 }
+        if k == q {
+          relations[.selfToken, default: 0] += 1
+        } else if k == q - 1 {
+          relations[.previousToken, default: 0] += 1
+        } else if window[ki] == window[qi] {
+          relations[.sameToken, default: 0] += 1
+        } else if ki > 0 && window[ki - 1] == window[qi] {
+          relations[.induction, default: 0] += 1
+        }
       }
       if k == 0 { relations[.firstToken, default: 0] += 1 }
     }
@@ -119,10 +129,13 @@ public enum LocalExplainer {
     func reliable(_ t: [String: TokenTally]) -> [String] {
       // Tokens at the query (or key) of at least a fifth of the examples.
       t.sorted { $0.value.fires > $1.value.fires || ($0.value.fires == $1.value.fires && $0.key < $1.key) }
-        .filter { Double($0.value.fires) >= 0.2 * Double(n) && ($0.value.fires >= 2 || n < 4) }.prefix(maxTokens).map(\.value.display)
+        .filter { Double($0.value.fires) >= 0.2 * Double(n) && ($0.value.fires >= 2 || n < 4) }.prefix(maxTokens).map(
+          \.value.display)
     }
     e.tokens = reliable(queries)
-    if let (r, c) = relations.max(by: { $0.value < $1.value || ($0.value == $1.value && $0.key.rawValue > $1.key.rawValue) }),
+    if let (r, c) = relations.max(by: {
+      $0.value < $1.value || ($0.value == $1.value && $0.key.rawValue > $1.key.rawValue)
+    }),
       Double(c) >= 0.5 * Double(n)
     {
       e.relation = r

@@ -16,10 +16,16 @@ public enum TokenCategory: String, Sendable, CaseIterable {
     if text.contains("\n") { return .newline }
     let t = text.trimmingCharacters(in: .whitespaces)
     guard let first = t.unicodeScalars.first else { return nil }
-    if t.unicodeScalars.allSatisfy({ CharacterSet.decimalDigits.contains($0) || $0 == "," || $0 == "." }) && CharacterSet.decimalDigits.contains(first) {
+    if t.unicodeScalars.allSatisfy({ CharacterSet.decimalDigits.contains($0) || $0 == "," || $0 == "." })
+      && CharacterSet.decimalDigits.contains(first)
+    {
       return .number
     }
-    if t.unicodeScalars.allSatisfy({ CharacterSet.punctuationCharacters.contains($0) || CharacterSet.symbols.contains($0) }) { return .punctuation }
+    if t.unicodeScalars.allSatisfy({
+      CharacterSet.punctuationCharacters.contains($0) || CharacterSet.symbols.contains($0)
+    }) {
+      return .punctuation
+    }
     if CharacterSet.uppercaseLetters.contains(first) { return .capitalized }
     if CharacterSet.lowercaseLetters.contains(first) { return .lowercase }
     return nil
@@ -145,7 +151,10 @@ func quotedList(_ items: [String], limit: Int = 6, conjunction: String = "and") 
 
 /// A token in double quotes with newlines and tabs escaped.
 public func quoteToken(_ s: String) -> String {
-  "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\t", with: "\\t")
+  "\""
+    + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(
+      of: "\t", with: "\\t"
+    )
     .replacingOccurrences(of: "\"", with: "\\\"") + "\""
 }
 

@@ -94,8 +94,12 @@ public struct HookPoint: Hashable, Sendable, CustomStringConvertible, Comparable
     }
     if rest.hasPrefix("blocks.") {
       let afterBlocks = rest.dropFirst("blocks.".count)
-      guard let dot = afterBlocks.firstIndex(of: "."), let layer = Int(afterBlocks[..<dot]), layer >= 0 else { return nil }
-      guard let site = Site(rawValue: String(afterBlocks[afterBlocks.index(after: dot)...])), site.isPerBlock else { return nil }
+      guard let dot = afterBlocks.firstIndex(of: "."), let layer = Int(afterBlocks[..<dot]), layer >= 0 else {
+        return nil
+      }
+      guard let site = Site(rawValue: String(afterBlocks[afterBlocks.index(after: dot)...])), site.isPerBlock else {
+        return nil
+      }
       self.init(site, layer: layer, sae: sae)
     } else {
       guard let site = Site(rawValue: String(rest)), !site.isPerBlock else { return nil }
@@ -122,7 +126,8 @@ public struct HookPoint: Hashable, Sendable, CustomStringConvertible, Comparable
       }
     }
     switch site {
-    case .embed, .posEmbed, .residPre, .ln1Normalized, .attnOut, .residMid, .ln2Normalized, .mlpOut, .residPost, .lnFinalNormalized:
+    case .embed, .posEmbed, .residPre, .ln1Normalized, .attnOut, .residMid, .ln2Normalized, .mlpOut, .residPost,
+      .lnFinalNormalized:
       return [T, c.dModel]
     case .ln1Scale, .ln2Scale, .lnFinalScale: return [T, 1]
     case .q, .k, .v, .z: return [T, c.heads, c.dHead]

@@ -52,7 +52,8 @@ struct HookRunner {
       for intervention in list {
         try intervention.apply(&value, tokens)
         guard value.shape == shape else {
-          throw ModelError.badIntervention("'\(intervention.label)' changed \(point.name) from shape \(shape) to \(value.shape)")
+          throw ModelError.badIntervention(
+            "'\(intervention.label)' changed \(point.name) from shape \(shape) to \(value.shape)")
         }
       }
     }

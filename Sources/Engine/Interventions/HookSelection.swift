@@ -76,7 +76,8 @@ public enum InterventionError: Error, CustomStringConvertible, Equatable {
 
   public var description: String {
     switch self {
-    case .positionOutOfRange(let p, let T): "position \(p) is outside the prompt (\(T) tokens: 0...\(T - 1), or -\(T)...-1 from the end)"
+    case .positionOutOfRange(let p, let T):
+      "position \(p) is outside the prompt (\(T) tokens: 0...\(T - 1), or -\(T)...-1 from the end)"
     case .indexOutOfRange(let i, let hook, let n): "index \(i) is outside \(hook) (0...\(n - 1))"
     case .shapeMismatch(let why): why
     }

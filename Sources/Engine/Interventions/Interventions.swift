@@ -13,10 +13,13 @@ public enum Interventions {
   public static func constant(_ s: HookSelection, run mean: [Float], label: String) -> Intervention {
     Intervention(hook: s.hook, label: label) { value, _ in
       guard try s.runLength(value.shape) == mean.count else {
-        throw InterventionError.shapeMismatch("\(label): the mean has \(mean.count) values but \(s.hook.name) needs \(try s.runLength(value.shape))")
+        throw InterventionError.shapeMismatch(
+          "\(label): the mean has \(mean.count) values but \(s.hook.name) needs \(try s.runLength(value.shape))")
       }
       let p = value.mutablePointer()
-      try mean.withUnsafeBufferPointer { m in try s.forEachRun(value.shape) { offset, n in (p + offset).update(from: m.baseAddress!, count: n) } }
+      try mean.withUnsafeBufferPointer { m in
+        try s.forEachRun(value.shape) { offset, n in (p + offset).update(from: m.baseAddress!, count: n) }
+      }
     }
   }
 
@@ -26,7 +29,8 @@ public enum Interventions {
     Intervention(hook: s.hook, label: label) { value, _ in
       guard source.shape == value.shape else {
         throw InterventionError.shapeMismatch(
-          "\(label): the source run's \(s.hook.name) has shape \(source.shape) but this run's has \(value.shape); patch between prompts of the same length")
+          "\(label): the source run's \(s.hook.name) has shape \(source.shape) but this run's has \(value.shape); patch between prompts of the same length"
+        )
       }
       let p = value.mutablePointer(), q = source.pointer
       try s.forEachRun(value.shape) { offset, n in (p + offset).update(from: q + offset, count: n) }
@@ -37,7 +41,8 @@ public enum Interventions {
   public static func add(_ s: HookSelection, vector: [Float], scale: Float, label: String) -> Intervention {
     Intervention(hook: s.hook, label: label) { value, _ in
       guard try s.runLength(value.shape) == vector.count else {
-        throw InterventionError.shapeMismatch("\(label): the vector has \(vector.count) values but \(s.hook.name) needs \(try s.runLength(value.shape))")
+        throw InterventionError.shapeMismatch(
+          "\(label): the vector has \(vector.count) values but \(s.hook.name) needs \(try s.runLength(value.shape))")
       }
       let p = value.mutablePointer()
       try s.forEachRun(value.shape) { offset, n in for i in 0..<n { p[offset + i] += scale * vector[i] } }
@@ -48,7 +53,8 @@ public enum Interventions {
   public static func set(_ hook: HookPoint, index: [Int], to x: Float, label: String) -> Intervention {
     Intervention(hook: hook, label: label) { value, _ in
       guard index.count == value.rank else {
-        throw InterventionError.shapeMismatch("\(label): \(hook.name) has \(value.rank) dimensions \(value.shape) but the index has \(index.count)")
+        throw InterventionError.shapeMismatch(
+          "\(label): \(hook.name) has \(value.rank) dimensions \(value.shape) but the index has \(index.count)")
       }
       var flat = 0
       for (i, n) in zip(index, value.shape) {
@@ -68,7 +74,9 @@ public enum Interventions {
     for v in values {
       let n = try s.runLength(v.shape)
       if sum.isEmpty { sum = [Double](repeating: 0, count: n) }
-      guard sum.count == n else { throw InterventionError.shapeMismatch("mean: the prompts give \(s.hook.name) different sizes") }
+      guard sum.count == n else {
+        throw InterventionError.shapeMismatch("mean: the prompts give \(s.hook.name) different sizes")
+      }
       let p = v.pointer
       try s.forEachRun(v.shape) { offset, n in
         for i in 0..<n { sum[i] += Double(p[offset + i]) }

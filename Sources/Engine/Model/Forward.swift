@@ -14,7 +14,8 @@ public struct ForwardOptions: @unchecked Sendable {
   public var shouldStop: (() -> Bool)? = nil
 
   public init(
-    cache: CacheRequest = .none, interventions: [Intervention] = [], saes: [SAESplice] = [], logits: LogitsRequest = .all,
+    cache: CacheRequest = .none, interventions: [Intervention] = [], saes: [SAESplice] = [],
+    logits: LogitsRequest = .all,
     shouldStop: (() -> Bool)? = nil
   ) {
     self.cache = cache
@@ -162,13 +163,15 @@ extension GPT2Model {
       }
       try pass(.block(l, .z), &z)
       var attnOut = Tensor(zeros: [T, C])
-      matmulForward(attnOut.mutablePointer(), z.pointer, b.attnProjWeight.pointer, b.attnProjBias.pointer, T: T, C: C, OC: C)
+      matmulForward(
+        attnOut.mutablePointer(), z.pointer, b.attnProjWeight.pointer, b.attnProjBias.pointer, T: T, C: C, OC: C)
       try pass(.block(l, .attnOut), &attnOut)
       var residMid = add(resid, attnOut)
       try pass(.block(l, .residMid), &residMid)
 
       // MLP: ln2 -> c_fc -> gelu_new -> c_proj.
-      var ln2 = try layerNorm(residMid, weight: b.ln2Weight, bias: b.ln2Bias, scaleHook: .block(l, .ln2Scale), pass: pass)
+      var ln2 = try layerNorm(
+        residMid, weight: b.ln2Weight, bias: b.ln2Bias, scaleHook: .block(l, .ln2Scale), pass: pass)
       try pass(.block(l, .ln2Normalized), &ln2)
       var mlpPre = Tensor(zeros: [T, F])
       matmulForward(mlpPre.mutablePointer(), ln2.pointer, b.fcWeight.pointer, b.fcBias.pointer, T: T, C: C, OC: F)
@@ -177,7 +180,8 @@ extension GPT2Model {
       geluForward(mlpPost.mutablePointer(), mlpPre.pointer, count: T * F)
       try pass(.block(l, .mlpPost), &mlpPost)
       var mlpOut = Tensor(zeros: [T, C])
-      matmulForward(mlpOut.mutablePointer(), mlpPost.pointer, b.fcProjWeight.pointer, b.fcProjBias.pointer, T: T, C: F, OC: C)
+      matmulForward(
+        mlpOut.mutablePointer(), mlpPost.pointer, b.fcProjWeight.pointer, b.fcProjBias.pointer, T: T, C: F, OC: C)
       try pass(.block(l, .mlpOut), &mlpOut)
       var residPost = add(residMid, mlpOut)
       try pass(.block(l, .residPost), &residPost)
@@ -185,7 +189,8 @@ extension GPT2Model {
     }
     try checkStop()
 
-    var final = try layerNorm(resid, weight: w.lnfWeight, bias: w.lnfBias, scaleHook: HookPoint(.lnFinalScale), pass: pass)
+    var final = try layerNorm(
+      resid, weight: w.lnfWeight, bias: w.lnfBias, scaleHook: HookPoint(.lnFinalScale), pass: pass)
     try pass(HookPoint(.lnFinalNormalized), &final)
     let logits: Tensor
     switch options.logits {
@@ -214,7 +219,9 @@ extension GPT2Model {
     layerNormStatistics(x.pointer, mean: &mean, scale: scale.mutablePointer(), T: T, C: C, eps: config.layerNormEpsilon)
     try pass(scaleHook, &scale)
     var out = Tensor(zeros: [T, C])
-    layerNormApply(out.mutablePointer(), x.pointer, mean: mean, scale: scale.pointer, weight: weight.pointer, bias: bias.pointer, T: T, C: C)
+    layerNormApply(
+      out.mutablePointer(), x.pointer, mean: mean, scale: scale.pointer, weight: weight.pointer, bias: bias.pointer,
+      T: T, C: C)
     return out
   }
 

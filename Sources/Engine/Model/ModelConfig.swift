@@ -11,7 +11,9 @@ public struct ModelConfig: Sendable, Equatable {
   public var layerNormEpsilon: Float  // layer_norm_epsilon
   public var dHead: Int { dModel / heads }
 
-  public init(layers: Int, heads: Int, dModel: Int, dMLP: Int? = nil, context: Int, vocabSize: Int, layerNormEpsilon: Float = 1e-5) {
+  public init(
+    layers: Int, heads: Int, dModel: Int, dMLP: Int? = nil, context: Int, vocabSize: Int, layerNormEpsilon: Float = 1e-5
+  ) {
     self.layers = layers
     self.heads = heads
     self.dModel = dModel
@@ -34,7 +36,8 @@ public struct ModelConfig: Sendable, Equatable {
     }
     let activation = (json["activation_function"] as? String) ?? "gelu_new"
     guard ["gelu_new", "gelu_pytorch_tanh"].contains(activation) else {
-      throw ModelError.badConfig(path, "activation_function \"\(activation)\" is not supported (tdb implements gelu_new)")
+      throw ModelError.badConfig(
+        path, "activation_function \"\(activation)\" is not supported (tdb implements gelu_new)")
     }
     if let type = json["model_type"] as? String, type != "gpt2" {
       throw ModelError.badConfig(path, "model_type \"\(type)\" is not gpt2")
@@ -67,7 +70,8 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
 
   public var description: String {
     switch self {
-    case .missingFile(let p): "no such file '\(p)'; --model expects a Hugging Face GPT-2 folder (config.json, model.safetensors, vocab.json, merges.txt)"
+    case .missingFile(let p):
+      "no such file '\(p)'; --model expects a Hugging Face GPT-2 folder (config.json, model.safetensors, vocab.json, merges.txt)"
     case .badConfig(let p, let why): "'\(p)': \(why)"
     case .promptTooLong(let n, let ctx): "the prompt is \(n) tokens but the model's context is \(ctx); shorten it"
     case .emptyPrompt: "the prompt has no tokens"

@@ -20,7 +20,8 @@ public enum ModelLocator {
     let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
       .deletingLastPathComponent().deletingLastPathComponent()
     candidates.append(source.appendingPathComponent("models/\(demoName)"))
-    return candidates.first { FileManager.default.fileExists(atPath: $0.appendingPathComponent("config.json").path) }?.standardizedFileURL
+    return candidates.first { FileManager.default.fileExists(atPath: $0.appendingPathComponent("config.json").path) }?
+      .standardizedFileURL
   }
 
   /// The SAE folders shipped beside a model (`<model>/sae/*/cfg.json`), sorted.

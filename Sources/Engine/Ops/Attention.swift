@@ -3,7 +3,9 @@ import Foundation
 /// Scaled, causally masked attention scores for one head:
 /// scores[T, T] = q_h · k_hᵀ / √D, with -inf above the diagonal.
 /// `qkv` is [T, 3C] (q | k | v, heads side by side inside each third).
-func attentionScores(_ scores: UnsafeMutablePointer<Float>, qkv: UnsafePointer<Float>, head h: Int, T: Int, C: Int, D: Int) {
+func attentionScores(
+  _ scores: UnsafeMutablePointer<Float>, qkv: UnsafePointer<Float>, head h: Int, T: Int, C: Int, D: Int
+) {
   let q = qkv + h * D, k = qkv + C + h * D
   gemm(transB: true, M: T, N: T, K: D, alpha: 1 / Float(D).squareRoot(), q, lda: 3 * C, k, ldb: 3 * C, scores, ldc: T)
   for i in 0..<T {
@@ -37,6 +39,9 @@ func causalSoftmax(_ pattern: UnsafeMutablePointer<Float>, _ scores: UnsafePoint
 }
 
 /// z_h[T, D] = pattern_h[T, T] · v_h[T, D], written into z[T, C] at the head's columns.
-func attentionValues(_ z: UnsafeMutablePointer<Float>, pattern: UnsafePointer<Float>, qkv: UnsafePointer<Float>, head h: Int, T: Int, C: Int, D: Int) {
+func attentionValues(
+  _ z: UnsafeMutablePointer<Float>, pattern: UnsafePointer<Float>, qkv: UnsafePointer<Float>, head h: Int, T: Int,
+  C: Int, D: Int
+) {
   gemm(M: T, N: D, K: T, pattern, lda: T, qkv + 2 * C + h * D, ldb: 3 * C, z + h * D, ldc: C)
 }

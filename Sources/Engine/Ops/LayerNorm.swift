@@ -2,7 +2,10 @@ import Foundation
 
 /// Per-row statistics of a LayerNorm: mean[T] and scale[T] = sqrt(var + eps).
 /// The scale is TransformerLens' `hook_scale`; it is kept for the backward pass.
-func layerNormStatistics(_ inp: UnsafePointer<Float>, mean: UnsafeMutablePointer<Float>, scale: UnsafeMutablePointer<Float>, T: Int, C: Int, eps: Float) {
+func layerNormStatistics(
+  _ inp: UnsafePointer<Float>, mean: UnsafeMutablePointer<Float>, scale: UnsafeMutablePointer<Float>, T: Int, C: Int,
+  eps: Float
+) {
   for t in 0..<T {
     let x = inp + t * C
     var m: Float = 0
@@ -21,7 +24,8 @@ func layerNormStatistics(_ inp: UnsafePointer<Float>, mean: UnsafeMutablePointer
 
 /// out[T, C] = (inp - mean) / scale · weight + bias.
 func layerNormApply(
-  _ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, mean: UnsafePointer<Float>, scale: UnsafePointer<Float>,
+  _ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, mean: UnsafePointer<Float>,
+  scale: UnsafePointer<Float>,
   weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, T: Int, C: Int
 ) {
   for t in 0..<T {

@@ -14,16 +14,22 @@ func matmulForward(
 }
 
 /// out[T, V] = inp[T, C] · embedding[V, C]ᵀ — the unembedding with a [V, C] matrix.
-func unembedForward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ embedding: UnsafePointer<Float>, T: Int, C: Int, V: Int) {
+func unembedForward(
+  _ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ embedding: UnsafePointer<Float>, T: Int, C: Int,
+  V: Int
+) {
   // A few rows: matrix-vector products read the [V, C] matrix once each,
   // where sgemm would first pack all of it (tens of MB) into a buffer.
   if T <= 2 {
     for t in 0..<T {
-      cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(V), Int32(C), 1, embedding, Int32(C), inp + t * C, 1, 0, out + t * V, 1)
+      cblas_sgemv(
+        CblasRowMajor, CblasNoTrans, Int32(V), Int32(C), 1, embedding, Int32(C), inp + t * C, 1, 0, out + t * V, 1)
     }
     return
   }
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(T), Int32(V), Int32(C), 1, inp, Int32(C), embedding, Int32(C), 0, out, Int32(V))
+  cblas_sgemm(
+    CblasRowMajor, CblasNoTrans, CblasTrans, Int32(T), Int32(V), Int32(C), 1, inp, Int32(C), embedding, Int32(C), 0,
+    out, Int32(V))
 }
 
 /// General row-major product with explicit leading dimensions:

@@ -39,13 +39,15 @@ public final class SparseAutoencoder: @unchecked Sendable {
     self.name = name ?? folder.lastPathComponent
     let cfgPath = folder.appendingPathComponent("cfg.json").path
     guard let data = FileManager.default.contents(atPath: cfgPath) else {
-      throw ModelError.badSAE(folder.path, "no cfg.json there; --sae expects a SAELens folder (cfg.json + sae_weights.safetensors)")
+      throw ModelError.badSAE(
+        folder.path, "no cfg.json there; --sae expects a SAELens folder (cfg.json + sae_weights.safetensors)")
     }
     guard let cfg = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
       throw ModelError.badSAE(cfgPath, "cfg.json is not a JSON object")
     }
     guard let hookName = cfg["hook_name"] as? String, let hook = HookPoint(name: hookName), hook.sae == nil else {
-      throw ModelError.badSAE(cfgPath, "hook_name \(cfg["hook_name"].map { "'\($0)'" } ?? "is missing") is not a hook point tdb knows")
+      throw ModelError.badSAE(
+        cfgPath, "hook_name \(cfg["hook_name"].map { "'\($0)'" } ?? "is missing") is not a hook point tdb knows")
     }
     if let head = cfg["hook_head_index"], !(head is NSNull) {
       throw ModelError.badSAE(cfgPath, "SAEs on a single head (hook_head_index) are not supported")
@@ -70,7 +72,9 @@ public final class SparseAutoencoder: @unchecked Sendable {
     case ("standard", "relu"), ("relu", _):
       architecture = .standard
     default:
-      throw ModelError.badSAE(cfgPath, "architecture '\(arch)' with activation '\(activation)' is not supported (standard/relu, topk, jumprelu are)")
+      throw ModelError.badSAE(
+        cfgPath,
+        "architecture '\(arch)' with activation '\(activation)' is not supported (standard/relu, topk, jumprelu are)")
     }
     applyBDecToInput = (cfg["apply_b_dec_to_input"] as? Bool) ?? false
     let norm = (cfg["normalize_activations"] as? String) ?? "none"
@@ -78,7 +82,9 @@ public final class SparseAutoencoder: @unchecked Sendable {
       normalization = n
     } else if norm == "expected_average_only_in" {
       throw ModelError.badSAE(
-        cfgPath, "normalize_activations 'expected_average_only_in' needs a dataset scaling factor that cfg.json does not give; fold it into the weights (SAELens fold_activation_norm_scaling_factor) and set it to 'none'")
+        cfgPath,
+        "normalize_activations 'expected_average_only_in' needs a dataset scaling factor that cfg.json does not give; fold it into the weights (SAELens fold_activation_norm_scaling_factor) and set it to 'none'"
+      )
     } else {
       throw ModelError.badSAE(cfgPath, "normalize_activations '\(norm)' is not supported")
     }
@@ -86,7 +92,9 @@ public final class SparseAutoencoder: @unchecked Sendable {
     let path = weights.url.path
     func t(_ key: String, _ shape: [Int]) throws -> Tensor {
       guard let e = weights.entries[key] else { throw SafeTensorsError.missingTensor(file: path, tensor: key) }
-      guard e.shape == shape else { throw SafeTensorsError.wrongShape(file: path, tensor: key, expected: shape, found: e.shape) }
+      guard e.shape == shape else {
+        throw SafeTensorsError.wrongShape(file: path, tensor: key, expected: shape, found: e.shape)
+      }
       return try weights.tensor(key)
     }
     wEnc = try t("W_enc", [dIn, dSAE])
@@ -201,7 +209,9 @@ public final class SparseAutoencoder: @unchecked Sendable {
     _ row: UnsafePointer<Float>, count: Int, k: Int, _ values: inout [Float], _ indices: inout [Int]
   ) -> Int {
     // A min-heap whose root is the worst kept entry: smaller value, or equal value and higher index.
-    func worse(_ a: Int, _ b: Int) -> Bool { values[a] < values[b] || (values[a] == values[b] && indices[a] > indices[b]) }
+    func worse(_ a: Int, _ b: Int) -> Bool {
+      values[a] < values[b] || (values[a] == values[b] && indices[a] > indices[b])
+    }
     func siftDown(_ n: Int) {
       var i = 0
       while true {

@@ -32,7 +32,8 @@ public final class Checkpoint: @unchecked Sendable {
         }
         let i = shardNumber[shard]!
         guard files[i].entries[tensor] != nil else {
-          throw SafeTensorsError.badIndex(file: index.path, detail: "it puts '\(tensor)' in '\(shard)', which does not hold it")
+          throw SafeTensorsError.badIndex(
+            file: index.path, detail: "it puts '\(tensor)' in '\(shard)', which does not hold it")
         }
         location[tensor] = i
       }

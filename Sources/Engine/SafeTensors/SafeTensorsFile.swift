@@ -40,10 +40,13 @@ public final class SafeTensorsFile: @unchecked Sendable {
     let file = url.path
     mapping = try MappedFile(path: file)
     let size = mapping.size
-    guard size >= 8 else { throw SafeTensorsError.truncated(file: file, detail: "\(size) bytes, shorter than the 8-byte header length") }
+    guard size >= 8 else {
+      throw SafeTensorsError.truncated(file: file, detail: "\(size) bytes, shorter than the 8-byte header length")
+    }
     let headerLength = Int(UInt64(littleEndian: mapping.bytes.loadUnaligned(as: UInt64.self)))
     guard headerLength > 0, headerLength <= size - 8 else {
-      throw SafeTensorsError.truncated(file: file, detail: "header says \(headerLength) bytes of JSON but the file has \(size - 8) after the length")
+      throw SafeTensorsError.truncated(
+        file: file, detail: "header says \(headerLength) bytes of JSON but the file has \(size - 8) after the length")
     }
     dataStart = 8 + headerLength
     let headerData = Data(bytes: mapping.bytes + 8, count: headerLength)
@@ -67,10 +70,12 @@ public final class SafeTensorsFile: @unchecked Sendable {
       guard let dtype = SafeTensorsDType(rawValue: dtypeName) else {
         throw SafeTensorsError.unsupportedDType(file: file, tensor: name, dtype: dtypeName)
       }
-      guard let shapeAny = info["shape"] as? [Any], let shape = Self.integers(shapeAny), shape.allSatisfy({ $0 >= 0 }) else {
+      guard let shapeAny = info["shape"] as? [Any], let shape = Self.integers(shapeAny), shape.allSatisfy({ $0 >= 0 })
+      else {
         throw SafeTensorsError.badHeader(file: file, detail: "tensor '\(name)' has no valid shape")
       }
-      guard let offsetsAny = info["data_offsets"] as? [Any], let offsets = Self.integers(offsetsAny), offsets.count == 2,
+      guard let offsetsAny = info["data_offsets"] as? [Any], let offsets = Self.integers(offsetsAny),
+        offsets.count == 2,
         offsets[0] >= 0, offsets[1] >= offsets[0]
       else {
         throw SafeTensorsError.badHeader(file: file, detail: "tensor '\(name)' has no valid data_offsets")
@@ -78,11 +83,15 @@ public final class SafeTensorsFile: @unchecked Sendable {
       let expected = shape.reduce(1, *) * dtype.byteSize
       guard offsets[1] - offsets[0] == expected else {
         throw SafeTensorsError.badHeader(
-          file: file, detail: "tensor '\(name)' of shape \(shape) \(dtypeName) needs \(expected) bytes but its offsets span \(offsets[1] - offsets[0])")
+          file: file,
+          detail:
+            "tensor '\(name)' of shape \(shape) \(dtypeName) needs \(expected) bytes but its offsets span \(offsets[1] - offsets[0])"
+        )
       }
       guard offsets[1] <= dataSize else {
         throw SafeTensorsError.truncated(
-          file: file, detail: "tensor '\(name)' ends at byte \(offsets[1]) of the data but the file holds only \(dataSize)")
+          file: file,
+          detail: "tensor '\(name)' ends at byte \(offsets[1]) of the data but the file holds only \(dataSize)")
       }
       entries[name] = SafeTensorsEntry(name: name, dtype: dtype, shape: shape, begin: offsets[0], end: offsets[1])
     }
@@ -98,7 +107,9 @@ public final class SafeTensorsFile: @unchecked Sendable {
   private static func integers(_ values: [Any]) -> [Int]? {
     var out: [Int] = []
     for v in values {
-      guard let n = v as? NSNumber, n.doubleValue == n.doubleValue.rounded(), abs(n.doubleValue) < 1e15 else { return nil }
+      guard let n = v as? NSNumber, n.doubleValue == n.doubleValue.rounded(), abs(n.doubleValue) < 1e15 else {
+        return nil
+      }
       out.append(n.intValue)
     }
     return out
@@ -174,7 +185,9 @@ final class MappedFile: @unchecked Sendable {
     }
     defer { close(fd) }
     var st = stat()
-    guard fstat(fd, &st) == 0 else { throw SafeTensorsError.unreadable(file: path, reason: String(cString: strerror(errno))) }
+    guard fstat(fd, &st) == 0 else {
+      throw SafeTensorsError.unreadable(file: path, reason: String(cString: strerror(errno)))
+    }
     if (st.st_mode & S_IFMT) == S_IFDIR { throw SafeTensorsError.unreadable(file: path, reason: "it is a directory") }
     size = Int(st.st_size)
     if size == 0 {

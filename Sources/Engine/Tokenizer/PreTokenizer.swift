@@ -43,7 +43,8 @@ enum PreTokenizer {
     let end = range.upperBound
     var i = range.lowerBound
     while i < end {
-      let length = contractionLength(scalars, at: i, end: end)
+      let length =
+        contractionLength(scalars, at: i, end: end)
         ?? runLength(scalars, at: i, end: end)
       pieces.append(i..<(i + length))
       i += length

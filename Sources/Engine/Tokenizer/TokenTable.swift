@@ -66,7 +66,8 @@ struct TokenTable {
         if entry < 0 { return slot }
         let start = starts[Int(entry)]
         let end = starts[Int(entry) + 1]
-        if end - start == bytes.count, memcmpEqual(arena.baseAddress.map { $0 + start }, bytes.baseAddress, bytes.count) {
+        if end - start == bytes.count, memcmpEqual(arena.baseAddress.map { $0 + start }, bytes.baseAddress, bytes.count)
+        {
           return slot
         }
         slot = (slot + 1) & mask

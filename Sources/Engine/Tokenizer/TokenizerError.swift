@@ -18,9 +18,11 @@ public enum TokenizerError: Error, CustomStringConvertible {
     case .unreadableFile(let url, let reason):
       return "tokenizer: cannot read \(url.path) (\(reason)); check the file's permissions"
     case .malformedVocab(let url, let reason):
-      return "tokenizer: \(url.path) is not a GPT-2 vocab.json (\(reason)); re-download it from the model's Hugging Face folder"
+      return
+        "tokenizer: \(url.path) is not a GPT-2 vocab.json (\(reason)); re-download it from the model's Hugging Face folder"
     case .malformedMerges(let url, let line, let reason):
-      return "tokenizer: \(url.path) line \(line): \(reason); re-download merges.txt from the model's Hugging Face folder"
+      return
+        "tokenizer: \(url.path) line \(line): \(reason); re-download merges.txt from the model's Hugging Face folder"
     }
   }
 }

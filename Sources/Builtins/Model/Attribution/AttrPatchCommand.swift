@@ -9,12 +9,16 @@ func registerAttributionPatching(_ r: CommandRegistry, _ lazy: LazyModelSession)
   r.register(
     CommandSpec(
       name: "attrpatch", group: "attribution",
-      summary: "Attribution patching: the effect of patching each component and position from the clean run into the corrupt one, estimated as (a_clean - a_corrupt) · gradient, beside the real patching effect for the top entries",
+      summary:
+        "Attribution patching: the effect of patching each component and position from the clean run into the corrupt one, estimated as (a_clean - a_corrupt) · gradient, beside the real patching effect for the top entries",
       flags: [
         FlagSpec("clean", .any, valueName: "RUN", "the run whose activations would be copied in"),
         FlagSpec("corrupt", .any, valueName: "RUN", "the run they would be copied into (same length)"),
-        FlagSpec("metric", .function, valueName: "FUNCTION", "a function of a run, linear in its logits, e.g. { |x| logitdiff x \" Mary\" \" John\" }"),
-        FlagSpec("over", .word, valueName: "WHAT", "heads (z), neurons (mlp.hook_post) or resid (resid_pre)", default: "heads"),
+        FlagSpec(
+          "metric", .function, valueName: "FUNCTION",
+          "a function of a run, linear in its logits, e.g. { |x| logitdiff x \" Mary\" \" John\" }"),
+        FlagSpec(
+          "over", .word, valueName: "WHAT", "heads (z), neurons (mlp.hook_post) or resid (resid_pre)", default: "heads"),
         FlagSpec("check", .int, valueName: "K", "really patch the K entries with the largest estimates", default: "5"),
         FlagSpec("top", .int, valueName: "N", "rows, largest |estimate| first (0: every entry)", default: "20"),
       ],
@@ -29,16 +33,22 @@ func registerAttributionPatching(_ r: CommandRegistry, _ lazy: LazyModelSession)
         + "linear combinations of logits, so the metric must be linear in the logits.")
   ) { call, interp in
     let s = try lazy.get()
-    guard let cv = call.flags["clean"], let kv = call.flags["corrupt"] else { throw EvalError("attrpatch needs --clean RUN and --corrupt RUN") }
+    guard let cv = call.flags["clean"], let kv = call.flags["corrupt"] else {
+      throw EvalError("attrpatch needs --clean RUN and --corrupt RUN")
+    }
     guard let metricValue = call.flags["metric"], case .function(let function) = metricValue else {
       throw EvalError("attrpatch needs --metric FUNCTION, e.g. --metric { |x| logitdiff x \" Mary\" \" John\" }")
     }
     let clean = try s.run(cv, what: "--clean"), corrupt = try s.run(kv, what: "--corrupt")
     guard clean.tokens.count == corrupt.tokens.count else {
-      throw EvalError("the clean run has \(clean.tokens.count) tokens and the corrupt run \(corrupt.tokens.count); use prompts of the same length")
+      throw EvalError(
+        "the clean run has \(clean.tokens.count) tokens and the corrupt run \(corrupt.tokens.count); use prompts of the same length"
+      )
     }
     let overName = try call.flag("over", default: "heads")
-    guard let over = PatchSite(rawValue: overName) else { throw EvalError("--over: expected heads, neurons or resid, got '\(overName)'") }
+    guard let over = PatchSite(rawValue: overName) else {
+      throw EvalError("--over: expected heads, neurons or resid, got '\(overName)'")
+    }
     let check = try call.flag("check", default: 5), top = try call.flag("top", default: 20)
     guard check >= 0, top >= 0 else { throw EvalError("--check and --top must not be negative") }
 
@@ -47,7 +57,8 @@ func registerAttributionPatching(_ r: CommandRegistry, _ lazy: LazyModelSession)
     do {
       let probed = try interp.call(function, [.host(MetricProbe())], at: call.location)
       guard let linear = probed.host(as: LinearMetricValue.self), !linear.combination.isConstant else {
-        throw EvalError("it returned \(probed.typeName == "number" ? "a number that does not depend on the run" : probed.typeName)")
+        throw EvalError(
+          "it returned \(probed.typeName == "number" ? "a number that does not depend on the run" : probed.typeName)")
       }
       combination = linear.combination
     } catch LangError.runtime(let message, _) {
@@ -92,8 +103,11 @@ func registerAttributionPatching(_ r: CommandRegistry, _ lazy: LazyModelSession)
       if rank < check {
         try interp.checkInterrupt(at: call.location)
         let label = "patch \(e.selection)"
-        let hook = HookValue(label: label, interventions: [Interventions.copy(e.selection, from: try clean.value(e.selection.hook), label: label)])
-        let patched = try RunValue(session: s, tokens: corrupt.tokens, hooks: corrupt.hooks + [hook], saes: corrupt.saes, cacheAll: false)
+        let hook = HookValue(
+          label: label,
+          interventions: [Interventions.copy(e.selection, from: try clean.value(e.selection.hook), label: label)])
+        let patched = try RunValue(
+          session: s, tokens: corrupt.tokens, hooks: corrupt.hooks + [hook], saes: corrupt.saes, cacheAll: false)
         actual = Value(try measure(patched) - corruptValue)
       }
       let node: Value
@@ -103,7 +117,8 @@ func registerAttributionPatching(_ r: CommandRegistry, _ lazy: LazyModelSession)
       case .resid: node = .host(HookPointValue(e.selection.hook))
       }
       rows.append([
-        node, Value(e.layer), Value(e.position), Value(s.tokenText(corrupt.tokens[e.position])), Value(s.tokenText(clean.tokens[e.position])),
+        node, Value(e.layer), Value(e.position), Value(s.tokenText(corrupt.tokens[e.position])),
+        Value(s.tokenText(clean.tokens[e.position])),
         Value(Double(e.estimate)), actual,
       ])
     }

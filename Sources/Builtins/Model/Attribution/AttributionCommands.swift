@@ -6,22 +6,32 @@ func registerAttributionCommands(_ r: CommandRegistry, _ lazy: LazyModelSession)
   let group = "attribution"
   let prompt = "When Mary and John went to the store, John gave a drink to"
   let ioi = #"(run "\#(prompt)")"#
-  let topFlag = FlagSpec("top", .int, valueName: "K", "rows: per kind, the K largest of each metric and the K smallest direct and total effects", default: "10")
-  let kindFlag = FlagSpec("kind", .word, valueName: "KIND", "neurons, heads, latents, embeddings or all", default: "all")
+  let topFlag = FlagSpec(
+    "top", .int, valueName: "K",
+    "rows: per kind, the K largest of each metric and the K smallest direct and total effects", default: "10")
+  let kindFlag = FlagSpec(
+    "kind", .word, valueName: "KIND", "neurons, heads, latents, embeddings or all", default: "all")
 
   r.register(
     CommandSpec(
       name: "grad", group: group,
-      summary: "The gradient of a metric (by default logit[target] - logit[distractor] at the last position) with respect to a hook value or a component's activation",
+      summary:
+        "The gradient of a metric (by default logit[target] - logit[distractor] at the last position) with respect to a hook value or a component's activation",
       parameters: [
         ParameterSpec("run", .any),
-        ParameterSpec("what", .any, "a hook point (blocks.0.hook_resid_pre), or a component: a head's z [pos, d_head], a neuron's or latent's [pos]"),
+        ParameterSpec(
+          "what", .any,
+          "a hook point (blocks.0.hook_resid_pre), or a component: a head's z [pos, d_head], a neuron's or latent's [pos]"
+        ),
       ],
       flags: [
         FlagSpec("target", .any, valueName: "T", "the target token"),
         FlagSpec("distractor", .any, valueName: "D", "the distractor token"),
         FlagSpec("pos", .int, valueName: "P", "the metric's position", default: "-1"),
-        FlagSpec("metric", .word, valueName: "M", "logitdiff (needs --target and --distractor), logit or logprob (--target), loss (the prompt's mean next-token loss)", default: "logitdiff"),
+        FlagSpec(
+          "metric", .word, valueName: "M",
+          "logitdiff (needs --target and --distractor), logit or logprob (--target), loss (the prompt's mean next-token loss)",
+          default: "logitdiff"),
         .switch("detach-ln", "treat ln_final's scale as a constant (TDB's convention for direct effects)"),
         .switch("detach-all-ln", "treat every LayerNorm scale as a constant"),
       ],
@@ -53,7 +63,8 @@ func registerAttributionCommands(_ r: CommandRegistry, _ lazy: LazyModelSession)
     options.logits = .none
     options.shouldStop = { Interrupt.requested }
     let backward = BackwardOptions(
-      detachFinalLayerNormScale: call.isSet("detach-ln"), detachLayerNormScales: call.isSet("detach-all-ln"), wanted: .points([point]))
+      detachFinalLayerNormScale: call.isSet("detach-ln"), detachLayerNormScales: call.isSet("detach-all-ln"),
+      wanted: .points([point]))
     let g: GradientResult
     do {
       g = try s.model.gradients(run.tokens, metric: metric, forward: options, backward: backward)
@@ -67,11 +78,17 @@ func registerAttributionCommands(_ r: CommandRegistry, _ lazy: LazyModelSession)
   r.register(
     CommandSpec(
       name: "attribute", group: group,
-      summary: "TDB's node table: neurons, head (query, key) pairs, SAE latents and embeddings ranked by activation, write magnitude, direct and estimated total effect on logit[target] - logit[distractor]",
-      parameters: [ParameterSpec("run", .any), ParameterSpec("target", .any, "a token"), ParameterSpec("distractor", .any, "a token")],
+      summary:
+        "TDB's node table: neurons, head (query, key) pairs, SAE latents and embeddings ranked by activation, write magnitude, direct and estimated total effect on logit[target] - logit[distractor]",
+      parameters: [
+        ParameterSpec("run", .any), ParameterSpec("target", .any, "a token"),
+        ParameterSpec("distractor", .any, "a token"),
+      ],
       flags: [
         topFlag, kindFlag,
-        FlagSpec("against", .any, valueName: "RUN_B", "a second prompt of the same length: columns for A, B and A - B, rows ranked by the differences"),
+        FlagSpec(
+          "against", .any, valueName: "RUN_B",
+          "a second prompt of the same length: columns for A, B and A - B, rows ranked by the differences"),
         FlagSpec("pos", .int, valueName: "P", "the position of the logits", default: "-1"),
       ],
       examples: [
@@ -100,7 +117,9 @@ func registerAttributionCommands(_ r: CommandRegistry, _ lazy: LazyModelSession)
     guard let other = call.flags["against"] else { return .table(s.nodeTable(a, top: k)) }
     let runB = try s.run(other, what: "--against")
     guard runB.tokens.count == run.tokens.count else {
-      throw EvalError("--against: the runs have \(run.tokens.count) and \(runB.tokens.count) tokens; compare prompts of the same length")
+      throw EvalError(
+        "--against: the runs have \(run.tokens.count) and \(runB.tokens.count) tokens; compare prompts of the same length"
+      )
     }
     return .table(s.pairedNodeTable(a, try s.attributeNodes(runB, metric: metric, kinds: kinds), top: k))
   }
@@ -108,13 +127,19 @@ func registerAttributionCommands(_ r: CommandRegistry, _ lazy: LazyModelSession)
   r.register(
     CommandSpec(
       name: "trace", group: group,
-      summary: "The node table for one node's pre-activation (a neuron's, a latent's, a head's attention score or its write): walk a circuit upstream one hop at a time",
+      summary:
+        "The node table for one node's pre-activation (a neuron's, a latent's, a head's attention score or its write): walk a circuit upstream one hop at a time",
       parameters: [
-        ParameterSpec("node", .any, optional: true, "a neuron, head or latent (L3N77, L4H1, sae.F12), or a row of attribute/trace (or pipe the row in)"),
+        ParameterSpec(
+          "node", .any, optional: true,
+          "a neuron, head or latent (L3N77, L4H1, sae.F12), or a row of attribute/trace (or pipe the row in)"),
         ParameterSpec("run", .any, optional: true),
       ],
       flags: [
-        FlagSpec("through", .word, valueName: "SIDE", "heads: q (query side), k (key side), qk (both) or v (its write on the direction of interest, needs --target and --distractor)", default: "qk"),
+        FlagSpec(
+          "through", .word, valueName: "SIDE",
+          "heads: q (query side), k (key side), qk (both) or v (its write on the direction of interest, needs --target and --distractor)",
+          default: "qk"),
         FlagSpec("pos", .int, valueName: "P", "the node's token (for a head, the query)", default: "the row's, or -1"),
         FlagSpec("key", .int, valueName: "K", "a head's key position", default: "the row's, or where it attends most"),
         FlagSpec("target", .any, valueName: "T", "--through v: the target token"),
@@ -133,15 +158,20 @@ func registerAttributionCommands(_ r: CommandRegistry, _ lazy: LazyModelSession)
         + "(mlp.hook_pre) at its token; a latent: its activation (it must be active); a head: its attention score at (query, key) "
         + "through the query side, the key side (the other side's gradient is cut) or both, or through the value side its write "
         + "at that pair projected on the direction of interest, pattern held. Only nodes upstream of the traced value appear; direct "
-        + "effects are writes dotted with the gradient where the traced value reads the residual stream, that LayerNorm's scale detached.")
+        + "effects are writes dotted with the gradient where the traced value reads the residual stream, that LayerNorm's scale detached."
+    )
   ) { call, _ in
     let s = try lazy.get()
     let nodeValue: Value, runValue: Value
     if let input = call.input {
-      guard let r = call[0], call[1] == nil else { throw EvalError("with a node piped in, give only the run: ... | trace RUN") }
+      guard let r = call[0], call[1] == nil else {
+        throw EvalError("with a node piped in, give only the run: ... | trace RUN")
+      }
       (nodeValue, runValue) = (input, r)
     } else {
-      guard let n = call[0], let r = call[1] else { throw EvalError("trace needs a NODE and a RUN (trace L3N77 RUN), or a row piped in (... | trace RUN)") }
+      guard let n = call[0], let r = call[1] else {
+        throw EvalError("trace needs a NODE and a RUN (trace L3N77 RUN), or a row piped in (... | trace RUN)")
+      }
       (nodeValue, runValue) = (n, r)
     }
     let run = try s.run(runValue)
@@ -150,7 +180,9 @@ func registerAttributionCommands(_ r: CommandRegistry, _ lazy: LazyModelSession)
       row = NodeRow(target: try s.target(nodeValue, what: "NODE"), position: nil, key: nil)
     } else {
       let rows = try s.nodeRows(nodeValue, what: "NODE")
-      guard rows.count == 1 else { throw EvalError("NODE: \(rows.count) rows; trace one node (... | head 1 | trace RUN)") }
+      guard rows.count == 1 else {
+        throw EvalError("NODE: \(rows.count) rows; trace one node (... | head 1 | trace RUN)")
+      }
       row = rows[0]
     }
     let pos = try call.flag("pos", as: Int.self) ?? row.position ?? -1
@@ -170,12 +202,16 @@ func registerAttributionCommands(_ r: CommandRegistry, _ lazy: LazyModelSession)
       switch through ?? "qk" {
       case "v":
         guard let t = call.flags["target"], let d = call.flags["distractor"] else {
-          throw EvalError("--through v traces the head's write on the direction of interest: give --target T and --distractor D")
+          throw EvalError(
+            "--through v traces the head's write on the direction of interest: give --target T and --distractor D")
         }
         metric = .headWrite(
-          layer: l, head: h, query: q, key: key, target: try s.tokenID(t, what: "--target"), distractor: try s.tokenID(d, what: "--distractor"))
+          layer: l, head: h, query: q, key: key, target: try s.tokenID(t, what: "--target"),
+          distractor: try s.tokenID(d, what: "--distractor"))
       case let side:
-        guard let side = AttentionSide(rawValue: side) else { throw EvalError("--through: expected q, k, qk or v, got '\(side)'") }
+        guard let side = AttentionSide(rawValue: side) else {
+          throw EvalError("--through: expected q, k, qk or v, got '\(side)'")
+        }
         metric = .attentionScore(layer: l, head: h, query: q, key: key, through: side)
       }
     case .component(let c):
@@ -186,7 +222,8 @@ func registerAttributionCommands(_ r: CommandRegistry, _ lazy: LazyModelSession)
       case .head: fatalError("unreachable: heads are handled above")
       }
     case .hook(let p):
-      throw EvalError("NODE: \(p.name) is a hook point; trace a neuron, head or latent (an embedding has nothing upstream)")
+      throw EvalError(
+        "NODE: \(p.name) is a hook point; trace a neuron, head or latent (an embedding has nothing upstream)")
     }
     let table = try s.attributeNodes(run, metric: metric, kinds: try nodeKinds(try call.flag("kind", default: "all")))
     return .table(s.nodeTable(table, top: try topCount(call)))
@@ -215,12 +252,14 @@ private func gradientMetric(_ s: ModelSession, _ call: CommandCall, tokens T: In
     guard let target, let distractor else {
       throw EvalError("--metric logitdiff needs --target T and --distractor D (or use --metric logit, logprob or loss)")
     }
-    return try LogitCombination.logitDifference(position: pos, target: target, distractor: distractor).metric(model: s.model, tokens: T)
+    return try LogitCombination.logitDifference(position: pos, target: target, distractor: distractor).metric(
+      model: s.model, tokens: T)
   case "logit", "logprob":
     guard let target else { throw EvalError("--metric \(name) needs --target T") }
     guard distractor == nil else { throw EvalError("--metric \(name) takes no --distractor (--metric logitdiff does)") }
     if name == "logprob" { return .logProbability(position: pos, token: target) }
-    return try LogitCombination(terms: [.init(position: pos, token: target, coefficient: 1)]).metric(model: s.model, tokens: T)
+    return try LogitCombination(terms: [.init(position: pos, token: target, coefficient: 1)]).metric(
+      model: s.model, tokens: T)
   case "loss":
     guard target == nil && distractor == nil else { throw EvalError("--metric loss takes no --target or --distractor") }
     return .loss

@@ -18,7 +18,9 @@ final class MetricProbe: HostValue {
 
   var memberNames: [String] { ["logits"] }
   func member(_ name: String) throws -> Value {
-    guard name == "logits" else { throw EvalError("attrpatch's metric can read only logitdiff and logits of its run, not .\(name)") }
+    guard name == "logits" else {
+      throw EvalError("attrpatch's metric can read only logitdiff and logits of its run, not .\(name)")
+    }
     return .host(LogitsProbe(position: nil))
   }
 }
@@ -56,7 +58,16 @@ final class LinearMetricValue: HostValue {
   func plain() -> Value {
     .record(
       Record([
-        ("terms", .list(combination.terms.map { .record(Record([("pos", Value($0.position)), ("token", Value($0.token)), ("coefficient", Value($0.coefficient))])) })),
+        (
+          "terms",
+          .list(
+            combination.terms.map {
+              .record(
+                Record([
+                  ("pos", Value($0.position)), ("token", Value($0.token)), ("coefficient", Value($0.coefficient)),
+                ]))
+            })
+        ),
         ("constant", Value(combination.constant)),
       ]))
   }
@@ -70,7 +81,10 @@ final class LinearMetricValue: HostValue {
     if let x = other.number {
       switch op {
       case .add: return .host(LinearMetricValue(me + LogitCombination(constant: x)))
-      case .subtract: return .host(LinearMetricValue(selfOnLeft ? me + LogitCombination(constant: -x) : me.scaled(by: -1) + LogitCombination(constant: x)))
+      case .subtract:
+        return .host(
+          LinearMetricValue(
+            selfOnLeft ? me + LogitCombination(constant: -x) : me.scaled(by: -1) + LogitCombination(constant: x)))
       case .multiply: return .host(LinearMetricValue(me.scaled(by: x)))
       case .divide where selfOnLeft && x != 0: return .host(LinearMetricValue(me.scaled(by: 1 / x)))
       default: return nil

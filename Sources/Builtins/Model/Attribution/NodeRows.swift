@@ -19,7 +19,8 @@ extension ModelSession {
 
   func identityCells(_ n: Node, tokens: [Int]) -> [Value] {
     [
-      nodeValue(n), Value(n.kind.rawValue), n.layer.map { Value($0) } ?? .null, Value(n.position), Value(tokenText(tokens[n.position])),
+      nodeValue(n), Value(n.kind.rawValue), n.layer.map { Value($0) } ?? .null, Value(n.position),
+      Value(tokenText(tokens[n.position])),
       n.key.map { Value($0) } ?? .null, n.key.map { Value(tokenText(tokens[$0])) } ?? .null,
     ]
   }
@@ -29,7 +30,9 @@ extension ModelSession {
     Table(
       columns: nodeIdentityColumns + nodeMetricColumns,
       rows: a.selected(top: k).map { n in
-        identityCells(n.node, tokens: a.tokens) + [cell(n.scores.activation), cell(n.scores.write), cell(n.scores.direct), cell(n.scores.total)]
+        identityCells(n.node, tokens: a.tokens) + [
+          cell(n.scores.activation), cell(n.scores.write), cell(n.scores.direct), cell(n.scores.total),
+        ]
       })
   }
 
@@ -62,7 +65,8 @@ extension ModelSession {
     var options = run.forwardOptions
     options.shouldStop = { Interrupt.requested }
     do {
-      return try model.attributeNodes(run.tokens, options: options, metric: metric, kinds: kinds, saes: saeNames.map { saes[$0]! })
+      return try model.attributeNodes(
+        run.tokens, options: options, metric: metric, kinds: kinds, saes: saeNames.map { saes[$0]! })
     } catch ModelError.interrupted {
       throw LangError.interrupted(.unknown)
     }
@@ -93,7 +97,8 @@ extension ModelSession {
   /// The rows of a record, a table or a list of records, as nodes.
   func nodeRows(_ v: Value, what: String) throws -> [NodeRow] {
     guard let table = Table(tabular: v) else {
-      throw EvalError("\(what): expected rows of attribute, trace or attrpatch (a record or a table), got \(v.typeName)")
+      throw EvalError(
+        "\(what): expected rows of attribute, trace or attrpatch (a record or a table), got \(v.typeName)")
     }
     guard table.columns.contains("node") else {
       throw EvalError("\(what): the rows have no 'node' column (columns: \(table.columns.joined(separator: ", ")))")
