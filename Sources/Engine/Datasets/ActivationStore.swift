@@ -8,8 +8,8 @@ import Foundation
 /// - `windows(window, tokens)`: corpus windows already processed (resume, merge).
 /// - `components(id, name, kind, layer, unit, sae, tokens, firing, sum, sum_squares,
 ///   min, max, mean, variance, frequency, quantiles, histogram)`: `sum` and
-///   `sum_squares` are exact integers in units of 2^-24 (2^-48 for squares) as
-///   decimal text; `quantiles` is JSON; `histogram` packs the non-empty
+///   `sum_squares` are exact integers in units of 2^-24 (each window's
+///   sums rounded to that unit, then added) as decimal text; `quantiles` is JSON; `histogram` packs the non-empty
 ///   `ActivationBins` as (UInt16 bin, Int64 count) little-endian pairs.
 /// - `examples(component, sample, window, activation, position, token, start,
 ///   key_position, key_token, sample_key, tokens, acts, keys, text)`: `sample` is

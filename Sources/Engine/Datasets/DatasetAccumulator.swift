@@ -9,7 +9,8 @@ import Foundation
 /// process would have collected. Storage is raw memory so that threads can
 /// update disjoint components at once.
 final class DatasetAccumulator: @unchecked Sendable {
-  /// Activations are summed as integers in units of 2^-24: exact, so order-free.
+  /// Each window's sum and sum of squares are added as integers in units
+  /// of 2^-24: exact, so the total does not depend on the order of windows.
   static let quantum: Double = 16_777_216
   /// Larger magnitudes are clamped before quantising (they would overflow Int64).
   static let clamp: Float = 1e6
@@ -102,17 +103,19 @@ final class DatasetAccumulator: @unchecked Sendable {
     head: HeadWrites? = nil
   ) {
     let hist = histogram + j * ActivationBins.count
-    var s: Int128 = 0, ss: Int128 = 0
+    // Sums over the window in Double (a fixed order, so the same in any
+    // process), then made exact integers: adding those is order-free.
+    var s = 0.0, ss = 0.0
     var fires = 0
     var mn = minimum[j], mx = maximum[j]
     var best: Float = -.infinity, bestAt = 0
     for t in 0..<T {
       let x = v[t]
       hist[ActivationBins.index(x)] += 1
-      if x != 0 && x == x {
-        let q = Int64(min(max(x, -Self.clamp), Self.clamp) * Float(Self.quantum))
-        s += Int128(q)
-        ss += Int128(q) * Int128(q)
+      if x == x {
+        let c = Double(min(max(x, -Self.clamp), Self.clamp))
+        s += c
+        ss += c * c
         if x > 0 { fires += 1 }
       }
       if x > best {
@@ -122,10 +125,11 @@ final class DatasetAccumulator: @unchecked Sendable {
       if x < mn { mn = x }
       if x > mx { mx = x }
     }
+    let quantum = Self.quantum
     tokens[j] += T
     firing[j] += fires
-    sum[j] += s
-    sumSquares[j] += ss
+    sum[j] += Int128((s * quantum).rounded())
+    sumSquares[j] += Int128((ss * quantum).rounded())
     minimum[j] = mn
     maximum[j] = mx
     if best > -.infinity, top[j].acceptsTop(best, window: window, position: bestAt, capacity: topCapacity) {
@@ -209,7 +213,7 @@ final class DatasetAccumulator: @unchecked Sendable {
   func summary(_ j: Int) -> ComponentSummary {
     let n = tokens[j]
     let mean = n > 0 ? Double(sum[j]) / Self.quantum / Double(n) : .nan
-    let meanSquare = n > 0 ? Double(sumSquares[j]) / (Self.quantum * Self.quantum) / Double(n) : .nan
+    let meanSquare = n > 0 ? Double(sumSquares[j]) / Self.quantum / Double(n) : .nan
     return ComponentSummary(
       tokens: n, mean: mean, variance: max(0, meanSquare - mean * mean),
       frequency: n > 0 ? Double(firing[j]) / Double(n) : .nan,
