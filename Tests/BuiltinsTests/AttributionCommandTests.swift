@@ -269,3 +269,16 @@ final class AttributionCommandTests: XCTestCase {
       "attrpatch: the clean run has 14 tokens and the corrupt run 2; use prompts of the same length")
   }
 }
+
+final class AnnotateAttributionTests: XCTestCase {
+  /// attribute's rows (a `node` column) take the dataset view, as TDB's node table does.
+  func testAttributeRowsAreAnnotated() throws {
+    let db = FileManager.default.temporaryDirectory.appendingPathComponent("tdb-annotate-\(UUID().uuidString).db").path
+    let t = try eval(
+      "collect demo --tokens 512 --kind heads --db \"\(db)\"; attribute (run \(ioi)) \" Mary\" \" John\" --kind heads --top 2 | head 2 | annotate --db \"\(db)\"")
+    let table = try XCTUnwrap(Table(tabular: t))
+    XCTAssertTrue(table.columns.contains("explanation"), "\(table.columns)")
+    XCTAssertTrue(table.columns.contains("score"), "\(table.columns)")
+    XCTAssertEqual(table.count, 2)
+  }
+}

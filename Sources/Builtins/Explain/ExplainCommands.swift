@@ -168,7 +168,7 @@ func registerExplainQueryCommands(_ r: CommandRegistry, _ lazy: LazyModelSession
       summary:
         "Add each row's explanation and score (from the dataset; explained locally if not saved yet) beside its component, as TDB's node table shows",
       flags: [
-        dbFlag, FlagSpec("column", .word, valueName: "NAME", "the column naming components", default: "component"),
+        dbFlag, FlagSpec("column", .word, valueName: "NAME", "the column naming components", default: "component, else node"),
       ],
       examples: [
         #"dla (run "When Mary and John went to the store, John gave a drink to") " Mary" " John" --by head | sort total --desc | head 3 | annotate \#(dbHeads)"#
@@ -176,7 +176,8 @@ func registerExplainQueryCommands(_ r: CommandRegistry, _ lazy: LazyModelSession
       input: "a table with a component column")
   ) { call, _ in
     let table = try Table.from(try call.requireInput())
-    let column = try call.flag("column", default: "component")
+    // dla and sweeps name their rows in "component", attribute and trace in "node".
+    let column = try call.flag("column", as: String.self) ?? (table.columns.contains("component") ? "component" : "node")
     guard let ci = table.columns.firstIndex(of: column) else {
       throw EvalError("the input has no '\(column)' column (columns: \(table.columns.joined(separator: ", ")))")
     }
