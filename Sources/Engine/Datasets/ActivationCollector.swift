@@ -39,31 +39,56 @@ public final class ActivationCollector {
     let tokens: [Int32]
     /// Neurons and latents: [count, T], component-major.
     var columns: [(base: Int, count: Int, values: [Float])] = []
-    /// Heads of one layer: activation [H, T], key of the strongest write [H, T], writes [H, T, T].
-    var heads: [(base: Int, acts: [Float], argmax: [Int32], writes: [Float])] = []
+    /// Heads of one layer: activation [H, T], key of the strongest write [H, T],
+    /// and per head the query an example may centre on with its writes [T]: the
+    /// window's strongest query, and the sampled one.
+    var heads:
+      [(
+        base: Int, acts: [Float], argmax: [Int32], rows: [(top: Int, topRow: [Float], random: Int, randomRow: [Float])]
+      )] = []
   }
 
   /// Runs the model on a window and works out every component's activations.
   /// Touches no shared state, so it can run while `add` handles the previous window.
+  ///
+  /// Activations are read by hooks as the forward pass reaches them, rather
+  /// than cached: a layer's attention pattern is [H, T, T], too large to keep
+  /// for every layer of a long-context model.
   func compute(_ window: CorpusWindow, shouldStop: (() -> Bool)? = nil) throws -> WindowActivations {
     let T = window.tokens.count
-    let result = try model.forward(
-      window.tokens, options: ForwardOptions(cache: .points(catalog.cachePoints), logits: .none, shouldStop: shouldStop)
-    )
-    var out = WindowActivations(window: window, tokens: window.tokens.map { Int32($0) })
+    final class Collected: @unchecked Sendable {
+      var out: WindowActivations
+      var v: [Int: Tensor] = [:]
+      init(_ out: WindowActivations) { self.out = out }
+    }
+    let box = Collected(WindowActivations(window: window, tokens: window.tokens.map { Int32($0) }))
+    var reads: [Intervention] = []
     for (source, base, n) in catalog.sources {
       switch source {
       case .neurons(let l):
-        let post = try cached(result, .block(l, .mlpPost))
-        out.columns.append((base, n, transposed(post.pointer, rows: T, columns: n)))
+        reads.append(
+          Intervention(hook: .block(l, .mlpPost), label: "collect") { value, _ in
+            box.out.columns.append((base, n, transposed(value.pointer, rows: T, columns: n)))
+          })
       case .latents(let sae):
-        let z = encodeRows(sae, try cached(result, sae.hook))
-        out.columns.append((base, n, transposed(z.pointer, rows: T, columns: n)))
+        reads.append(
+          Intervention(hook: sae.hook, label: "collect") { [unowned self] value, _ in
+            let z = self.encodeRows(sae, value)
+            box.out.columns.append((base, n, transposed(z.pointer, rows: T, columns: n)))
+          })
       case .heads(let l):
-        out.heads.append(try headActivations(layer: l, result, base: base, T: T))
+        reads.append(Intervention(hook: .block(l, .v), label: "collect") { value, _ in box.v[l] = value })
+        reads.append(
+          Intervention(hook: .block(l, .pattern), label: "collect") { [unowned self] value, _ in
+            box.out.heads.append(
+              try self.headActivations(layer: l, pattern: value, v: box.v[l]!, base: base, T: T, window: window.index))
+            box.v[l] = nil
+          })
       }
     }
-    return out
+    _ = try model.forward(
+      window.tokens, options: ForwardOptions(interventions: reads, logits: .none, shouldStop: shouldStop))
+    return box.out
   }
 
   /// Adds one window's activations to the statistics and examples.
@@ -80,25 +105,24 @@ public final class ActivationCollector {
           }
         }
       }
-      for (base, acts, argmax, writes) in a.heads {
+      for (base, acts, argmax, rows) in a.heads {
         acts.withUnsafeBufferPointer { ap in
           argmax.withUnsafeBufferPointer { am in
-            writes.withUnsafeBufferPointer { wp in
-              for h in 0..<acts.count / T {
-                acc.observe(
-                  base + h, ap.baseAddress! + h * T, T: T, window: w, windowTokens: tp,
-                  head: .init(writes: wp.baseAddress! + h * T * T, argmaxKey: am.baseAddress! + h * T))
+            for (h, r) in rows.enumerated() {
+              r.topRow.withUnsafeBufferPointer { top in
+                r.randomRow.withUnsafeBufferPointer { random in
+                  acc.observe(
+                    base + h, ap.baseAddress! + h * T, T: T, window: w, windowTokens: tp,
+                    head: .init(
+                      topQuery: r.top, topRow: top.baseAddress!, randomQuery: r.random, randomRow: random.baseAddress!,
+                      argmaxKey: am.baseAddress! + h * T))
+                }
               }
             }
           }
         }
       }
     }
-  }
-
-  private func cached(_ r: ForwardResult, _ p: HookPoint) throws -> Tensor {
-    guard let t = r.cache[p] else { throw ModelError.unknownHook(p.name, suggestion: nil) }
-    return t
   }
 
   /// The SAE's latents (`sae.encode`), with the activation function — a
@@ -119,16 +143,19 @@ public final class ActivationCollector {
     return out
   }
 
-  /// A layer's head activations: the strongest write from each query, and its key.
-  private func headActivations(layer l: Int, _ r: ForwardResult, base: Int, T: Int) throws -> (
-    base: Int, acts: [Float], argmax: [Int32], writes: [Float]
+  /// A layer's head activations: the strongest write from each query, and its
+  /// key; and the write rows of the queries examples may centre on.
+  private func headActivations(layer l: Int, pattern: Tensor, v: Tensor, base: Int, T: Int, window: Int) throws -> (
+    base: Int, acts: [Float], argmax: [Int32], rows: [(top: Int, topRow: [Float], random: Int, randomRow: [Float])]
   ) {
     let H = model.config.heads
-    let writes = try headWrites(layer: l, pattern: try cached(r, .block(l, .pattern)), v: try cached(r, .block(l, .v)))
+    let writes = try headWrites(layer: l, pattern: pattern, v: v)
     var acts = [Float](repeating: 0, count: H * T)
     var argmax = [Int32](repeating: 0, count: H * T)
+    var rows: [(Int, [Float], Int, [Float])] = []
     writes.withUnsafeBufferPointer { w in
       for h in 0..<H {
+        var top = 0
         for q in 0..<T {
           let row = w.baseAddress! + (h * T + q) * T
           var best: Float = -.infinity, at = 0
@@ -138,10 +165,16 @@ public final class ActivationCollector {
           }
           acts[h * T + q] = best
           argmax[h * T + q] = Int32(at)
+          // The first maximum, as DatasetAccumulator.observe picks it.
+          if best > acts[h * T + top] { top = q }
         }
+        let key = DatasetAccumulator.sampleKey(seed: accumulator.seeds[base + h], window: window)
+        let random = DatasetAccumulator.samplePosition(key: key, T: T)
+        func row(_ q: Int) -> [Float] { Array(UnsafeBufferPointer(start: w.baseAddress! + (h * T + q) * T, count: T)) }
+        rows.append((top, row(top), random, row(random)))
       }
     }
-    return (base, acts, argmax, writes)
+    return (base, acts, argmax, rows.map { (top: $0.0, topRow: $0.1, random: $0.2, randomRow: $0.3) })
   }
 
   /// Attention write magnitudes [H, T(query), T(key)]: pattern[h, q, k] · ‖v[k, h] W_O_h‖.

@@ -88,12 +88,28 @@ final class DatasetAccumulator: @unchecked Sendable {
     savedRandom.deinitialize(count: n); savedRandom.deallocate()
   }
 
-  /// For heads: the write of every (query, key) pair of one head and, per
-  /// query, the key of the strongest write.
+  /// For heads: the writes from the two queries an example can centre on
+  /// (the window's strongest and the sampled one; see `sampleKey`) to every
+  /// key, and per query the key of the strongest write. Only those rows are
+  /// kept: a layer's full [H, T, T] is large for long contexts.
   struct HeadWrites {
-    let writes: UnsafePointer<Float>  // [T, T], row = query
+    let topQuery: Int
+    let topRow: UnsafePointer<Float>  // [T]
+    let randomQuery: Int
+    let randomRow: UnsafePointer<Float>  // [T]
     let argmaxKey: UnsafePointer<Int32>  // [T]
+
+    func row(_ q: Int) -> UnsafePointer<Float> { q == topQuery ? topRow : randomRow }
   }
+
+  /// The random sample's key of a component (by its name's seed) for a
+  /// window: the sample keeps the smallest.
+  @inline(__always)
+  static func sampleKey(seed: UInt64, window: Int) -> UInt64 { mix64(seed ^ mix64(UInt64(window))) }
+
+  /// The token a sampled example of the window centres on.
+  @inline(__always)
+  static func samplePosition(key: UInt64, T: Int) -> Int { Int(mix64(key) % UInt64(T)) }
 
   /// Adds one window's activations `v[0..<T]` of component `j`.
   /// `windowTokens` are the window's token ids.
@@ -137,10 +153,10 @@ final class DatasetAccumulator: @unchecked Sendable {
         example(v, T: T, centre: bestAt, window: window, windowTokens: windowTokens, head: head), capacity: topCapacity)
       dirty[j] = true
     }
-    let key = mix64(seeds[j] ^ mix64(UInt64(window)))
+    let key = Self.sampleKey(seed: seeds[j], window: window)
     if random[j].acceptsSample(key, window: window, capacity: randomCapacity) {
       var e = example(
-        v, T: T, centre: Int(mix64(key) % UInt64(T)), window: window, windowTokens: windowTokens, head: head)
+        v, T: T, centre: Self.samplePosition(key: key, T: T), window: window, windowTokens: windowTokens, head: head)
       e.sampleKey = key
       random[j].insertSample(e, capacity: randomCapacity)
       dirty[j] = true
@@ -158,7 +174,8 @@ final class DatasetAccumulator: @unchecked Sendable {
       let k = Int(head.argmaxKey[c])
       keyPosition = k
       start = max(0, c - Self.headReach, min(start, k - 2))
-      keys = (start..<end).map { $0 <= c ? head.writes[c * T + $0] : 0 }
+      let row = head.row(c)
+      keys = (start..<end).map { $0 <= c ? row[$0] : 0 }
     }
     return DatasetExample(
       activation: v[c], window: window, position: c, start: start,

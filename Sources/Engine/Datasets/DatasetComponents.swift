@@ -48,39 +48,31 @@ struct DatasetComponents {
   let names: [String]
   /// (source, first component index, count), in component order.
   let sources: [(source: ActivationSource, base: Int, count: Int)]
-  /// The hook values the forward pass must keep.
-  let cachePoints: Set<HookPoint>
 
   init(config c: ModelConfig, kinds: Set<ComponentKind>, saes: [SparseAutoencoder]) {
     var components: [Component] = []
     var sources: [(ActivationSource, Int, Int)] = []
-    var points = Set<HookPoint>()
     if kinds.contains(.neuron) {
       for l in 0..<c.layers {
         sources.append((.neurons(layer: l), components.count, c.dMLP))
         components += (0..<c.dMLP).map { .neuron(layer: l, index: $0) }
-        points.insert(.block(l, .mlpPost))
       }
     }
     if kinds.contains(.head) {
       for l in 0..<c.layers {
         sources.append((.heads(layer: l), components.count, c.heads))
         components += (0..<c.heads).map { .head(layer: l, head: $0) }
-        points.insert(.block(l, .pattern))
-        points.insert(.block(l, .v))
       }
     }
     if kinds.contains(.latent) {
       for sae in saes {
         sources.append((.latents(sae), components.count, sae.dSAE))
         components += (0..<sae.dSAE).map { .latent(sae: sae.name, index: $0) }
-        points.insert(sae.hook)
       }
     }
     self.components = components
     self.names = components.map(\.description)
     self.sources = sources.map { (source: $0.0, base: $0.1, count: $0.2) }
-    self.cachePoints = points
   }
 
   var count: Int { components.count }

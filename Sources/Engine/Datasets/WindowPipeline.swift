@@ -18,8 +18,9 @@ final class WindowPipeline: @unchecked Sendable {
     shouldStop: @escaping () -> Bool
   ) {
     let workers = max(1, ComputeThreads.count)
-    work = BoundedQueue(capacity: workers, producers: 1)
-    results = BoundedQueue(capacity: workers, producers: workers)
+    // Short queues: a window's activations are large for big models.
+    work = BoundedQueue(capacity: 1, producers: 1)
+    results = BoundedQueue(capacity: 1, producers: workers)
     blasThreads = openblas_get_num_threads()
     openblas_set_num_threads(1)
     let work = work, results = results
