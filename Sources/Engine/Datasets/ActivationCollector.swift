@@ -72,8 +72,8 @@ public final class ActivationCollector {
           })
       case .latents(let sae):
         reads.append(
-          Intervention(hook: sae.hook, label: "collect") { [unowned self] value, _ in
-            let z = self.encodeRows(sae, value)
+          Intervention(hook: sae.hook, label: "collect") { value, _ in
+            let z = sae.encode(value)
             box.out.columns.append((base, n, transposed(z.pointer, rows: T, columns: n)))
           })
       case .heads(let l):
@@ -123,24 +123,6 @@ public final class ActivationCollector {
         }
       }
     }
-  }
-
-  /// The SAE's latents (`sae.encode`), with the activation function — a
-  /// per-token TopK selection — run on all cores.
-  private func encodeRows(_ sae: SparseAutoencoder, _ x: Tensor) -> Tensor {
-    let pre = sae.preActivations(sae.normalise(x).input)
-    let T = pre.shape[0], d = sae.dSAE
-    var out = Tensor(zeros: [T, d])
-    let o = out.mutablePointer()
-    let pp = pre.pointer
-    parallelChunks(T, minimumChunk: 16) { rows in
-      let part = Tensor(
-        shape: [rows.count, d],
-        scalars: Array(UnsafeBufferPointer(start: pp + rows.lowerBound * d, count: rows.count * d)))
-      let z = sae.activate(part)
-      (o + rows.lowerBound * d).update(from: z.pointer, count: rows.count * d)
-    }
-    return out
   }
 
   /// A layer's head activations: the strongest write from each query, and its
