@@ -62,6 +62,10 @@ struct Renderer {
     switch value {
     case .string(let s): return s
     case .host(let h): return plain(h.plain(), format)
+    case .record(let r) where r.values.contains(where: { $0.list != nil || $0.record != nil || $0.isTabular }):
+      // A document (a component's page, a comparison) is not one row: it goes
+      // into a pipe as JSON unless --format asks otherwise.
+      return value.json()
     default: return value.serialized(as: format)
     }
   }
