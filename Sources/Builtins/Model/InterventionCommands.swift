@@ -161,7 +161,7 @@ func selection(_ s: ModelSession, _ v: Value, positions: [Int]?) throws -> (Hook
     let hook = try c.hook(saes: s.saes)
     var saes: [SparseAutoencoder] = []
     if case .latent(let name, _) = c { saes = [s.saes[name]!] }
-    return (HookSelection(hook: hook, positions: positions, index: componentIndex(c)), saes, c.description)
+    return (HookSelection(hook: hook, positions: positions, index: c.index), saes, c.description)
   }
 }
 

@@ -140,8 +140,9 @@ func registerRunCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
     case .hook(let p):
       value = try run.value(p)
     case .component(let c):
-      let full = try run.value(try c.hook(saes: s.saes))
-      let sel = HookSelection(hook: try c.hook(saes: s.saes), index: componentIndex(c))
+      let hook = try c.hook(saes: s.saes)
+      let full = try run.value(hook)
+      let sel = HookSelection(hook: hook, index: c.index)
       let T = full.shape[0]
       let n = try sel.runLength(full.shape)
       var out = Tensor(zeros: n == 1 ? [T] : [T, n])
@@ -257,15 +258,6 @@ func registerRunCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
         rows: HookPoint.all(layers: s.config.layers).map { p in
           [Value(p.name), .list(p.shape(config: s.config, tokens: T).map { Value($0) })]
         }))
-  }
-}
-
-/// Index of a component inside its hook value (head, neuron or latent).
-func componentIndex(_ c: Component) -> Int {
-  switch c {
-  case .head(_, let h): h
-  case .neuron(_, let n): n
-  case .latent(_, let f): f
   }
 }
 

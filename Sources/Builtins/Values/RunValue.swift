@@ -63,11 +63,8 @@ final class RunValue: HostValue, RichDisplay {
   func value(_ point: HookPoint) throws -> Tensor {
     if let t = cache[point] { return t }
     try session.model.validate(point)
-    if let sae = point.sae {
-      guard saes.contains(where: { $0.sae.hook == point.base }) else {
-        throw EvalError("\(point.name): no SAE is spliced at \(point.base.name) in this run (run PROMPT --sae NAME)")
-      }
-      _ = sae
+    if point.sae != nil, !saes.contains(where: { $0.sae.hook == point.base }) {
+      throw EvalError("\(point.name): no SAE is spliced at \(point.base.name) in this run (run PROMPT --sae NAME)")
     }
     var o = forwardOptions
     o.cache = .points([point])
@@ -80,9 +77,7 @@ final class RunValue: HostValue, RichDisplay {
 
   /// Logits [V] at a position (negative from the end).
   func logits(at position: Int) throws -> Tensor {
-    let T = tokens.count
-    let p = position < 0 ? T + position : position
-    guard p >= 0 && p < T else { throw InterventionError.positionOutOfRange(position, tokens: T) }
+    let p = try self.position(position)
     if let allLogits { return allLogits.row(p) }
     if let row = logitRows[p] { return row }
     let row = session.model.unembed(

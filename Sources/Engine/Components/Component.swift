@@ -59,7 +59,7 @@ public enum Component: Hashable, Sendable, CustomStringConvertible {
   }
 
   /// Index into the last (neuron, latent) or head dimension of the hook value.
-  var index: Int {
+  public var index: Int {
     switch self {
     case .head(_, let h): h
     case .neuron(_, let n): n

@@ -51,7 +51,7 @@ func registerAttributionCommands(_ r: CommandRegistry, _ lazy: LazyModelSession)
     case .hook(let p): point = p
     case .component(let c):
       point = try c.hook(saes: s.saes)
-      slice = HookSelection(hook: point, index: componentIndex(c))
+      slice = HookSelection(hook: point, index: c.index)
     }
     // Values inside an SAE need it spliced; with its error term the forward pass is unchanged.
     if point.sae != nil, !options.saes.contains(where: { $0.sae.hook == point.base }) {
