@@ -1,4 +1,5 @@
-import Builtins
+@testable import Builtins
+import Engine
 import Lang
 import XCTest
 
@@ -61,6 +62,30 @@ final class InterventionCommandTests: XCTestCase {
     let sampled1 = try eval("generate \"The cow said\" --n 5 --temperature 1 --seed 3")
     let sampled2 = try eval("generate \"The cow said\" --n 5 --temperature 1 --seed 3")
     XCTAssertEqual(sampled1, sampled2)
+  }
+
+  /// generate reuses each step's keys and values for the next; it must give
+  /// what whole forward passes give, with hooks at fixed positions and with
+  /// hooks counted from the end (which move, so those steps are whole passes).
+  func testGenerateEqualsWholePassesEveryStep() throws {
+    let prompt = "Tom found a shell by the sea. Tom"
+    for position in [2, -1] {
+      let text = try eval("generate \"\(prompt)\" --n 12 --with (ablate L1H2 --pos \(position))").string!
+      var tokens = sharedSession.tokenizer.encode(prompt)
+      let ablate = Interventions.zero(
+        HookSelection(hook: .block(1, .z), positions: [position], index: 2), label: "ablate")
+      var generated: [Int] = []
+      for _ in 0..<12 {
+        let logits = try sharedSession.model.forward(
+          tokens, options: ForwardOptions(interventions: [ablate], logits: .last)
+        ).logits.row(0)
+        let next = logits.withUnsafeBufferPointer { b in b.indices.max { b[$0] < b[$1] }! }
+        if next == sharedSession.tokenizer.endOfTextID { break }
+        tokens.append(next)
+        generated.append(next)
+      }
+      XCTAssertEqual(text, sharedSession.tokenizer.decode(generated), "--pos \(position)")
+    }
   }
 
   func testLensCompareAndTokensOf() throws {

@@ -43,6 +43,51 @@ final class ModelCommandTests: XCTestCase {
     XCTAssertEqual(table.columns, ["component", "layer", "head", "effect"])
   }
 
+  /// Sweeps resume every run from the base run's checkpoint; each row must
+  /// still equal the whole run it stands for, made by hand.
+  func testSweepRowsEqualTheWholeRunsTheyStandFor() throws {
+    let interp = makeInterpreter().0
+    let md = "logitdiff x \" Mary\" \" John\""
+    let corrupt = "\"When Mary and John went to the store, Anna gave a drink to\""
+    _ = try eval("let clean = run \(ioi); let corrupt = run \(corrupt)", interp)
+    func column(_ t: Table, _ name: String) -> Int { t.columns.firstIndex(of: name)! }
+    func num(_ source: String, _ interp: Interpreter) throws -> Double {
+      try XCTUnwrap(try eval(source, interp).number)
+    }
+
+    let heads = try XCTUnwrap(
+      Table(tabular: try eval("sweep ablate clean --metric { |x| \(md) } --over heads --pos -1", interp)))
+    let base = try num("let x = clean; \(md)", interp)
+    for row in heads.rows where [0, 1, 4, 5].contains(row[column(heads, "layer")].int!) {
+      let (l, h) = (row[column(heads, "layer")].int!, row[column(heads, "head")].int!)
+      let whole = try num("let x = run \(ioi) --with (ablate L\(l)H\(h) --pos -1); \(md)", interp)
+      XCTAssertEqual(row[column(heads, "effect")].number!, whole - base, accuracy: 1e-4, "L\(l)H\(h)")
+    }
+
+    let resid = try XCTUnwrap(
+      Table(
+        tabular: try eval(
+          "sweep patch --clean clean --corrupt corrupt --metric { |x| \(md) } --over resid", interp)))
+    for row in resid.rows where row[column(resid, "pos")].int! >= 8 {
+      let (l, t) = (row[column(resid, "layer")].int!, row[column(resid, "pos")].int!)
+      let whole = try num(
+        "let x = run \(corrupt) --with (patch blocks.\(l).hook_resid_pre --from clean --pos \(t)); \(md)", interp)
+      XCTAssertEqual(row[column(resid, "metric")].number!, whole, accuracy: 1e-4, "resid \(l) \(t)")
+    }
+
+    let latents = try XCTUnwrap(
+      Table(
+        tabular: try eval(
+          "sweep ablate clean --metric { |x| \(md) } --over latents --sae blocks_3_hook_resid_pre --pos -1", interp)))
+    XCTAssertGreaterThan(latents.count, 0)
+    for row in latents.rows.prefix(8) {
+      let f = row[column(latents, "latent")].int!
+      let whole = try num(
+        "let x = run \(ioi) --with (ablate blocks_3_hook_resid_pre.F\(f) --pos -1); \(md)", interp)
+      XCTAssertEqual(row[column(latents, "effect")].number!, whole - base, accuracy: 1e-4, "F\(f)")
+    }
+  }
+
   func testSweepPatchNormalisesBetweenCleanAndCorrupt() throws {
     let t = try eval(
       "sweep patch --clean (run \(ioi)) --corrupt (run \"When Mary and John went to the store, Anna gave a drink to\") --metric { |x| logitdiff x \" Mary\" \" John\" } --over resid"

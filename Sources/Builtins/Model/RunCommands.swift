@@ -82,7 +82,7 @@ func registerRunCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
       return .host(LogitsProbe(position: call.isSet("all") ? nil : try call.flag("pos", default: -1)))
     }
     let run = try s.run(try call.arg(0))
-    if call.isSet("all") { return .host(TensorValue(run.logits)) }
+    if call.isSet("all") { return try .host(TensorValue(run.logits)) }
     return .host(TensorValue(try run.logits(at: try call.flag("pos", default: -1))))
   }
 
@@ -184,11 +184,25 @@ func registerRunCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
     let hooks = try s.hooks(call.flags["with"])
     var options = RunValue.options(hooks: hooks, saes: hooks.flatMap(\.saes).map { SAESplice($0, keepError: true) })
     options.logits = .last
+    // Each step is the previous prompt plus one token, so it computes only that
+    // token from the previous step's keys and values — unless an intervention
+    // counts positions from the end, which then lands on another token at
+    // every step and so changes the earlier positions too.
+    let incremental = options.interventions.allSatisfy {
+      if case .local(let positions) = $0.rows { return positions?.allSatisfy { $0 >= 0 } ?? true }
+      return false
+    }
+    options.keepCheckpoint = incremental
+    var checkpoint: ForwardCheckpoint?
     var generated: [Int] = []
     for _ in 0..<n {
       try interp.checkInterrupt(at: call.location)
       guard tokens.count < s.config.context else { break }
-      let logits = try s.forward(tokens, options).logits.row(0)
+      var step = options
+      step.resume = checkpoint.map { ResumePoint(checkpoint: $0, position: $0.tokens.count, layer: nil) }
+      let result = try s.forward(tokens, step)
+      checkpoint = result.checkpoint
+      let logits = result.logits.row(0)
       let next: Int
       if temperature <= 0 {
         next = logits.withUnsafeBufferPointer { topK($0, 1)[0].id }

@@ -43,14 +43,31 @@ func registerSweepCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
       guard let d = v.number else { throw EvalError("--metric must return a number, got \(v.typeName)") }
       return d
     }
+    // Every run a sweep makes is its base run plus one hook, so it resumes from
+    // the base's checkpoint and computes only the positions and blocks the
+    // hook can change (TDB_SWEEP_REUSE=0 recomputes every run whole, to check
+    // or benchmark this).
+    let reuse = ProcessInfo.processInfo.environment["TDB_SWEEP_REUSE"] != "0"
+    var splicedBases: [[ObjectIdentifier]: RunValue] = [:]
     func runWith(_ base: RunValue, _ hook: HookValue) throws -> RunValue {
       try interp.checkInterrupt(at: call.location)
       var splices = base.saes
       for sae in hook.saes where !splices.contains(where: { $0.sae.hook == sae.hook }) {
         splices.append(SAESplice(sae, keepError: true))
       }
+      // A hook on SAE latents resumes from the base with that SAE spliced in.
+      var source = base
+      if splices.count != base.saes.count {
+        let key = splices.map { ObjectIdentifier($0.sae) }
+        if splicedBases[key] == nil {
+          splicedBases[key] = try RunValue(
+            session: s, tokens: base.tokens, hooks: base.hooks, saes: splices, cacheAll: false, lazyLogits: true)
+        }
+        source = splicedBases[key]!
+      }
       return try RunValue(
-        session: s, tokens: base.tokens, hooks: base.hooks + [hook], saes: splices, cacheAll: false, lazyLogits: true)
+        session: s, tokens: base.tokens, hooks: base.hooks + [hook], saes: splices, cacheAll: false, lazyLogits: true,
+        extending: reuse ? source : nil)
     }
     let c = s.config
     switch mode {

@@ -15,13 +15,22 @@ final class RunValue: HostValue, RichDisplay {
   /// Rows of logits computed on demand (lazy runs).
   private var logitRows: [Int: Tensor] = [:]
   private(set) var cache: [HookPoint: Tensor]
+  /// For a run resumed from another run's checkpoint: that run (positions
+  /// before `position` are its), and ln_final's output [T - position, C] at the rest.
+  private var resumed: (source: RunValue, position: Int, tail: Tensor)?
+  /// What later runs can resume from, made when first asked for.
+  private var savedCheckpoint: ForwardCheckpoint?
 
   /// - Parameter lazyLogits: keep only ln_final's output and compute logits
   ///   per position when asked (sweeps evaluate a metric at one position, and
   ///   the unembedding of every position dominates small models' forward pass).
+  /// - Parameter source: a run this one extends (same prompt and SAEs, the
+  ///   same hooks but the last): when that last hook only changes some
+  ///   positions from some block on, only those are computed, from the
+  ///   source's checkpoint (sweeps run hundreds of these).
   init(
     session: ModelSession, tokens: [Int], hooks: [HookValue], saes: [SAESplice], cacheAll: Bool,
-    lazyLogits: Bool = false
+    lazyLogits: Bool = false, extending source: RunValue? = nil
   )
     throws
   {
@@ -30,6 +39,16 @@ final class RunValue: HostValue, RichDisplay {
     self.hooks = hooks
     self.saes = saes
     var o = Self.options(hooks: hooks, saes: saes)
+    if let source, !cacheAll, let start = Self.resumePoint(extending: source, hooks: hooks, saes: saes) {
+      let final = HookPoint(.lnFinalNormalized)
+      o.resume = ResumePoint(checkpoint: try source.checkpoint(), position: start.position, layer: start.layer)
+      o.cache = .points([final])
+      o.logits = .none
+      let r = try session.forward(tokens, o)
+      resumed = (source, start.position, r.cache[final]!)
+      cache = [:]
+      return
+    }
     let final = HookPoint(.lnFinalNormalized)
     o.cache = cacheAll ? .all : lazyLogits ? .points([final]) : .none
     o.logits = lazyLogits ? .none : .all
@@ -38,13 +57,53 @@ final class RunValue: HostValue, RichDisplay {
     cache = r.cache
   }
 
+  /// Where a run of `hooks` can resume from `source`'s checkpoint: nil unless
+  /// it is `source` with one more hook of row-local interventions and the same SAEs.
+  private static func resumePoint(extending source: RunValue, hooks: [HookValue], saes: [SAESplice])
+    -> (position: Int, layer: Int?)?
+  {
+    guard hooks.count == source.hooks.count + 1, zip(hooks, source.hooks).allSatisfy({ $0 === $1 }),
+      saes.count == source.saes.count,
+      zip(saes, source.saes).allSatisfy({ $0.sae === $1.sae && $0.keepError == $1.keepError })
+    else { return nil }
+    let added = hooks.last!.interventions
+    guard !added.isEmpty, !source.hooks.contains(where: { $0.interventions.contains { $0.rows == .mixed } }) else {
+      return nil
+    }
+    let T = source.tokens.count, L = source.session.config.layers
+    var position = T
+    var layer: Int? = L
+    for i in added {
+      guard let first = i.firstPosition(tokens: T) else { return nil }
+      position = min(position, first)
+      // Embedding hooks come before block 0 (the embeddings are computed
+      // again); ln_final's come after the last block.
+      let at: Int? = i.hook.layer ?? (i.hook.site == .embed || i.hook.site == .posEmbed ? nil : L)
+      if let l = layer { layer = at.map { min(l, $0) } }
+    }
+    return (position, layer)
+  }
+
+  /// What a run extending this one resumes from: the keys, values and
+  /// residual stream of every block (one more forward pass, kept).
+  func checkpoint() throws -> ForwardCheckpoint {
+    if let savedCheckpoint { return savedCheckpoint }
+    var o = forwardOptions
+    o.keepCheckpoint = true
+    o.logits = .none
+    let r = try session.forward(tokens, o)
+    savedCheckpoint = r.checkpoint
+    return r.checkpoint!
+  }
+
   /// Logits at every position [T, V].
   var logits: Tensor {
-    if let allLogits { return allLogits }
-    let x = cache[HookPoint(.lnFinalNormalized)]!
-    let t = session.model.unembed(x)
-    allLogits = t
-    return t
+    get throws {
+      if let allLogits { return allLogits }
+      let t = session.model.unembed(try value(HookPoint(.lnFinalNormalized)))
+      allLogits = t
+      return t
+    }
   }
 
   static func options(hooks: [HookValue], saes: [SAESplice]) -> ForwardOptions {
@@ -80,9 +139,9 @@ final class RunValue: HostValue, RichDisplay {
     let p = try self.position(position)
     if let allLogits { return allLogits.row(p) }
     if let row = logitRows[p] { return row }
-    let row = session.model.unembed(
-      try value(HookPoint(.lnFinalNormalized)).row(p).reshaped([1, session.config.dModel])
-    ).row(0)
+    if let resumed, p < resumed.position { return try resumed.source.logits(at: p) }
+    let final = try resumed.map { $0.tail.row(p - $0.position) } ?? value(HookPoint(.lnFinalNormalized)).row(p)
+    let row = session.model.unembed(final.reshaped([1, session.config.dModel])).row(0)
     logitRows[p] = row
     return row
   }
@@ -93,8 +152,11 @@ final class RunValue: HostValue, RichDisplay {
     let p = try self.position(position)
     if let allLogits { return ids.map { allLogits[p, $0] } }
     if let row = logitRows[p] { return ids.map { row[$0] } }
+    if let resumed, p < resumed.position { return try resumed.source.logits(at: p, tokens: ids) }
     let C = session.config.dModel
-    let x = try value(HookPoint(.lnFinalNormalized)).pointer + p * C
+    let x =
+      try resumed.map { $0.tail.pointer + (p - $0.position) * C }
+      ?? value(HookPoint(.lnFinalNormalized)).pointer + p * C
     let w = session.model.weights.lmHead.pointer
     return ids.map { id in
       var s: Float = 0
@@ -129,7 +191,7 @@ final class RunValue: HostValue, RichDisplay {
     case "tokens": return .list(tokens.map { Value(session.tokenText($0)) })
     case "text": return Value(session.tokenizer.decode(tokens))
     case "length": return Value(tokens.count)
-    case "logits": return .host(TensorValue(logits))
+    case "logits": return try .host(TensorValue(logits))
     case "top": return topTable(5)
     case "hooks": return .list(hooks.map { .host($0) })
     default: throw EvalError("a run has no member '\(name)' (members: \(memberNames.joined(separator: ", ")))")

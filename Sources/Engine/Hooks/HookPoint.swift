@@ -62,6 +62,10 @@ public struct HookPoint: Hashable, Sendable, CustomStringConvertible, Comparable
   /// The hook point without an SAE part.
   public var base: HookPoint { HookPoint(site, layer: layer) }
 
+  /// The axis of the value that is the (query) token position: 1 for
+  /// attention scores and patterns [H, T, T], 0 for everything else.
+  var positionAxis: Int { sae == nil && (site == .attnScores || site == .pattern) ? 1 : 0 }
+
   public var name: String {
     let main = layer.map { "blocks.\($0).\(site.rawValue)" } ?? site.rawValue
     return sae.map { "\(main).\($0.rawValue)" } ?? main

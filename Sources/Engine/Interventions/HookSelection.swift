@@ -22,7 +22,7 @@ public struct HookSelection: Sendable, CustomStringConvertible {
   }
 
   /// True when the value is laid out [H, T, T] (head first, then query position).
-  var headFirst: Bool { hook.sae == nil && (hook.site == .attnScores || hook.site == .pattern) }
+  var headFirst: Bool { hook.positionAxis == 1 }
 
   /// Positions made absolute for a prompt of `T` tokens.
   public func resolvedPositions(_ T: Int) throws -> [Int] {

@@ -3,7 +3,7 @@
 public enum Interventions {
   /// Sets the selection to zero.
   public static func zero(_ s: HookSelection, label: String) -> Intervention {
-    Intervention(hook: s.hook, label: label) { value, _ in
+    Intervention(hook: s.hook, label: label, rows: .local(s.positions)) { value, _ in
       let p = value.mutablePointer()
       try s.forEachRun(value.shape) { offset, n in (p + offset).update(repeating: 0, count: n) }
     }
@@ -11,7 +11,7 @@ public enum Interventions {
 
   /// Sets every selected run to `mean` (one run's worth of values).
   public static func constant(_ s: HookSelection, run mean: [Float], label: String) -> Intervention {
-    Intervention(hook: s.hook, label: label) { value, _ in
+    Intervention(hook: s.hook, label: label, rows: .local(s.positions)) { value, _ in
       guard try s.runLength(value.shape) == mean.count else {
         throw InterventionError.shapeMismatch(
           "\(label): the mean has \(mean.count) values but \(s.hook.name) needs \(try s.runLength(value.shape))")
@@ -26,7 +26,7 @@ public enum Interventions {
   /// Copies the selection from `source`, the same hook's value in another run
   /// (patching, resample ablation). The prompts must have the same length.
   public static func copy(_ s: HookSelection, from source: Tensor, label: String) -> Intervention {
-    Intervention(hook: s.hook, label: label) { value, _ in
+    Intervention(hook: s.hook, label: label, rows: .local(s.positions)) { value, _ in
       guard source.shape == value.shape else {
         throw InterventionError.shapeMismatch(
           "\(label): the source run's \(s.hook.name) has shape \(source.shape) but this run's has \(value.shape); patch between prompts of the same length"
@@ -39,7 +39,7 @@ public enum Interventions {
 
   /// Adds `scale · vector` to every selected run (steering).
   public static func add(_ s: HookSelection, vector: [Float], scale: Float, label: String) -> Intervention {
-    Intervention(hook: s.hook, label: label) { value, _ in
+    Intervention(hook: s.hook, label: label, rows: .local(s.positions)) { value, _ in
       guard try s.runLength(value.shape) == vector.count else {
         throw InterventionError.shapeMismatch(
           "\(label): the vector has \(vector.count) values but \(s.hook.name) needs \(try s.runLength(value.shape))")
@@ -51,7 +51,8 @@ public enum Interventions {
 
   /// Sets one element, addressed by a full index (negative entries count from the end).
   public static func set(_ hook: HookPoint, index: [Int], to x: Float, label: String) -> Intervention {
-    Intervention(hook: hook, label: label) { value, _ in
+    let position = index.count > hook.positionAxis ? [index[hook.positionAxis]] : nil
+    return Intervention(hook: hook, label: label, rows: .local(position)) { value, _ in
       guard index.count == value.rank else {
         throw InterventionError.shapeMismatch(
           "\(label): \(hook.name) has \(value.rank) dimensions \(value.shape) but the index has \(index.count)")

@@ -1,47 +1,54 @@
 import Foundation
 
+// Causal attention for the last `n` of `T` positions: queries are rows
+// T-n..<T, keys and values rows 0..<T, so query row i (position T-n+i) sees
+// keys 0...T-n+i. A whole forward pass has n == T; a pass resumed from a
+// checkpoint computes only its last rows against the checkpoint's keys.
+
 /// Scaled, causally masked attention scores for one head:
-/// scores[T, T] = q_h · k_hᵀ / √D, with -inf above the diagonal.
+/// scores[n, T] = q_h · k_hᵀ / √D, with -inf where a key comes after its query.
 /// `qkv` is [T, 3C] (q | k | v, heads side by side inside each third).
 func attentionScores(
-  _ scores: UnsafeMutablePointer<Float>, qkv: UnsafePointer<Float>, head h: Int, T: Int, C: Int, D: Int
+  _ scores: UnsafeMutablePointer<Float>, qkv: UnsafePointer<Float>, head h: Int, queries n: Int, T: Int, C: Int,
+  D: Int
 ) {
-  let q = qkv + h * D, k = qkv + C + h * D
-  gemm(transB: true, M: T, N: T, K: D, alpha: 1 / Float(D).squareRoot(), q, lda: 3 * C, k, ldb: 3 * C, scores, ldc: T)
-  for i in 0..<T {
+  let q = qkv + (T - n) * 3 * C + h * D, k = qkv + C + h * D
+  gemm(transB: true, M: n, N: T, K: D, alpha: 1 / Float(D).squareRoot(), q, lda: 3 * C, k, ldb: 3 * C, scores, ldc: T)
+  for i in 0..<n {
     let row = scores + i * T
-    for j in (i + 1)..<max(T, i + 1) { row[j] = -.infinity }
+    for j in (T - n + i + 1)..<max(T, T - n + i + 1) { row[j] = -.infinity }
   }
 }
 
-/// Row-wise softmax of causally masked scores [T, T] into pattern [T, T];
-/// only the first i+1 entries of row i are read (the rest are zero).
-func causalSoftmax(_ pattern: UnsafeMutablePointer<Float>, _ scores: UnsafePointer<Float>, T: Int) {
-  for i in 0..<T {
+/// Row-wise softmax of causally masked scores [n, T] into pattern [n, T];
+/// only the keys a row may see are read (the rest become zero).
+func causalSoftmax(_ pattern: UnsafeMutablePointer<Float>, _ scores: UnsafePointer<Float>, queries n: Int, T: Int) {
+  for i in 0..<n {
     let s = scores + i * T, p = pattern + i * T
+    let last = T - n + i
     var maxv = -Float.infinity
-    for j in 0...i where s[j] > maxv { maxv = s[j] }
+    for j in 0...last where s[j] > maxv { maxv = s[j] }
     var sum: Float = 0
     if maxv == -.infinity {
       // Every key masked (only possible after an intervention): attend nowhere.
       for j in 0..<T { p[j] = 0 }
       continue
     }
-    for j in 0...i {
+    for j in 0...last {
       let e = expf(s[j] - maxv)
       p[j] = e
       sum += e
     }
     let inv = 1 / sum
-    for j in 0...i { p[j] *= inv }
-    for j in (i + 1)..<max(T, i + 1) { p[j] = 0 }
+    for j in 0...last { p[j] *= inv }
+    for j in (last + 1)..<max(T, last + 1) { p[j] = 0 }
   }
 }
 
-/// z_h[T, D] = pattern_h[T, T] · v_h[T, D], written into z[T, C] at the head's columns.
+/// z_h[n, D] = pattern_h[n, T] · v_h[T, D], written into z[n, C] at the head's columns.
 func attentionValues(
-  _ z: UnsafeMutablePointer<Float>, pattern: UnsafePointer<Float>, qkv: UnsafePointer<Float>, head h: Int, T: Int,
-  C: Int, D: Int
+  _ z: UnsafeMutablePointer<Float>, pattern: UnsafePointer<Float>, qkv: UnsafePointer<Float>, head h: Int,
+  queries n: Int, T: Int, C: Int, D: Int
 ) {
-  gemm(M: T, N: D, K: T, pattern, lda: T, qkv + 2 * C + h * D, ldb: 3 * C, z + h * D, ldc: C)
+  gemm(M: n, N: D, K: T, pattern, lda: T, qkv + 2 * C + h * D, ldb: 3 * C, z + h * D, ldc: C)
 }

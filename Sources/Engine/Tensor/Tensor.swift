@@ -152,6 +152,24 @@ public struct Tensor: @unchecked Sendable {
     out.buffer.pointer.update(from: buffer.pointer + index * n, count: n)
     return out
   }
+
+  /// Rows `range` along the first dimension, copied.
+  public func rows(_ range: Range<Int>) -> Tensor {
+    precondition(rank >= 1 && range.lowerBound >= 0 && range.upperBound <= shape[0])
+    let n = shape.dropFirst().reduce(1, *)
+    let out = Tensor(zeros: [range.count] + shape.dropFirst())
+    out.buffer.pointer.update(from: buffer.pointer + range.lowerBound * n, count: range.count * n)
+    return out
+  }
+
+  /// Columns `range` of a matrix [R, K], copied into [R, range.count].
+  public func columns(_ range: Range<Int>) -> Tensor {
+    precondition(rank == 2 && range.lowerBound >= 0 && range.upperBound <= shape[1])
+    let R = shape[0], K = shape[1], n = range.count
+    let out = Tensor(zeros: [R, n])
+    for r in 0..<R { (out.buffer.pointer + r * n).update(from: buffer.pointer + r * K + range.lowerBound, count: n) }
+    return out
+  }
 }
 
 extension Tensor: Equatable {

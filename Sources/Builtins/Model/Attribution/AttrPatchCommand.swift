@@ -107,7 +107,8 @@ func registerAttributionPatching(_ r: CommandRegistry, _ lazy: LazyModelSession)
           label: label,
           interventions: [Interventions.copy(e.selection, from: try clean.value(e.selection.hook), label: label)])
         let patched = try RunValue(
-          session: s, tokens: corrupt.tokens, hooks: corrupt.hooks + [hook], saes: corrupt.saes, cacheAll: false)
+          session: s, tokens: corrupt.tokens, hooks: corrupt.hooks + [hook], saes: corrupt.saes, cacheAll: false,
+          lazyLogits: true, extending: corrupt)
         actual = Value(try measure(patched) - corruptValue)
       }
       let node: Value
