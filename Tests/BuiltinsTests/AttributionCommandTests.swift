@@ -244,7 +244,9 @@ final class AttributionCommandTests: XCTestCase {
       "let c = run \(ioi); logitdiff (run \(corrupt) --with (patch \(name(r["node"])) --from c --pos \(r["pos"]!.int!))) \" Mary\" \" John\""
     )
     let base = try number("logitdiff (run \(corrupt)) \" Mary\" \" John\"")
-    XCTAssertEqual(actual[0].number!, patched - base, accuracy: 1e-6)
+    // The check resumes from the corrupt run's checkpoint (other matrix
+    // shapes, so the last float bits may differ from a whole pass).
+    XCTAssertEqual(actual[0].number!, patched - base, accuracy: 1e-4)
     XCTAssertEqual(actual[0].number!.sign, estimates[0].sign)
     // Any linear combination works; the same estimates scaled.
     let scaled = try table(
