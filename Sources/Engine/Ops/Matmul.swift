@@ -8,6 +8,16 @@ func matmulForward(
   if let bias {
     for t in 0..<T { (out + t * OC).update(from: bias, count: OC) }
   }
+  // A few rows (a resumed pass, a generation step): matrix-vector products
+  // read the weights once each, where sgemm would first pack all of them.
+  if T <= 2 {
+    for t in 0..<T {
+      cblas_sgemv(
+        CblasRowMajor, CblasTrans, Int32(C), Int32(OC), 1, weight, Int32(OC), inp + t * C, 1, bias == nil ? 0 : 1,
+        out + t * OC, 1)
+    }
+    return
+  }
   cblas_sgemm(
     CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(T), Int32(OC), Int32(C), 1, inp, Int32(C), weight,
     Int32(OC), bias == nil ? 0 : 1, out, Int32(OC))
