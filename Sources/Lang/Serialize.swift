@@ -143,28 +143,7 @@ extension Value {
 }
 
 /// A JSON string literal.
-public func jsonString(_ s: String) -> String {
-  var out = "\""
-  for c in s.unicodeScalars {
-    switch c {
-    case "\"": out += "\\\""
-    case "\\": out += "\\\\"
-    case "\n": out += "\\n"
-    case "\r": out += "\\r"
-    case "\t": out += "\\t"
-    case "\u{08}": out += "\\b"
-    case "\u{0C}": out += "\\f"
-    default:
-      if c.value < 0x20 {
-        let hex = String(c.value, radix: 16)
-        out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-      } else {
-        out.unicodeScalars.append(c)
-      }
-    }
-  }
-  return out + "\""
-}
+public func jsonString(_ s: String) -> String { "\"" + Escapes.json.apply(s) + "\"" }
 
 func csvEscape(_ s: String) -> String {
   guard s.unicodeScalars.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })

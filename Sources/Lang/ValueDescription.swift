@@ -45,26 +45,7 @@ extension Value: CustomStringConvertible {
 }
 
 /// A string as a tdb literal: `"a \"b\"\n"`.
-func quoted(_ s: String) -> String {
-  var out = "\""
-  for c in s.unicodeScalars {
-    switch c {
-    case "\"": out += "\\\""
-    case "\\": out += "\\\\"
-    case "\n": out += "\\n"
-    case "\t": out += "\\t"
-    case "\r": out += "\\r"
-    case "$": out += "\\$"
-    default:
-      if c.value < 0x20 || c.value == 0x7f {
-        out += "\\u{\(String(c.value, radix: 16))}"
-      } else {
-        out.unicodeScalars.append(c)
-      }
-    }
-  }
-  return out + "\""
-}
+func quoted(_ s: String) -> String { "\"" + Escapes.tdb.apply(s) + "\"" }
 
 /// A record key as written in a literal: bare if it is a plain identifier.
 func recordKey(_ k: String) -> String {

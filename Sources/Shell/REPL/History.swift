@@ -1,4 +1,5 @@
 import Foundation
+import Lang
 
 #if canImport(Glibc)
   import Glibc
@@ -79,18 +80,7 @@ final class History {
   }
 
   /// One entry as one line of the file.
-  static func encode(_ entry: String) -> String {
-    var out = ""
-    for c in entry.unicodeScalars {
-      switch c {
-      case "\\": out += "\\\\"
-      case "\n": out += "\\n"
-      case "\r": out += "\\r"
-      default: out.unicodeScalars.append(c)
-      }
-    }
-    return out
-  }
+  static func encode(_ entry: String) -> String { Escapes.oneLine.apply(entry) }
 
   /// The entry a line of the file holds.
   static func decode(_ line: String) -> String {

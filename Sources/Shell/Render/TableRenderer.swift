@@ -71,18 +71,4 @@ struct TableRenderer {
 func displayWidth(_ s: String) -> Int { s.count }
 
 /// Newlines and tabs inside a cell or line shown as `\n` and `\t`.
-func escapeControl(_ s: String) -> String {
-  guard s.contains(where: { $0 == "\n" || $0 == "\t" || $0 == "\r" || $0 == "\r\n" }) else {
-    return s
-  }
-  var out = ""
-  for c in s.unicodeScalars {
-    switch c {
-    case "\n": out += "\\n"
-    case "\t": out += "\\t"
-    case "\r": out += "\\r"
-    default: out.unicodeScalars.append(c)
-    }
-  }
-  return out
-}
+func escapeControl(_ s: String) -> String { Escapes.visibleWhitespace.apply(s) }
