@@ -138,7 +138,7 @@ extension GPT2Model {
         sae.denormalise(&cleanRecons, state)
       }
       try hooks.visit(site(.recons), &recons, tokens: T)
-      var error = Tensor(zeros: input.shape)
+      var error = Tensor(uninitialized: input.shape)
       let count = input.count
       let e = error.mutablePointer(), x = input.pointer, r = cleanRecons.pointer
       for i in 0..<count { e[i] = x[i] - r[i] }
@@ -175,6 +175,7 @@ extension GPT2Model {
       resid = add(embed, posEmbed)
     }
 
+    var scratchPattern: Tensor?
     for l in firstLayer..<c.layers {
       try checkStop()
       let b = w.blocks[l]
@@ -184,7 +185,7 @@ extension GPT2Model {
       // Attention: ln1 -> qkv -> causal softmax(q kᵀ/√D) v -> c_proj.
       var ln1 = try layerNorm(resid, weight: b.ln1Weight, bias: b.ln1Bias, scaleHook: .block(l, .ln1Scale), pass: pass)
       try pass(.block(l, .ln1Normalized), &ln1)
-      var qkv = Tensor(zeros: [n, 3 * C])
+      var qkv = Tensor(uninitialized: [n, 3 * C])
       matmulForward(qkv.mutablePointer(), ln1.pointer, b.attnWeight.pointer, b.attnBias.pointer, T: n, C: C, OC: 3 * C)
       for (site, third) in [(HookPoint.Site.q, 0), (.k, 1), (.v, 2)] where hooks.wants(.block(l, site)) {
         var part = Tensor(zeros: [n, H, D])
@@ -209,7 +210,13 @@ extension GPT2Model {
         keptKeys.append(qkv.columns(C..<(2 * C)))
         keptValues.append(qkv.columns((2 * C)..<(3 * C)))
       }
-      var pattern = Tensor(zeros: [H, n, T])
+      // The pattern [H, n, T] is the largest activation of a long prompt (too
+      // large for the heap to recycle), so blocks share one buffer unless a
+      // hook keeps or changes it.
+      let patternKept = hooks.wants(.block(l, .attnScores)) || hooks.wants(.block(l, .pattern))
+      var pattern =
+        patternKept ? Tensor(uninitialized: [H, n, T]) : scratchPattern.take() ?? Tensor(uninitialized: [H, n, T])
+      defer { if !patternKept { scratchPattern = pattern } }
       do {
         let pat = pattern.mutablePointer(), q = qkv.pointer
         for h in 0..<H { attentionScores(pat + h * n * T, qkv: q, head: h, queries: n, T: T, C: C, D: D) }
@@ -224,7 +231,7 @@ extension GPT2Model {
         }
       }
       try pass(.block(l, .pattern), &pattern)
-      var z = Tensor(zeros: [n, H, D])
+      var z = Tensor(uninitialized: [n, H, D])
       do {
         let zp = z.mutablePointer(), pat = pattern.pointer, q = qkv.pointer
         for h in 0..<H {
@@ -232,7 +239,7 @@ extension GPT2Model {
         }
       }
       try pass(.block(l, .z), &z)
-      var attnOut = Tensor(zeros: [n, C])
+      var attnOut = Tensor(uninitialized: [n, C])
       matmulForward(
         attnOut.mutablePointer(), z.pointer, b.attnProjWeight.pointer, b.attnProjBias.pointer, T: n, C: C, OC: C)
       try pass(.block(l, .attnOut), &attnOut)
@@ -243,13 +250,13 @@ extension GPT2Model {
       var ln2 = try layerNorm(
         residMid, weight: b.ln2Weight, bias: b.ln2Bias, scaleHook: .block(l, .ln2Scale), pass: pass)
       try pass(.block(l, .ln2Normalized), &ln2)
-      var mlpPre = Tensor(zeros: [n, F])
+      var mlpPre = Tensor(uninitialized: [n, F])
       matmulForward(mlpPre.mutablePointer(), ln2.pointer, b.fcWeight.pointer, b.fcBias.pointer, T: n, C: C, OC: F)
       try pass(.block(l, .mlpPre), &mlpPre)
-      var mlpPost = Tensor(zeros: [n, F])
+      var mlpPost = Tensor(uninitialized: [n, F])
       geluForward(mlpPost.mutablePointer(), mlpPre.pointer, count: n * F)
       try pass(.block(l, .mlpPost), &mlpPost)
-      var mlpOut = Tensor(zeros: [n, C])
+      var mlpOut = Tensor(uninitialized: [n, C])
       matmulForward(
         mlpOut.mutablePointer(), mlpPost.pointer, b.fcProjWeight.pointer, b.fcProjBias.pointer, T: n, C: F, OC: C)
       try pass(.block(l, .mlpOut), &mlpOut)
@@ -268,11 +275,11 @@ extension GPT2Model {
     let logits: Tensor
     switch options.logits {
     case .all:
-      var out = Tensor(zeros: [n, V])
+      var out = Tensor(uninitialized: [n, V])
       unembedForward(out.mutablePointer(), final.pointer, w.lmHead.pointer, T: n, C: C, V: V)
       logits = out
     case .last:
-      var out = Tensor(zeros: [1, V])
+      var out = Tensor(uninitialized: [1, V])
       unembedForward(out.mutablePointer(), final.pointer + (n - 1) * C, w.lmHead.pointer, T: 1, C: C, V: V)
       logits = out
     case .none:
@@ -316,7 +323,7 @@ extension GPT2Model {
     var scale = Tensor(zeros: [T, 1])
     layerNormStatistics(x.pointer, mean: &mean, scale: scale.mutablePointer(), T: T, C: C, eps: config.layerNormEpsilon)
     try pass(scaleHook, &scale)
-    var out = Tensor(zeros: [T, C])
+    var out = Tensor(uninitialized: [T, C])
     layerNormApply(
       out.mutablePointer(), x.pointer, mean: mean, scale: scale.pointer, weight: weight.pointer, bias: bias.pointer,
       T: T, C: C)
@@ -336,7 +343,7 @@ extension GPT2Model {
   }
 
   private func add(_ a: Tensor, _ b: Tensor) -> Tensor {
-    var out = Tensor(zeros: a.shape)
+    var out = Tensor(uninitialized: a.shape)
     let o = out.mutablePointer(), x = a.pointer, y = b.pointer
     for i in 0..<a.count { o[i] = x[i] + y[i] }
     return out
@@ -354,7 +361,7 @@ extension GPT2Model {
   /// Logits [T, V] of ln_final outputs x [T, C] (the unembedding alone).
   public func unembed(_ x: Tensor) -> Tensor {
     let T = x.shape[0]
-    var out = Tensor(zeros: [T, config.vocabSize])
+    var out = Tensor(uninitialized: [T, config.vocabSize])
     unembedForward(out.mutablePointer(), x.pointer, weights.lmHead.pointer, T: T, C: config.dModel, V: config.vocabSize)
     return out
   }

@@ -12,8 +12,14 @@ func attentionScores(
   _ scores: UnsafeMutablePointer<Float>, qkv: UnsafePointer<Float>, head h: Int, queries n: Int, T: Int, C: Int,
   D: Int
 ) {
-  let q = qkv + (T - n) * 3 * C + h * D, k = qkv + C + h * D
-  gemm(transB: true, M: n, N: T, K: D, alpha: 1 / Float(D).squareRoot(), q, lda: 3 * C, k, ldb: 3 * C, scores, ldc: T)
+  let k = qkv + C + h * D
+  for rows in causalBlocks(n) {
+    // Keys after the block's last query are masked: leave them out of the product.
+    let q = qkv + (T - n + rows.lowerBound) * 3 * C + h * D
+    gemm(
+      transB: true, M: rows.count, N: T - n + rows.upperBound, K: D, alpha: 1 / Float(D).squareRoot(), q, lda: 3 * C,
+      k, ldb: 3 * C, scores + rows.lowerBound * T, ldc: T)
+  }
   for i in 0..<n {
     let row = scores + i * T
     for j in (T - n + i + 1)..<max(T, T - n + i + 1) { row[j] = -.infinity }
@@ -50,5 +56,15 @@ func attentionValues(
   _ z: UnsafeMutablePointer<Float>, pattern: UnsafePointer<Float>, qkv: UnsafePointer<Float>, head h: Int,
   queries n: Int, T: Int, C: Int, D: Int
 ) {
-  gemm(M: n, N: D, K: T, pattern, lda: T, qkv + 2 * C + h * D, ldb: 3 * C, z + h * D, ldc: C)
+  for rows in causalBlocks(n) {
+    gemm(
+      M: rows.count, N: D, K: T - n + rows.upperBound, pattern + rows.lowerBound * T, lda: T, qkv + 2 * C + h * D,
+      ldb: 3 * C, z + rows.lowerBound * C + h * D, ldc: C)
+  }
+}
+
+/// Query rows in blocks: each block's product stops at its last query's key,
+/// so long prompts skip most of the masked half of q·kᵀ and pattern·v.
+func causalBlocks(_ n: Int, size: Int = 128) -> [Range<Int>] {
+  stride(from: 0, to: n, by: size).map { $0..<min($0 + size, n) }
 }

@@ -16,6 +16,14 @@ public final class TensorBuffer: @unchecked Sendable {
     owner = nil
   }
 
+  /// Owned memory of `count` floats, not yet written: for results an
+  /// operation overwrites entirely (large buffers skip a pass of zeroing).
+  init(uninitialized count: Int) {
+    self.count = count
+    pointer = .allocate(capacity: max(count, 1))
+    owner = nil
+  }
+
   /// Borrowed memory; `owner` must keep `pointer` valid.
   init(borrowing pointer: UnsafeMutablePointer<Float>, count: Int, owner: AnyObject) {
     self.pointer = pointer
@@ -43,6 +51,12 @@ public struct Tensor: @unchecked Sendable {
   public init(zeros shape: [Int]) {
     self.shape = shape
     buffer = TensorBuffer(zeros: shape.reduce(1, *))
+  }
+
+  /// A tensor whose every element the caller writes before reading any.
+  init(uninitialized shape: [Int]) {
+    self.shape = shape
+    buffer = TensorBuffer(uninitialized: shape.reduce(1, *))
   }
 
   /// A tensor holding `scalars` (row-major) with the given shape.
