@@ -31,7 +31,12 @@ func registerSweepCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
       examples: [
         #"sweep ablate (run "When Mary and John went to the store, John gave a drink to") --metric { |x| logitdiff x " Mary" " John" } --over heads --pos -1"#,
         #"sweep patch --clean (run "When Mary and John went to the store, John gave a drink to") --corrupt (run "When Mary and John went to the store, Anna gave a drink to") --metric { |x| logitdiff x " Mary" " John" } --over resid"#,
-      ])
+      ],
+      details:
+        "Every run is the base run (ablate: RUN; patch: the corrupt run) plus one intervention, so it "
+        + "starts from the base run's keys, values and residual stream and computes only the positions "
+        + "from the first one the intervention touches, in the blocks from its own on. "
+        + "TDB_SWEEP_REUSE=0 makes every run a whole forward pass (to check or benchmark this).")
   ) { call, interp in
     let s = try lazy.get()
     let mode = try call.arg(0, as: String.self)
