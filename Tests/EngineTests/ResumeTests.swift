@@ -49,6 +49,9 @@ final class ResumeTests: XCTestCase {
       // Starting earlier than needed is the same computation.
       try assertResumeMatches(tokens, added: [ablate], position: 11, layer: 0)
       try assertResumeMatches(tokens, added: [ablate], position: 20, layer: nil)
+      // At every position: only the blocks before it are skipped.
+      let everywhere = Interventions.zero(HookSelection(hook: .block(l, .z), index: 3), label: "ablate everywhere")
+      try assertResumeMatches(tokens, added: [everywhere], position: 0, layer: l)
     }
   }
 
