@@ -10,6 +10,9 @@ public enum ValueKind: String, Sendable {
   /// names): `sort total` passes "total". Other arguments must evaluate to a
   /// string; write `$name` or `(name)` to pass a variable's value.
   case word
+  /// A bare word is taken as its text, like `word`; anything else is
+  /// evaluated and may be any value (`--sae all`, `--sae ["a", "b"]`).
+  case wordOrValue
   /// An expression evaluated later, once per row, with the row's fields bound
   /// as variables (`where total > 1`), or a closure taking the row
   /// (`where { |r| r.total > 1 }`). The command receives a function either way
@@ -23,6 +26,7 @@ public enum ValueKind: String, Sendable {
     case .int: return "an integer"
     case .table: return "a table"
     case .word: return "a word or string"
+    case .wordOrValue: return "a word or a value"
     case .rowExpression: return "an expression or closure"
     default: return "a \(rawValue)"
     }

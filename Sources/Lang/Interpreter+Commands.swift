@@ -193,7 +193,7 @@ extension Interpreter {
       if case .closure = e { return try evaluate(e, env) }
       return .function(
         Function(body: .rowExpression(e), environment: env, name: nil, parameters: ["row"]))
-    case .word:
+    case .word, .wordOrValue:
       if case .word(let text, _, _) = e { return .string(text) }
       if case .interpolatedWord(let parts, _) = e { return .string(try interpolate(parts, env)) }
     default:
@@ -209,7 +209,7 @@ extension Interpreter {
   ) throws {
     let ok: Bool
     switch kind {
-    case .any, .rowExpression: ok = true
+    case .any, .rowExpression, .wordOrValue: ok = true
     case .number: ok = v.number != nil
     case .int: ok = v.int != nil
     case .string, .word: ok = v.string != nil

@@ -18,6 +18,20 @@ final class ModelCommandTests: XCTestCase {
     XCTAssertEqual(twice, ablated, accuracy: 1e-6)
   }
 
+  func testSplicingSAEsByBareNameListOrAll() throws {
+    let md = "\" Mary\" \" John\""
+    let clean = try number("logitdiff (run \(ioi)) \(md)")
+    // With the error term the forward pass is unchanged; without it the model sees reconstructions.
+    XCTAssertEqual(try number("logitdiff (run \(ioi) --sae all --keep-error) \(md)"), clean, accuracy: 1e-3)
+    let all = try number("logitdiff (run \(ioi) --sae all) \(md)")
+    XCTAssertGreaterThan(abs(all - clean), 1e-3)
+    let both = "[\"blocks_3_hook_resid_pre\", \"blocks_3_mlp_hook_post\"]"
+    XCTAssertEqual(try number("logitdiff (run \(ioi) --sae \(both)) \(md)"), all, accuracy: 1e-6)
+    let one = try number("logitdiff (run \(ioi) --sae blocks_3_hook_resid_pre) \(md)")
+    XCTAssertEqual(try number("let n = \"blocks_3_hook_resid_pre\"; logitdiff (run \(ioi) --sae $n) \(md)"), one)
+    XCTAssertTrue(errorMessage("run \(ioi) --sae nosuch")?.contains("no SAE named 'nosuch'") ?? false)
+  }
+
   func testDLAByHeadSumsToTheLogitDifference() throws {
     let interp = makeInterpreter().0
     let total = try number("logitdiff (run \(ioi)) \" Mary\" \" John\"")

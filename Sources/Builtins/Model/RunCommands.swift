@@ -27,8 +27,8 @@ func registerRunCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
         FlagSpec(
           "with", .any, valueName: "HOOKS", "an intervention or list of interventions (ablate, patch, steer, set)"),
         FlagSpec(
-          "sae", .any, valueName: "NAME",
-          "splice SAEs in (a name, a list of names, or \"all\"); the model sees the reconstruction"),
+          "sae", .wordOrValue, valueName: "NAME",
+          "splice SAEs in (a name, a list of names, or all); the model sees the reconstruction"),
         .switch("keep-error", "with --sae, add the SAE's error term back so the forward pass is unchanged"),
         .switch("nocache", "keep no hook values (they are recomputed when asked for)"),
       ],
