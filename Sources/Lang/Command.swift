@@ -4,6 +4,8 @@ public enum ValueKind: String, Sendable {
   case any, number, string, bool, list, record, function
   /// An integer number.
   case int
+  /// A whole number, 0 or more (how many rows, tokens, examples).
+  case count
   /// A table, or a list of records (which acts as a table), or a record (one row).
   case table
   /// A bare word is taken as its text (column names, format names, file
@@ -24,6 +26,7 @@ public enum ValueKind: String, Sendable {
     switch self {
     case .any: return "a value"
     case .int: return "an integer"
+    case .count: return "a whole number, 0 or more"
     case .table: return "a table"
     case .word: return "a word or string"
     case .wordOrValue: return "a word or a value"
@@ -73,7 +76,7 @@ public struct FlagSpec: Sendable {
   ) {
     self.name = name
     self.kind = kind
-    self.valueName = valueName ?? (kind == .int || kind == .number ? "N" : name.uppercased())
+    self.valueName = valueName ?? (kind == .int || kind == .count || kind == .number ? "N" : name.uppercased())
     self.summary = summary
     self.defaultValue = defaultValue
   }
@@ -207,6 +210,9 @@ public struct CommandCall {
   /// Where the call is written.
   public let location: SourceLocation
   public let spec: CommandSpec?
+  /// Where each positional argument and each flag's value is written, for diagnostics.
+  public var positionalLocations: [SourceLocation] = []
+  public var flagLocations: [String: SourceLocation] = [:]
 
   public init(
     name: String, positional: [Value] = [], flags: [String: Value] = [:], input: Value? = nil,

@@ -96,6 +96,8 @@ extension Interpreter {
     var flags: [String: Value] = [:]
     var i = 0
     let arguments = c.arguments
+    var positionalLocations: [SourceLocation] = []
+    var flagLocations: [String: SourceLocation] = [:]
     while i < arguments.count {
       switch arguments[i] {
       case .flag(let name, let loc):
@@ -109,6 +111,7 @@ extension Interpreter {
               loc)
           }
           flags[name] = try evaluateArgument(e, kind, "--\(name)", spec, env)
+          flagLocations[name] = e.location
           i += 2
         } else {
           flags[name] = .bool(true)
@@ -120,10 +123,14 @@ extension Interpreter {
         }
         positional.append(
           try evaluateArgument(e, parameter.kind, parameter.name.uppercased(), spec, env))
+        positionalLocations.append(e.location)
         i += 1
       }
     }
-    return try finishBinding(command, positional, flags, input: input, at: c.location)
+    var call = try finishBinding(command, positional, flags, input: input, at: c.location)
+    call.positionalLocations = positionalLocations
+    call.flagLocations = flagLocations
+    return call
   }
 
   /// Checks values passed with call syntax, `name(a, b)`.
@@ -212,6 +219,7 @@ extension Interpreter {
     case .any, .rowExpression, .wordOrValue: ok = true
     case .number: ok = v.number != nil
     case .int: ok = v.int != nil
+    case .count: ok = (v.int ?? -1) >= 0
     case .string, .word: ok = v.string != nil
     case .bool: ok = v.bool != nil
     case .list: ok = v.list != nil
@@ -220,7 +228,7 @@ extension Interpreter {
     case .function: ok = v.function != nil
     }
     if !ok {
-      let got = v.number != nil && kind == .int ? "\(v.repr)" : article(v)
+      let got = v.number != nil && (kind == .int || kind == .count) ? "\(v.repr)" : article(v)
       throw LangError.runtime("\(spec.name): \(what) must be \(kind.article), got \(got)", loc)
     }
   }
@@ -238,7 +246,9 @@ extension Interpreter {
     } catch {
       let message = messageOf(error)
       let prefix = "\(command.spec.name): "
-      throw LangError.runtime(message.hasPrefix(prefix) ? message : prefix + message, call.location)
+      throw LangError.runtime(
+        message.hasPrefix(prefix) ? message : prefix + message,
+        call.argument(mentionedIn: message) ?? call.location)
     }
   }
 }

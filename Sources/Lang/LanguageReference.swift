@@ -128,6 +128,7 @@ public let languageReference = #"""
   ### Errors
 
   Errors name the place: `FILE:LINE:COL: error: MESSAGE`, the source line
-  and a caret under the column. Unknown names, commands, flags and fields
-  suggest the nearest known one.
+  and a caret under the column — under the argument an error is about
+  (`ablate L99H3` points at `L99H3`). Unknown names, commands, flags and
+  fields suggest the nearest known one.
   """#

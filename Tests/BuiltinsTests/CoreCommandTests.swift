@@ -97,7 +97,7 @@ final class CoreCommandTests: XCTestCase {
       message(people + "people | sort agee"), "sort: no column 'agee' (did you mean 'age'?)")
     XCTAssertEqual(
       message(people + "people | select nam"), "select: no column 'nam' (did you mean 'name'?)")
-    XCTAssertEqual(message("[1] | head -1"), "head: N must not be negative, got -1")
+    XCTAssertEqual(message("[1] | head -1"), "head: N must be a whole number, 0 or more, got -1")
   }
 
   func testCountLenGetTypeRange() throws {

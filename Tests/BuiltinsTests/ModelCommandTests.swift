@@ -118,6 +118,31 @@ final class ModelCommandTests: XCTestCase {
     XCTAssertEqual(other[norm].number!, 0, accuracy: 1e-4)
   }
 
+  /// The caret goes under the argument an error is about, not the command.
+  func testErrorsPointAtTheArgument() {
+    func column(_ source: String) -> Int? {
+      do {
+        _ = try eval(source)
+        return nil
+      } catch let e as LangError {
+        return e.location.column
+      } catch {
+        return nil
+      }
+    }
+    XCTAssertEqual(column("ablate L99H3 --pos 2"), 8)
+    XCTAssertEqual(column("neurons (run \"Mary\") 12"), 22)
+    XCTAssertEqual(column("sweep ablate (run \"Mary\") --over bogus --metric { |x| 1 }"), 34)
+    XCTAssertEqual(column("logitdiff (run \"When Mary\") \" Xyzzyqq\" \" John\""), 29)
+    XCTAssertEqual(column("heads (run \"When Mary\") --pos 9"), 31)
+    // Counts must not be negative: a clear error, not an empty table or a crash.
+    for source in [
+      "predict \"The cow\" --top -2", "generate \"The cow\" --n -3", "compare (run \"a\") (run \"b\") --top -1",
+    ] {
+      XCTAssertTrue(errorMessage(source)?.contains("must be a whole number, 0 or more") ?? false, source)
+    }
+  }
+
   func testClearErrors() {
     XCTAssertEqual(errorMessage("ablate L99H3"), "L99H3: the model has 6 layers (0...5)")
     XCTAssertTrue(

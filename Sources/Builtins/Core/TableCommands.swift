@@ -102,12 +102,11 @@ func registerTableCommands(into registry: CommandRegistry) {
       CommandSpec(
         name: name, group: "tables",
         summary: fromEnd ? "The last N rows or elements" : "The first N rows or elements",
-        parameters: [ParameterSpec("n", .int, optional: true, "how many (default 10)")],
+        parameters: [ParameterSpec("n", .count, optional: true, "how many (default 10)")],
         examples: ["0..100 | \(name) 3"],
         input: "a table, a list or a string")
     ) { call, _ in
       let n: Int = try call.optionalArg(0) ?? 10
-      guard n >= 0 else { throw EvalError("N must not be negative, got \(n)") }
       let input = try call.requireInput()
       if case .string(let s) = input {
         return .string(String(fromEnd ? s.suffix(n) : s.prefix(n)))

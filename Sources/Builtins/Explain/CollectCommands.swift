@@ -26,14 +26,14 @@ func registerCollectCommands(_ r: CommandRegistry, _ lazy: LazyModelSession, _ d
         FlagSpec(
           "db", .word, valueName: "FILE", "the dataset file (created, or resumed if it exists)",
           default: "$TDB_DB or activations.db"),
-        FlagSpec("tokens", .int, "collect the first N tokens of the corpus", default: "all"),
+        FlagSpec("tokens", .count, "collect the first N tokens of the corpus", default: "all"),
         FlagSpec("kind", .word, valueName: "neurons|heads|latents|all", "which components", default: "all"),
         FlagSpec(
           "shard", .any, valueName: "I/N",
           "process every N-th window starting at window I: a string \"I/N\" or a list [I, N] (merge the shards afterwards)",
           default: "\"0/1\""),
-        FlagSpec("top", .int, "top examples kept per component", default: "20"),
-        FlagSpec("random", .int, "random examples kept per component", default: "10"),
+        FlagSpec("top", .count, "top examples kept per component", default: "20"),
+        FlagSpec("random", .count, "random examples kept per component", default: "10"),
         FlagSpec(
           "save-every", .number, valueName: "SECONDS",
           "save at least this often (0: after every window); longer saves are spaced out to stay under a tenth of the time",

@@ -56,7 +56,8 @@ struct ComponentExplainer {
       // A head's OV copying scores are listed on the page but left out of the
       // sentence: for heads that do not copy (most), their top tokens are noise.
       let e = LocalExplainer.explain(
-        kind: c.kind, train: train, text: text, promotes: c.kind == .head ? [] : output.promoted.prefix(4).map { text($0.id) },
+        kind: c.kind, train: train, text: text,
+        promotes: c.kind == .head ? [] : output.promoted.prefix(4).map { text($0.id) },
         frequency: c.kind == .head ? nil : record.summary.frequency)
       explanation = e.sentence
       simulated = texts.map { e.simulate($0) }

@@ -56,7 +56,7 @@ func registerExplainQueryCommands(_ r: CommandRegistry, _ lazy: LazyModelSession
       parameters: [ParameterSpec("kind", .word, "neurons, heads or latents")],
       flags: [
         FlagSpec("by", .word, valueName: "frequency|max|mean|variance|score", "the ranking", default: "max"),
-        FlagSpec("n", .int, "how many", default: "20"), .switch("asc", "lowest first"), dbFlag,
+        FlagSpec("n", .count, "how many", default: "20"), .switch("asc", "lowest first"), dbFlag,
       ],
       examples: ["top neurons --by max --n 5 \(db)", "top heads --by score --n 5 \(dbHeads)"],
       details: """
@@ -135,7 +135,7 @@ func registerExplainQueryCommands(_ r: CommandRegistry, _ lazy: LazyModelSession
         "Components whose top examples centre on a token: how many of their top examples do, and the mean activation there",
       parameters: [ParameterSpec("token", .any, "a string that is one token, or a token id")],
       flags: [
-        FlagSpec("n", .int, "how many", default: "20"),
+        FlagSpec("n", .count, "how many", default: "20"),
         FlagSpec("kind", .word, valueName: "neurons|heads|latents|all", "which components", default: "all"), dbFlag,
       ],
       examples: [#"search " she" --n 5 \#(db)"#])
@@ -168,7 +168,8 @@ func registerExplainQueryCommands(_ r: CommandRegistry, _ lazy: LazyModelSession
       summary:
         "Add each row's explanation and score (from the dataset; explained locally if not saved yet) beside its component, as TDB's node table shows",
       flags: [
-        dbFlag, FlagSpec("column", .word, valueName: "NAME", "the column naming components", default: "component, else node"),
+        dbFlag,
+        FlagSpec("column", .word, valueName: "NAME", "the column naming components", default: "component, else node"),
       ],
       examples: [
         #"dla (run "When Mary and John went to the store, John gave a drink to") " Mary" " John" --by head | sort total --desc | head 3 | annotate \#(dbHeads)"#
@@ -177,7 +178,8 @@ func registerExplainQueryCommands(_ r: CommandRegistry, _ lazy: LazyModelSession
   ) { call, _ in
     let table = try Table.from(try call.requireInput())
     // dla and sweeps name their rows in "component", attribute and trace in "node".
-    let column = try call.flag("column", as: String.self) ?? (table.columns.contains("component") ? "component" : "node")
+    let column =
+      try call.flag("column", as: String.self) ?? (table.columns.contains("component") ? "component" : "node")
     guard let ci = table.columns.firstIndex(of: column) else {
       throw EvalError("the input has no '\(column)' column (columns: \(table.columns.joined(separator: ", ")))")
     }

@@ -62,7 +62,7 @@ func registerLookCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
       parameters: [ParameterSpec("run", .any), ParameterSpec("layer", .int)],
       flags: [
         FlagSpec("pos", .int, valueName: "P", "position", default: "-1"),
-        FlagSpec("top", .int, "how many", default: "10"),
+        FlagSpec("top", .count, "how many", default: "10"),
       ],
       examples: ["neurons \(ioi) 3 --top 5"])
   ) { call, _ in
@@ -90,7 +90,7 @@ func registerLookCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
       parameters: [ParameterSpec("run", .any), ParameterSpec("sae", .word, "an SAE name (see saes)")],
       flags: [
         FlagSpec("pos", .int, valueName: "P", "position", default: "-1"),
-        FlagSpec("top", .int, "how many", default: "10"),
+        FlagSpec("top", .count, "how many", default: "10"),
       ],
       examples: ["latents \(ioi) blocks_3_hook_resid_pre --top 5"])
   ) { call, _ in
@@ -122,7 +122,7 @@ func registerLookCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
       parameters: [ParameterSpec("run", .any)],
       flags: [
         FlagSpec("pos", .int, valueName: "P", "position", default: "-1"),
-        FlagSpec("top", .int, "tokens per layer", default: "3"),
+        FlagSpec("top", .count, "tokens per layer", default: "3"),
       ],
       examples: ["lens \(ioi)"])
   ) { call, _ in
@@ -149,7 +149,7 @@ func registerLookCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
       summary:
         "The output tokens a component promotes and suppresses (a neuron's or latent's write direction; a head's OV copying score)",
       parameters: [ParameterSpec("component", .any, "L3N77, L1H2 or sae.F12")],
-      flags: [FlagSpec("top", .int, "tokens each way", default: "10")],
+      flags: [FlagSpec("top", .count, "tokens each way", default: "10")],
       examples: ["tokensof L5N10 --top 5", "tokensof L4H1 --top 5", "tokensof blocks_3_hook_resid_pre.F12"])
   ) { call, _ in
     let s = try lazy.get()

@@ -58,7 +58,7 @@ func registerRunCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
       name: "predict", group: group, summary: "The most likely next tokens: rank, token, id, logit, probability",
       parameters: [ParameterSpec("prompt", .any, "a prompt or a run")],
       flags: [
-        FlagSpec("top", .int, "how many tokens", default: "10"),
+        FlagSpec("top", .count, "how many tokens", default: "10"),
         FlagSpec("pos", .int, valueName: "P", "position to predict from", default: "-1"),
       ],
       examples: [#"predict "When Mary and John went to the store, John gave a drink to" --top 5"#])
@@ -170,7 +170,7 @@ func registerRunCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
       summary: "Continue a prompt token by token (greedy unless --temperature); stops at <|endoftext|>",
       parameters: [ParameterSpec("prompt", .any)],
       flags: [
-        FlagSpec("n", .int, "how many tokens at most", default: "20"),
+        FlagSpec("n", .count, "how many tokens at most", default: "20"),
         FlagSpec("temperature", .number, valueName: "T", "sample at this temperature", default: "0"),
         FlagSpec("seed", .int, "random seed for sampling", default: "0"),
         FlagSpec("with", .any, valueName: "HOOKS", "interventions applied at every step"),
@@ -261,7 +261,7 @@ func registerRunCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
   r.register(
     CommandSpec(
       name: "hooks", group: group, summary: "Every hook point of the model with its shape for a prompt of N tokens",
-      flags: [FlagSpec("tokens", .int, "prompt length for the shapes", default: "1")],
+      flags: [FlagSpec("tokens", .count, "prompt length for the shapes", default: "1")],
       examples: ["hooks | head 5", "hooks | count"])
   ) { call, _ in
     let s = try lazy.get()

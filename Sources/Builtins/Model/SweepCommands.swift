@@ -246,7 +246,7 @@ func registerSweepCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
       summary: "Two runs side by side: top next tokens of each, and the hook values that differ most",
       parameters: [ParameterSpec("a", .any, "a run"), ParameterSpec("b", .any, "a run")],
       flags: [
-        FlagSpec("top", .int, "rows of each part", default: "5"),
+        FlagSpec("top", .count, "rows of each part", default: "5"),
         FlagSpec("pos", .int, valueName: "P", "position compared", default: "-1"),
       ],
       examples: [

@@ -19,8 +19,9 @@ func registerAttributionPatching(_ r: CommandRegistry, _ lazy: LazyModelSession)
           "a function of a run, linear in its logits, e.g. { |x| logitdiff x \" Mary\" \" John\" }"),
         FlagSpec(
           "over", .word, valueName: "WHAT", "heads (z), neurons (mlp.hook_post) or resid (resid_pre)", default: "heads"),
-        FlagSpec("check", .int, valueName: "K", "really patch the K entries with the largest estimates", default: "5"),
-        FlagSpec("top", .int, valueName: "N", "rows, largest |estimate| first (0: every entry)", default: "20"),
+        FlagSpec(
+          "check", .count, valueName: "K", "really patch the K entries with the largest estimates", default: "5"),
+        FlagSpec("top", .count, valueName: "N", "rows, largest |estimate| first (0: every entry)", default: "20"),
       ],
       examples: [
         #"attrpatch --clean \#(clean) --corrupt \#(corrupt) --metric { |x| logitdiff x " Mary" " John" } --top 5"#,
@@ -50,7 +51,6 @@ func registerAttributionPatching(_ r: CommandRegistry, _ lazy: LazyModelSession)
       throw EvalError("--over: expected heads, neurons or resid, got '\(overName)'")
     }
     let check = try call.flag("check", default: 5), top = try call.flag("top", default: 20)
-    guard check >= 0, top >= 0 else { throw EvalError("--check and --top must not be negative") }
 
     // The metric as a combination of logits, read off a probe run.
     let combination: LogitCombination

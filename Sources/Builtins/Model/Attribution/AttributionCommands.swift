@@ -7,7 +7,7 @@ func registerAttributionCommands(_ r: CommandRegistry, _ lazy: LazyModelSession)
   let prompt = "When Mary and John went to the store, John gave a drink to"
   let ioi = #"(run "\#(prompt)")"#
   let topFlag = FlagSpec(
-    "top", .int, valueName: "K",
+    "top", .count, valueName: "K",
     "rows: per kind, the K largest of each metric and the K smallest direct and total effects", default: "10")
   let kindFlag = FlagSpec(
     "kind", .word, valueName: "KIND", "neurons, heads, latents, embeddings or all", default: "all")
