@@ -13,7 +13,11 @@ final class AttentionTests: XCTestCase {
     let r = try demoModel.forward(tokens, options: ForwardOptions(cache: .points(points), logits: .none))
     let q = r.cache[.block(l, .q)]!, k = r.cache[.block(l, .k)]!, v = r.cache[.block(l, .v)]!
     let pattern = r.cache[.block(l, .pattern)]!, z = r.cache[.block(l, .z)]!
-    var worstPattern: Float = 0, worstZ: Float = 0
+    // Without a hook on the pattern the pass never writes it (fused attention).
+    let fused = try demoModel.forward(
+      tokens, options: ForwardOptions(cache: .points([.block(l, .z)]), logits: .none)
+    ).cache[.block(l, .z)]!
+    var worstPattern: Float = 0, worstZ: Float = 0, worstFusedZ: Float = 0
     for h in 0..<H {
       for i in [0, 1, 126, 127, 128, 129, 200, 249] {
         var scores = [Double](repeating: 0, count: i + 1)
@@ -32,10 +36,20 @@ final class AttentionTests: XCTestCase {
           var zz: Double = 0
           for j in 0...i { zz += e[j] / sum * Double(v[j, h, d]) }
           worstZ = max(worstZ, abs(z[i, h, d] - Float(zz)))
+          worstFusedZ = max(worstFusedZ, abs(fused[i, h, d] - Float(zz)))
         }
       }
     }
     XCTAssertLessThan(worstPattern, 1e-5)
     XCTAssertLessThan(worstZ, 1e-4)
+    XCTAssertLessThan(worstFusedZ, 1e-4)
+  }
+
+  /// Logits of a long prompt are the same whether the pattern is kept or not.
+  func testFusedAndKeptPatternGiveTheSameLogits() throws {
+    let tokens = (0..<200).map { ($0 * 7907 + 3) % demoModel.config.vocabSize }
+    let kept = try demoModel.forward(tokens, options: ForwardOptions(cache: .all))
+    let fused = try demoModel.forward(tokens)
+    assertClose(fused.logits, kept.logits, tolerance: 1e-5, "logits")
   }
 }

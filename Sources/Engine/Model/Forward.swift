@@ -175,7 +175,6 @@ extension GPT2Model {
       resid = add(embed, posEmbed)
     }
 
-    var scratchPattern: Tensor?
     for l in firstLayer..<c.layers {
       try checkStop()
       let b = w.blocks[l]
@@ -210,33 +209,29 @@ extension GPT2Model {
         keptKeys.append(qkv.columns(C..<(2 * C)))
         keptValues.append(qkv.columns((2 * C)..<(3 * C)))
       }
-      // The pattern [H, n, T] is the largest activation of a long prompt (too
-      // large for the heap to recycle), so blocks share one buffer unless a
-      // hook keeps or changes it.
-      let patternKept = hooks.wants(.block(l, .attnScores)) || hooks.wants(.block(l, .pattern))
-      var pattern =
-        patternKept ? Tensor(uninitialized: [H, n, T]) : scratchPattern.take() ?? Tensor(uninitialized: [H, n, T])
-      defer { if !patternKept { scratchPattern = pattern } }
-      do {
-        let pat = pattern.mutablePointer(), q = qkv.pointer
-        for h in 0..<H { attentionScores(pat + h * n * T, qkv: q, head: h, queries: n, T: T, C: C, D: D) }
-      }
-      if hooks.wants(.block(l, .attnScores)) {
-        try pass(.block(l, .attnScores), &pattern)
-      }
-      do {
-        let pat = pattern.mutablePointer()
-        parallelChunks(H, minimumChunk: n >= 64 ? 1 : H) { heads in
-          for h in heads { causalSoftmax(pat + h * n * T, pat + h * n * T, queries: n, T: T) }
-        }
-      }
-      try pass(.block(l, .pattern), &pattern)
       var z = Tensor(uninitialized: [n, H, D])
-      do {
+      if hooks.wants(.block(l, .attnScores)) || hooks.wants(.block(l, .pattern)) {
+        var pattern = Tensor(uninitialized: [H, n, T])
+        do {
+          let pat = pattern.mutablePointer(), q = qkv.pointer
+          for h in 0..<H { attentionScores(pat + h * n * T, qkv: q, head: h, queries: n, T: T, C: C, D: D) }
+        }
+        if hooks.wants(.block(l, .attnScores)) {
+          try pass(.block(l, .attnScores), &pattern)
+        }
+        do {
+          let pat = pattern.mutablePointer()
+          parallelChunks(H, minimumChunk: n >= 64 ? 1 : H) { heads in
+            for h in heads { causalSoftmax(pat + h * n * T, pat + h * n * T, queries: n, T: T) }
+          }
+        }
+        try pass(.block(l, .pattern), &pattern)
         let zp = z.mutablePointer(), pat = pattern.pointer, q = qkv.pointer
         for h in 0..<H {
           attentionValues(zp, pattern: pat + h * n * T, qkv: q, head: h, queries: n, T: T, C: C, D: D)
         }
+      } else {
+        fusedCausalAttention(z.mutablePointer(), qkv: qkv.pointer, heads: H, queries: n, T: T, C: C, D: D)
       }
       try pass(.block(l, .z), &z)
       var attnOut = Tensor(uninitialized: [n, C])

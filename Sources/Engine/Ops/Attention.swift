@@ -29,25 +29,60 @@ func attentionScores(
 /// Row-wise softmax of causally masked scores [n, T] into pattern [n, T];
 /// only the keys a row may see are read (the rest become zero).
 func causalSoftmax(_ pattern: UnsafeMutablePointer<Float>, _ scores: UnsafePointer<Float>, queries n: Int, T: Int) {
-  for i in 0..<n {
-    let s = scores + i * T, p = pattern + i * T
-    let last = T - n + i
-    var maxv = -Float.infinity
-    for j in 0...last where s[j] > maxv { maxv = s[j] }
-    var sum: Float = 0
-    if maxv == -.infinity {
-      // Every key masked (only possible after an intervention): attend nowhere.
-      for j in 0..<T { p[j] = 0 }
-      continue
+  for i in 0..<n { causalSoftmaxRow(pattern + i * T, scores + i * T, last: T - n + i, length: T) }
+}
+
+/// One row: softmax over keys 0...last, zero for the keys after it up to `length`.
+@inline(__always)
+func causalSoftmaxRow(_ p: UnsafeMutablePointer<Float>, _ s: UnsafePointer<Float>, last: Int, length: Int) {
+  var maxv = -Float.infinity
+  for j in 0...last where s[j] > maxv { maxv = s[j] }
+  if maxv == -.infinity {
+    // Every key masked (only possible after an intervention): attend nowhere.
+    for j in 0..<length { p[j] = 0 }
+    return
+  }
+  var sum: Float = 0
+  for j in 0...last {
+    let e = expf(s[j] - maxv)
+    p[j] = e
+    sum += e
+  }
+  let inv = 1 / sum
+  for j in 0...last { p[j] *= inv }
+  for j in (last + 1)..<max(length, last + 1) { p[j] = 0 }
+}
+
+/// z[n, C] for every head without keeping the pattern: per head and block of
+/// queries, scores, softmax and values go through one block-sized buffer
+/// that stays in cache, where a [H, n, T] pattern of a long prompt would be
+/// written and read back from memory three times. Used when no hook reads or
+/// changes the scores or the pattern.
+func fusedCausalAttention(
+  _ z: UnsafeMutablePointer<Float>, qkv: UnsafePointer<Float>, heads H: Int, queries n: Int, T: Int, C: Int, D: Int
+) {
+  let blocks = causalBlocks(n)
+  let offset = T - n, scale = 1 / Float(D).squareRoot()
+  let buffer = UnsafeMutablePointer<Float>.allocate(capacity: blocks[0].count * T)
+  defer { buffer.deallocate() }
+  for h in 0..<H {
+    for rows in blocks {
+      // Scores of this block's queries against the keys they can see, [rows, keys].
+      let keys = offset + rows.upperBound
+      let q = qkv + (offset + rows.lowerBound) * 3 * C + h * D
+      gemm(
+        transB: true, M: rows.count, N: keys, K: D, alpha: scale, q, lda: 3 * C, qkv + C + h * D, ldb: 3 * C, buffer,
+        ldc: keys)
+      parallelChunks(rows.count, minimumChunk: 32) { part in
+        for i in part {
+          let row = buffer + i * keys
+          causalSoftmaxRow(row, row, last: offset + rows.lowerBound + i, length: keys)
+        }
+      }
+      gemm(
+        M: rows.count, N: D, K: keys, buffer, lda: keys, qkv + 2 * C + h * D, ldb: 3 * C,
+        z + rows.lowerBound * C + h * D, ldc: C)
     }
-    for j in 0...last {
-      let e = expf(s[j] - maxv)
-      p[j] = e
-      sum += e
-    }
-    let inv = 1 / sum
-    for j in 0...last { p[j] *= inv }
-    for j in (last + 1)..<max(T, last + 1) { p[j] = 0 }
   }
 }
 
