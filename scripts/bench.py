@@ -32,7 +32,7 @@ REPO = os.path.dirname(HERE)
 # Placeholders: {ids} a list literal "[464, 2068, ...]", {repeat} an int,
 # {text} a quoted string literal, {target}/{distractor} quoted strings.
 TDB_FORWARD = "time {{ run {ids} --nocache }} --repeat {repeat}"
-TDB_GRAD = ("time {{ grad (run {ids}) blocks.0.hook_resid_pre "
+TDB_GRAD = ("time {{ grad {ids} blocks.0.hook_resid_pre "
             "--target {target} --distractor {distractor} }} --repeat {repeat}")
 TDB_PREDICT = "predict {text} --top 5"
 # argv after the binary; {model} and {script} are filled in.

@@ -3,11 +3,14 @@ import Lang
 
 /// Conversions from language values to engine arguments, shared by the model commands.
 extension ModelSession {
-  func run(_ v: Value, what: String = "RUN") throws -> RunValue {
+  /// A run argument; a prompt is run on the spot (convenient at the prompt).
+  /// - Parameter deferred: for a prompt, compute nothing until asked (commands
+  ///   that make their own forward and backward passes from the tokens).
+  func run(_ v: Value, what: String = "RUN", deferred: Bool = false) throws -> RunValue {
     if case .host(let h as RunValue) = v { return h }
     if v.string != nil || v.list != nil {
-      // A prompt where a run is expected: run it (convenient at the prompt).
-      return try RunValue(session: self, tokens: promptTokens(v), hooks: [], saes: [], cacheAll: true)
+      return try RunValue(
+        session: self, tokens: promptTokens(v), hooks: [], saes: [], cacheAll: !deferred, deferred: deferred)
     }
     throw EvalError("\(what): expected a run (run PROMPT) or a prompt, got \(v.typeName)")
   }

@@ -28,9 +28,11 @@ final class RunValue: HostValue, RichDisplay {
   ///   same hooks but the last): when that last hook only changes some
   ///   positions from some block on, only those are computed, from the
   ///   source's checkpoint (sweeps run hundreds of these).
+  /// - Parameter deferred: run nothing now; every value is computed when
+  ///   first asked for (commands that run their own passes on a prompt).
   init(
     session: ModelSession, tokens: [Int], hooks: [HookValue], saes: [SAESplice], cacheAll: Bool,
-    lazyLogits: Bool = false, extending source: RunValue? = nil
+    lazyLogits: Bool = false, extending source: RunValue? = nil, deferred: Bool = false
   )
     throws
   {
@@ -38,6 +40,10 @@ final class RunValue: HostValue, RichDisplay {
     self.tokens = tokens
     self.hooks = hooks
     self.saes = saes
+    if deferred {
+      cache = [:]
+      return
+    }
     var o = Self.options(hooks: hooks, saes: saes)
     if let source, !cacheAll, let start = Self.resumePoint(extending: source, hooks: hooks, saes: saes) {
       let final = HookPoint(.lnFinalNormalized)

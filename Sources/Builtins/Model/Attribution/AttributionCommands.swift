@@ -42,7 +42,7 @@ func registerAttributionCommands(_ r: CommandRegistry, _ lazy: LazyModelSession)
       ])
   ) { call, _ in
     let s = try lazy.get()
-    let run = try s.run(try call.arg(0))
+    let run = try s.run(try call.arg(0), deferred: true)
     let metric = try gradientMetric(s, call, tokens: run.tokens.count)
     var options = run.forwardOptions
     let point: HookPoint
@@ -107,7 +107,7 @@ func registerAttributionCommands(_ r: CommandRegistry, _ lazy: LazyModelSession)
         + "node pipes into ablate (a head pair ablates that one attention weight) and trace.")
   ) { call, _ in
     let s = try lazy.get()
-    let run = try s.run(try call.arg(0))
+    let run = try s.run(try call.arg(0), deferred: true)
     let metric = AttributionMetric.logitDifference(
       position: try call.flag("pos", default: -1), target: try s.tokenID(try call.arg(1), what: "TARGET"),
       distractor: try s.tokenID(try call.arg(2), what: "DISTRACTOR"))
@@ -115,7 +115,7 @@ func registerAttributionCommands(_ r: CommandRegistry, _ lazy: LazyModelSession)
     let kinds = try nodeKinds(try call.flag("kind", default: "all"))
     let a = try s.attributeNodes(run, metric: metric, kinds: kinds)
     guard let other = call.flags["against"] else { return .table(s.nodeTable(a, top: k)) }
-    let runB = try s.run(other, what: "--against")
+    let runB = try s.run(other, what: "--against", deferred: true)
     guard runB.tokens.count == run.tokens.count else {
       throw EvalError(
         "--against: the runs have \(run.tokens.count) and \(runB.tokens.count) tokens; compare prompts of the same length"
@@ -174,7 +174,7 @@ func registerAttributionCommands(_ r: CommandRegistry, _ lazy: LazyModelSession)
       }
       (nodeValue, runValue) = (n, r)
     }
-    let run = try s.run(runValue)
+    let run = try s.run(runValue, deferred: true)
     let row: NodeRow
     if nodeValue.host(as: ComponentValue.self) != nil || nodeValue.string != nil {
       row = NodeRow(target: try s.target(nodeValue, what: "NODE"), position: nil, key: nil)
