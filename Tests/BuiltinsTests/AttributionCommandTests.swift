@@ -277,7 +277,8 @@ final class AnnotateAttributionTests: XCTestCase {
   func testAttributeRowsAreAnnotated() throws {
     let db = FileManager.default.temporaryDirectory.appendingPathComponent("tdb-annotate-\(UUID().uuidString).db").path
     let t = try eval(
-      "collect demo --tokens 512 --kind heads --db \"\(db)\"; attribute (run \(ioi)) \" Mary\" \" John\" --kind heads --top 2 | head 2 | annotate --db \"\(db)\"")
+      "collect demo --tokens 512 --kind heads --db \"\(db)\"; attribute (run \(ioi)) \" Mary\" \" John\" --kind heads --top 2 | head 2 | annotate --db \"\(db)\""
+    )
     let table = try XCTUnwrap(Table(tabular: t))
     XCTAssertTrue(table.columns.contains("explanation"), "\(table.columns)")
     XCTAssertTrue(table.columns.contains("score"), "\(table.columns)")
