@@ -54,6 +54,8 @@ func registerSweepCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
     // or benchmark this).
     let reuse = ProcessInfo.processInfo.environment["TDB_SWEEP_REUSE"] != "0"
     var splicedBases: [[ObjectIdentifier]: RunValue] = [:]
+    var extended: [RunValue] = []
+    defer { for run in extended { run.releaseCheckpoint() } }
     func runWith(_ base: RunValue, _ hook: HookValue) throws -> RunValue {
       try interp.checkInterrupt(at: call.location)
       var splices = base.saes
@@ -70,6 +72,7 @@ func registerSweepCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
         }
         source = splicedBases[key]!
       }
+      if reuse && !extended.contains(where: { $0 === source }) { extended.append(source) }
       return try RunValue(
         session: s, tokens: base.tokens, hooks: base.hooks + [hook], saes: splices, cacheAll: false, lazyLogits: true,
         extending: reuse ? source : nil)

@@ -102,6 +102,10 @@ final class RunValue: HostValue, RichDisplay {
     return r.checkpoint!
   }
 
+  /// Frees the checkpoint (3·layers·T·d_model floats) once the runs that
+  /// extend this one are done; it is made again if asked for.
+  func releaseCheckpoint() { savedCheckpoint = nil }
+
   /// Logits at every position [T, V].
   var logits: Tensor {
     get throws {

@@ -97,6 +97,7 @@ func registerAttributionPatching(_ r: CommandRegistry, _ lazy: LazyModelSession)
     }
     let shown = top == 0 ? ranked : Array(ranked.prefix(top))
     var rows: [[Value]] = []
+    defer { corrupt.releaseCheckpoint() }
     for (rank, i) in shown.enumerated() {
       let e = result.estimates[i]
       var actual: Value = .null
