@@ -3,17 +3,11 @@ import XCTest
 
 @testable import Engine
 
-/// A small deterministic generator for random directions (SplitMix64).
+/// Random directions from a seeded generator (SplitMix64).
 struct SeededRandom {
-  var state: UInt64
-  init(_ seed: UInt64) { state = seed }
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
+  var generator: SplitMix64
+  init(_ seed: UInt64) { generator = SplitMix64(seed: seed) }
+  mutating func next() -> UInt64 { generator.next() }
   mutating func uniform() -> Double { Double(next() >> 11) / Double(1 << 53) }
   mutating func gaussian() -> Float {
     Float((-2 * log(max(uniform(), 1e-300))).squareRoot() * cos(2 * Double.pi * uniform()))

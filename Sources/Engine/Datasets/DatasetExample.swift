@@ -95,15 +95,6 @@ struct BoundedExamples: Sendable, Equatable {
   }
 }
 
-/// SplitMix64: a fast, well-mixed 64-bit hash for the random sample.
-@inline(__always)
-func mix64(_ x: UInt64) -> UInt64 {
-  var z = x &+ 0x9E37_79B9_7F4A_7C15
-  z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-  z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-  return z ^ (z >> 31)
-}
-
 /// FNV-1a of a component's name: a sample seed that does not depend on the
 /// order components are listed in.
 func nameHash(_ s: String) -> UInt64 {
