@@ -15,6 +15,20 @@ extension ModelSession {
     throw EvalError("\(what): expected a run (run PROMPT) or a prompt, got \(v.typeName)")
   }
 
+  /// The `--clean RUN --corrupt RUN` of a patching command: runs of the same length.
+  func patchingRuns(_ call: CommandCall, for command: String) throws -> (clean: RunValue, corrupt: RunValue) {
+    guard let cv = call.flags["clean"], let kv = call.flags["corrupt"] else {
+      throw EvalError("\(command) needs --clean RUN and --corrupt RUN")
+    }
+    let clean = try run(cv, what: "--clean"), corrupt = try run(kv, what: "--corrupt")
+    guard clean.tokens.count == corrupt.tokens.count else {
+      throw EvalError(
+        "\(command): the clean run has \(clean.tokens.count) tokens and the corrupt run \(corrupt.tokens.count); use prompts of the same length"
+      )
+    }
+    return (clean, corrupt)
+  }
+
   /// Hooks from a hook value or a list of them (nested lists flatten).
   func hooks(_ v: Value?) throws -> [HookValue] {
     guard let v, !v.isNull else { return [] }
@@ -117,4 +131,21 @@ func positions(_ call: CommandCall) throws -> [Int]? {
   if let i = v.int { return [i] }
   if let l = v.list { return try l.map { try Int.from($0) } }
   throw EvalError("--pos: expected a position or a list of positions, got \(v.typeName)")
+}
+
+/// A command's `--metric FUNCTION`, and the measurement it makes of a run (a number).
+func metricFlag(_ call: CommandCall, _ interp: Interpreter, for command: String) throws -> (
+  function: Function, measure: (RunValue) throws -> Double
+) {
+  guard let value = call.flags["metric"], case .function(let function) = value else {
+    throw EvalError("\(command) needs --metric FUNCTION, e.g. --metric { |x| logitdiff x \" Mary\" \" John\" }")
+  }
+  return (
+    function,
+    { run in
+      let v = try interp.call(function, [.host(run)], at: call.location)
+      guard let d = v.number else { throw EvalError("--metric must return a number, got \(v.typeName)") }
+      return d
+    }
+  )
 }

@@ -40,14 +40,7 @@ func registerSweepCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
   ) { call, interp in
     let s = try lazy.get()
     let mode = try call.arg(0, as: String.self)
-    guard let metricValue = call.flags["metric"], case .function(let metric) = metricValue else {
-      throw EvalError("sweep needs --metric FUNCTION, e.g. --metric { |x| logitdiff x \" Mary\" \" John\" }")
-    }
-    func measure(_ run: RunValue) throws -> Double {
-      let v = try interp.call(metric, [.host(run)], at: call.location)
-      guard let d = v.number else { throw EvalError("--metric must return a number, got \(v.typeName)") }
-      return d
-    }
+    let measure = try metricFlag(call, interp, for: "sweep").measure
     // Every run a sweep makes is its base run plus one hook, so it resumes from
     // the base's checkpoint and computes only the positions and blocks the
     // hook can change (TDB_SWEEP_REUSE=0 recomputes every run whole, to check
@@ -80,15 +73,7 @@ func registerSweepCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
     let c = s.config
     switch mode {
     case "patch":
-      guard let cv = call.flags["clean"], let kv = call.flags["corrupt"] else {
-        throw EvalError("sweep patch needs --clean RUN and --corrupt RUN")
-      }
-      let clean = try s.run(cv, what: "--clean"), corrupt = try s.run(kv, what: "--corrupt")
-      guard clean.tokens.count == corrupt.tokens.count else {
-        throw EvalError(
-          "sweep patch: the clean run has \(clean.tokens.count) tokens and the corrupt run \(corrupt.tokens.count); use prompts of the same length"
-        )
-      }
+      let (clean, corrupt) = try s.patchingRuns(call, for: "sweep patch")
       let over = try call.flag("over", default: "resid")
       let mClean = try measure(clean), mCorrupt = try measure(corrupt)
       let T = clean.tokens.count
@@ -149,10 +134,7 @@ func registerSweepCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
           return .host(
             SweepValue(
               table: table,
-              heatmap: HeatmapValue(
-                title: "patching heads (normalised effect; layer ↓, head →)", rowName: "layer", columnName: "head",
-                rowLabels: (0..<c.layers).map { "\($0)" }, columnLabels: (0..<c.heads).map { "H\($0)" }, values: grid,
-                signed: true)))
+              heatmap: headsHeatmap("patching heads (normalised effect; layer ↓, head →)", grid, c)))
         }
         return .table(
           Table(columns: ["component", "layer", "head", "pos", "token", "metric", "normalized"], rows: rows))
@@ -192,10 +174,7 @@ func registerSweepCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
         return .host(
           SweepValue(
             table: table,
-            heatmap: HeatmapValue(
-              title: "ablating heads (metric change; layer ↓, head →)", rowName: "layer", columnName: "head",
-              rowLabels: (0..<c.layers).map { "\($0)" }, columnLabels: (0..<c.heads).map { "H\($0)" }, values: grid,
-              signed: true)))
+            heatmap: headsHeatmap("ablating heads (metric change; layer ↓, head →)", grid, c)))
       case "mlp", "attn":
         let site: HookPoint.Site = over == "mlp" ? .mlpOut : .attnOut
         for l in 0..<c.layers {
@@ -291,6 +270,13 @@ func registerSweepCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
         ),
       ]))
   }
+}
+
+/// A layer × head heatmap of a sweep's effects (signed, so red and blue).
+private func headsHeatmap(_ title: String, _ grid: [[Float]], _ c: ModelConfig) -> HeatmapValue {
+  HeatmapValue(
+    title: title, rowName: "layer", columnName: "head", rowLabels: (0..<c.layers).map { "\($0)" },
+    columnLabels: (0..<c.heads).map { "H\($0)" }, values: grid, signed: true)
 }
 
 /// A sweep's result: a table that pipes like any table, shown as a heatmap on a terminal.

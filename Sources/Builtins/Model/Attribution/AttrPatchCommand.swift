@@ -34,18 +34,8 @@ func registerAttributionPatching(_ r: CommandRegistry, _ lazy: LazyModelSession)
         + "linear combinations of logits, so the metric must be linear in the logits.")
   ) { call, interp in
     let s = try lazy.get()
-    guard let cv = call.flags["clean"], let kv = call.flags["corrupt"] else {
-      throw EvalError("attrpatch needs --clean RUN and --corrupt RUN")
-    }
-    guard let metricValue = call.flags["metric"], case .function(let function) = metricValue else {
-      throw EvalError("attrpatch needs --metric FUNCTION, e.g. --metric { |x| logitdiff x \" Mary\" \" John\" }")
-    }
-    let clean = try s.run(cv, what: "--clean"), corrupt = try s.run(kv, what: "--corrupt")
-    guard clean.tokens.count == corrupt.tokens.count else {
-      throw EvalError(
-        "the clean run has \(clean.tokens.count) tokens and the corrupt run \(corrupt.tokens.count); use prompts of the same length"
-      )
-    }
+    let (function, measure) = try metricFlag(call, interp, for: "attrpatch")
+    let (clean, corrupt) = try s.patchingRuns(call, for: "attrpatch")
     let overName = try call.flag("over", default: "heads")
     guard let over = PatchSite(rawValue: overName) else {
       throw EvalError("--over: expected heads, neurons or resid, got '\(overName)'")
@@ -65,11 +55,6 @@ func registerAttributionPatching(_ r: CommandRegistry, _ lazy: LazyModelSession)
       throw EvalError("\(linearOnly); \(message)")
     } catch let e as EvalError {
       throw EvalError("\(linearOnly); \(e.message)")
-    }
-    func measure(_ run: RunValue) throws -> Double {
-      let v = try interp.call(function, [.host(run)], at: call.location)
-      guard let d = v.number else { throw EvalError("--metric must return a number, got \(v.typeName)") }
-      return d
     }
     // A metric that only looks linear on the probe (it branches on the run, say) shows here.
     let corruptValue = try measure(corrupt)
