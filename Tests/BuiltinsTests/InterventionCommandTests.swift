@@ -80,7 +80,7 @@ final class InterventionCommandTests: XCTestCase {
           tokens, options: ForwardOptions(interventions: [ablate], logits: .last)
         ).logits.row(0)
         let next = logits.withUnsafeBufferPointer { b in b.indices.max { b[$0] < b[$1] }! }
-        if next == sharedSession.tokenizer.endOfTextID { break }
+        if next == sharedSession.tokenizer.endOfSequenceID { break }
         tokens.append(next)
         generated.append(next)
       }

@@ -44,7 +44,7 @@ public final class ModelSession {
   }
 
   var config: ModelConfig { model.config }
-  var tokenizer: GPT2Tokenizer { model.tokenizer }
+  var tokenizer: any Tokenizer { model.tokenizer }
 
   /// A forward pass that stops on Ctrl-C.
   func forward(_ tokens: [Int], _ options: ForwardOptions) throws -> ForwardResult {

@@ -215,7 +215,7 @@ func registerRunCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
         }
         next = pick
       }
-      if next == s.tokenizer.endOfTextID { break }
+      if next == s.tokenizer.endOfSequenceID { break }
       tokens.append(next)
       generated.append(next)
     }

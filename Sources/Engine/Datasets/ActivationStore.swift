@@ -104,7 +104,7 @@ public final class ActivationStore {
 
   /// Writes the accumulator's state and the windows it now includes, in one
   /// transaction: after a crash the file holds the previous save or this one.
-  func save(_ acc: DatasetAccumulator, components: [Component], newWindows: [(Int, Int)], tokenizer: GPT2Tokenizer)
+  func save(_ acc: DatasetAccumulator, components: [Component], newWindows: [(Int, Int)], tokenizer: any Tokenizer)
     throws
   {
     try db.transaction {

@@ -100,12 +100,12 @@ public struct CorpusWindow: Sendable, Equatable {
 /// stream is cut every `size` tokens (the last window may be shorter).
 public struct CorpusWindows {
   public let corpus: Corpus
-  public let tokenizer: GPT2Tokenizer
+  public let tokenizer: any Tokenizer
   public let size: Int
   /// Stop after this many tokens of the stream (nil: the whole corpus).
   public let tokenLimit: Int?
 
-  public init(_ corpus: Corpus, tokenizer: GPT2Tokenizer, size: Int, tokenLimit: Int? = nil) {
+  public init(_ corpus: Corpus, tokenizer: any Tokenizer, size: Int, tokenLimit: Int? = nil) {
     self.corpus = corpus
     self.tokenizer = tokenizer
     self.size = size
@@ -148,7 +148,7 @@ public struct CorpusWindows {
       sawText = true
       bytesRead += doc.utf8.count + 2
       buffer += tokenizer.encode(doc)
-      buffer.append(tokenizer.endOfTextID)
+      if let end = tokenizer.endOfSequenceID { buffer.append(end) }
       try flush(final: false)
       return !stopped
     }

@@ -28,7 +28,7 @@ public struct MergeReport: Sendable {
 /// `output`. Sums, histograms and min/max add up exactly and examples are
 /// ranked under total orders, so the result equals a one-process collection
 /// over the same windows.
-public func mergeDatasets(_ inputs: [String], into output: String, tokenizer: GPT2Tokenizer) throws -> MergeReport {
+public func mergeDatasets(_ inputs: [String], into output: String, tokenizer: any Tokenizer) throws -> MergeReport {
   guard let first = inputs.first else { throw MergeError.noInputs }
   guard !FileManager.default.fileExists(atPath: output) else { throw MergeError.outputExists(output) }
   let head = try ActivationStore(path: first)

@@ -7,7 +7,7 @@ public final class GPT2Model: @unchecked Sendable {
   public let config: ModelConfig
   public let weights: ModelWeights
   /// The byte-level BPE tokenizer from the folder's vocab.json and merges.txt.
-  public let tokenizer: GPT2Tokenizer
+  public let tokenizer: any Tokenizer
   let checkpoint: Checkpoint
 
   /// Loads `config.json` and the safetensors weights of `folder`.
@@ -24,7 +24,7 @@ public final class GPT2Model: @unchecked Sendable {
   }
 
   /// A model from weights in memory (tests and hand-built models).
-  public init(config: ModelConfig, weights: ModelWeights, tokenizer: GPT2Tokenizer) {
+  public init(config: ModelConfig, weights: ModelWeights, tokenizer: any Tokenizer) {
     self.folder = URL(fileURLWithPath: "/")
     self.tokenizer = tokenizer
     self.config = config

@@ -3,7 +3,7 @@ import Foundation
 /// GPT-2's byte-level BPE tokenizer, giving the same ids as Hugging Face's
 /// GPT-2 tokenizer (ByteLevel pre-tokenizer without prefix space, BPE by merge
 /// rank, `<|endoftext|>` split out first).
-public final class GPT2Tokenizer: @unchecked Sendable {
+public final class GPT2Tokenizer: Tokenizer, @unchecked Sendable {
   /// The special token separating documents.
   public static let endOfText = "<|endoftext|>"
 
@@ -11,6 +11,10 @@ public final class GPT2Tokenizer: @unchecked Sendable {
   public var vocabularySize: Int { tokens.idCount }
   /// The id of `endOfText` in vocab.json (50256 for GPT-2).
   public let endOfTextID: Int
+  /// GPT-2 begins nothing with a special token; HF names `<|endoftext|>` its BOS.
+  public var beginningOfSequenceID: Int? { endOfTextID }
+  public var endOfSequenceID: Int? { endOfTextID }
+  public var documentSeparator: String? { Self.endOfText }
 
   /// Raw bytes of each token (stand-ins already undone).
   let tokens: TokenTable
@@ -89,7 +93,8 @@ public final class GPT2Tokenizer: @unchecked Sendable {
   }
 
   /// Token ids; "<|endoftext|>" anywhere in the text becomes the special token id.
-  public func encode(_ text: String) -> [Int] {
+  /// GPT-2's post-processor adds nothing, so `addSpecialTokens` changes nothing.
+  public func encode(_ text: String, addSpecialTokens: Bool = true) -> [Int] {
     let scalars = Array(text.unicodeScalars)
     // Byte offset of each scalar in the UTF-8 text, and of the end.
     var offsets = [Int](repeating: 0, count: scalars.count + 1)
