@@ -7,7 +7,7 @@ import XCTest
 final class AttributionCommandTests: XCTestCase {
   let corrupt = #""When Mary and John went to the store, Anna gave a drink to""#
   let (mary, john) = (5335, 1757)
-  var model: GPT2Model { sharedSession.model }
+  var model: TransformerModel { sharedSession.model }
   var tokens: [Int] { model.tokenizer.encode("When Mary and John went to the store, John gave a drink to") }
 
   func table(_ source: String, _ interp: Interpreter? = nil) throws -> Table {

@@ -66,7 +66,7 @@ final class BackwardOptionsTests: XCTestCase {
     let g = try demoModel.gradients(tokens, metric: metric, backward: options)
     let plain = try demoModel.gradients(tokens, metric: metric)
     XCTAssertEqual(seen, g.gradients[.block(4, .mlpPost)], "a reading hook sees the returned gradient")
-    for p in HookPoint.all(layers: 6) {
+    for p in HookPoint.all(config: demoModel.config) {
       if p < HookPoint.block(3, .ln2Scale) {
         XCTAssertTrue(isZero(g.gradients[p]!), "\(p) is upstream of \(cut)")
       } else {
@@ -159,8 +159,8 @@ final class BackwardOptionsTests: XCTestCase {
     let all = try demoModel.gradients(tokens, metric: .loss, forward: forward)
     XCTAssertEqual(Array(all.result.cache.keys), [.block(0, .q)], "the forward cache is the caller's")
     let saeSites = HookPoint.SAESite.allCases.map { HookPoint(.residPre, layer: 3, sae: $0) }
-    XCTAssertEqual(Set(all.gradients.keys), Set(HookPoint.all(layers: 6) + saeSites))
-    for p in HookPoint.all(layers: 6) {
+    XCTAssertEqual(Set(all.gradients.keys), Set(HookPoint.all(config: demoModel.config) + saeSites))
+    for p in HookPoint.all(config: demoModel.config) {
       XCTAssertEqual(all.gradients[p]!.shape, p.shape(config: demoModel.config, tokens: T), "\(p)")
     }
     XCTAssertEqual(all.gradients[saeSites[1]]!.shape, [T, 4096])

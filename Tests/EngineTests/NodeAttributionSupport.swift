@@ -5,7 +5,7 @@ import XCTest
 
 /// A two-layer model small enough to check every node by direct computation:
 /// d_model 8, 2 heads, d_mlp 16, 10 tokens, deterministic weights.
-func tinyModel(seed: UInt64 = 5, zeroBlocks: Bool = false) -> GPT2Model {
+func tinyModel(seed: UInt64 = 5, zeroBlocks: Bool = false) -> TransformerModel {
   var rng = SeededRandom(seed)
   let C = 8, F = 16, V = 10, N = 8
   func t(_ shape: [Int], _ scale: Float, _ offset: Float = 0) -> Tensor {
@@ -29,7 +29,7 @@ func tinyModel(seed: UInt64 = 5, zeroBlocks: Bool = false) -> GPT2Model {
     wte: t([V, C], 1), wpe: t([N, C], 0.5), blocks: blocks, lnfWeight: t([C], 0.2, 1),
     lnfBias: zeroBlocks ? z([C]) : t([C], 0.1))
   let config = ModelConfig(layers: 2, heads: 2, dModel: C, dMLP: F, context: N, vocabSize: V)
-  return GPT2Model(config: config, weights: weights, tokenizer: demoModel.tokenizer)
+  return TransformerModel(config: config, weights: weights, tokenizer: demoModel.tokenizer)
 }
 
 /// Where a node's activation lives and its flat index there (for scaling it).
@@ -75,7 +75,7 @@ func scaledDerivative(
 
 /// The logit difference at `position` from full logits, in Double.
 func logitDifference(
-  _ model: GPT2Model, _ tokens: [Int], _ interventions: [Intervention], position: Int, target: Int, distractor: Int
+  _ model: TransformerModel, _ tokens: [Int], _ interventions: [Intervention], position: Int, target: Int, distractor: Int
 ) throws -> Double {
   let r = try model.forward(tokens, options: ForwardOptions(interventions: interventions, logits: .all))
   let V = model.config.vocabSize, p = position < 0 ? tokens.count + position : position
@@ -83,7 +83,7 @@ func logitDifference(
 }
 
 /// What a node adds to the residual stream (at its own token; heads at the query).
-func writeVector(_ model: GPT2Model, _ node: Node, cache: [HookPoint: Tensor]) -> [Float] {
+func writeVector(_ model: TransformerModel, _ node: Node, cache: [HookPoint: Tensor]) -> [Float] {
   let c = model.config, C = c.dModel, D = c.dHead, w = model.weights
   switch node.kind {
   case .neuron:

@@ -17,9 +17,9 @@ final class NodeAttributionTests: XCTestCase {
     let table = try model.attributeNodes(
       tokens, metric: .logitDifference(position: -1, target: target, distractor: distractor))
     let T = tokens.count, C = 8
-    let w = model.weights
+    let w = model.weights, wpe = model.weights.wpe!
     // By hand: x = wte[token] + wpe[pos]; logit diff = ((x - mean) / s · w_lnf) · (wte[a] - wte[b]).
-    let x = (0..<C).map { Double(w.wte[tokens[T - 1], $0] + w.wpe[T - 1, $0]) }
+    let x = (0..<C).map { Double(w.wte[tokens[T - 1], $0] + wpe[T - 1, $0]) }
     let mean = x.reduce(0, +) / Double(C)
     let s = (x.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(C) + 1e-5).squareRoot()
     let diff = (0..<C).reduce(0.0) { acc, i in
@@ -31,7 +31,7 @@ final class NodeAttributionTests: XCTestCase {
       switch n.node.kind {
       case .embedding:
         let t = n.node.position
-        let xt = (0..<C).map { w.wte[tokens[t], $0] + w.wpe[t, $0] }
+        let xt = (0..<C).map { w.wte[tokens[t], $0] + wpe[t, $0] }
         assertNear(Double(n.scores.activation), norm(xt), "embedding \(t) norm")
         XCTAssertEqual(n.scores.write, n.scores.activation)
         if t == T - 1 {
@@ -227,7 +227,7 @@ final class NodeAttributionTests: XCTestCase {
   }
 
   /// The biases' share of the logit difference (DLA's attn_bias, mlp_bias and ln_final_bias parts).
-  func biasTerms(_ model: GPT2Model, _ tokens: [Int], position: Int, target: Int, distractor: Int) throws -> Double {
+  func biasTerms(_ model: TransformerModel, _ tokens: [Int], position: Int, target: Int, distractor: Int) throws -> Double {
     let parts = try model.directLogitAttribution(
       tokens, position: position, target: target, distractor: distractor, by: .neuron)
     let attn = try model.directLogitAttribution(

@@ -124,13 +124,13 @@ final class SafeTensorsTests: XCTestCase {
     try write(
       [("wte.weight", "F32", [2, 2], bytes([Float](repeating: 0, count: 4)))],
       to: dir.appendingPathComponent("model.safetensors"))
-    XCTAssertThrowsError(try GPT2Model(folder: dir)) { error in
+    XCTAssertThrowsError(try TransformerModel(folder: dir)) { error in
       XCTAssertTrue(
         "\(error)".contains("'wte.weight' has shape [2, 2] but config.json implies [50257, 256]"), "\(error)")
     }
     try write(
       [("transformer.wpe.weight", "F32", [1], bytes([Float(0)]))], to: dir.appendingPathComponent("model.safetensors"))
-    XCTAssertThrowsError(try GPT2Model(folder: dir)) { error in
+    XCTAssertThrowsError(try TransformerModel(folder: dir)) { error in
       XCTAssertTrue("\(error)".contains("has no tensor 'transformer.wte.weight'"), "\(error)")
     }
   }
@@ -158,7 +158,7 @@ final class SafeTensorsTests: XCTestCase {
     }
     let index = try JSONSerialization.data(withJSONObject: ["metadata": [:], "weight_map": map])
     try index.write(to: dir.appendingPathComponent("model.safetensors.index.json"))
-    let sharded = try GPT2Model(folder: dir)
+    let sharded = try TransformerModel(folder: dir)
     let tokens = [2215, 5335, 290, 1757]
     assertClose(try sharded.forward(tokens).logits, try demoModel.forward(tokens).logits, tolerance: 1e-6, "sharded")
   }

@@ -10,7 +10,7 @@ let demoFolder = repoRoot.appendingPathComponent("models/tdb-demo")
 let goldenFolder = repoRoot.appendingPathComponent("Tests/Fixtures/golden")
 
 /// Loaded once for all tests.
-let demoModel: GPT2Model = try! GPT2Model(folder: demoFolder)
+let demoModel: TransformerModel = try! TransformerModel(folder: demoFolder)
 let golden: SafeTensorsFile = try! SafeTensorsFile(url: goldenFolder.appendingPathComponent("golden.safetensors"))
 let goldenMeta: [String: Any] =
   try! JSONSerialization.jsonObject(

@@ -115,7 +115,7 @@ extension ModelSession {
 
   /// Names for completion: components' shapes and every hook point.
   var completionWords: [String] {
-    var words = HookPoint.all(layers: config.layers).map(\.name)
+    var words = HookPoint.all(config: config).map(\.name)
     for s in saeNames {
       let h = saes[s]!.hook
       words += HookPoint.SAESite.allCases.map { HookPoint(h.site, layer: h.layer, sae: $0).name }

@@ -4,12 +4,12 @@ import Lang
 
 /// The loaded model and SAEs that every model command works on.
 public final class ModelSession {
-  public let model: GPT2Model
+  public let model: TransformerModel
   /// SAEs by name (their folder name), in load order.
   public private(set) var saes: [String: SparseAutoencoder] = [:]
   public private(set) var saeNames: [String] = []
 
-  public init(model: GPT2Model, saes: [SparseAutoencoder] = []) {
+  public init(model: TransformerModel, saes: [SparseAutoencoder] = []) {
     self.model = model
     for s in saes { add(s) }
   }
@@ -27,7 +27,7 @@ public final class ModelSession {
       }
       folder = demo
     }
-    let model = try GPT2Model(folder: folder)
+    let model = try TransformerModel(folder: folder)
     if bundledSAEs { bundled = ModelLocator.bundledSAEFolders(model: folder) }
     let session = ModelSession(model: model)
     for url in bundled + saeFolders.map({ URL(fileURLWithPath: $0) }) {

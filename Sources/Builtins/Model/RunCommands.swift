@@ -269,7 +269,7 @@ func registerRunCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
     return .table(
       Table(
         columns: ["name", "shape"],
-        rows: HookPoint.all(layers: s.config.layers).map { p in
+        rows: HookPoint.all(config: s.config).map { p in
           [Value(p.name), .list(p.shape(config: s.config, tokens: T).map { Value($0) })]
         }))
   }

@@ -248,7 +248,7 @@ func registerSweepCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
     // Differences at the compared position of every residual-stream-sized hook.
     let pa = try a.position(p), pb = try b.position(p)
     var diffs: [(String, Double, Double)] = []
-    for point in HookPoint.all(layers: s.config.layers) where point.site != .pattern && point.site != .attnScores {
+    for point in HookPoint.all(config: s.config) where point.site != .pattern && point.site != .attnScores {
       let va = try a.value(point).row(pa), vb = try b.value(point).row(pb)
       var d: Double = 0, n: Double = 0
       for i in 0..<va.count {

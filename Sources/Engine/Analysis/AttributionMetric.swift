@@ -95,7 +95,7 @@ func residualSlot(_ p: HookPoint, layers: Int) -> Int? {
   }
 }
 
-extension GPT2Model {
+extension TransformerModel {
   /// Positions made absolute for a prompt of `T` tokens.
   func absolutePosition(_ p: Int, tokens T: Int) throws -> Int {
     let q = p < 0 ? T + p : p

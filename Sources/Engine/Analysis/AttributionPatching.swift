@@ -28,7 +28,7 @@ public struct AttributionPatching: Sendable {
   public let estimates: [PatchEstimate]
 }
 
-extension GPT2Model {
+extension TransformerModel {
   /// Attribution patching (Nanda 2023): the effect of patching each place's
   /// clean activation into the corrupt run, estimated to first order as
   /// (a_clean - a_corrupt) · ∂metric/∂a at the corrupt run — two forward

@@ -14,7 +14,7 @@ public enum AttributionGranularity: String, Sendable, CaseIterable {
   case layer, head, neuron, latent
 }
 
-extension GPT2Model {
+extension TransformerModel {
   /// The direction g with logit[target] - logit[distractor] = (x - mean(x)) · g + const
   /// for the final residual x at `position`, with ln_final's scale frozen at `scale`.
   /// Returned already centred (g - mean(g)), so contribution(c) = c · g.

@@ -62,7 +62,7 @@ public struct LogitCombination: Sendable, Equatable {
   /// ln_final.hook_normalized[t] · W_U (no bias), so the combination is
   /// Σ_t seed[t] · ln_final.hook_normalized[t] with seed[t] = Σ c · W_U[token]
   /// over the terms at t. (The constant does not change the gradient.)
-  public func metric(model: GPT2Model, tokens T: Int) throws -> Metric {
+  public func metric(model: TransformerModel, tokens T: Int) throws -> Metric {
     let C = model.config.dModel, V = model.config.vocabSize
     var seed = Tensor(zeros: [T, C])
     let s = seed.mutablePointer(), u = model.weights.lmHead.pointer

@@ -22,7 +22,7 @@ public func topK(_ values: UnsafeBufferPointer<Float>, _ k: Int, lowest: Bool = 
   return best
 }
 
-extension GPT2Model {
+extension TransformerModel {
   /// The logit lens: each layer's residual stream at `position` read through
   /// ln_final (its own scale) and the unembedding. Row l is `blocks.l.hook_resid_pre`;
   /// the last row is the final residual stream (the model's real logits).
@@ -44,7 +44,8 @@ extension GPT2Model {
     for p in points {
       let x = run.cache[p]!.pointer + pos * C
       var mean: Float = 0, scale: Float = 0
-      layerNormStatistics(x, mean: &mean, scale: &scale, T: 1, C: C, eps: config.layerNormEpsilon)
+      layerNormStatistics(
+        x, mean: &mean, scale: &scale, T: 1, C: C, eps: config.normEpsilon, centered: config.norm.centered)
       layerNormApply(
         normed.mutablePointer(), x, mean: [mean], scale: [scale], weight: weights.lnfWeight.pointer,
         bias: weights.lnfBias.pointer, T: 1, C: C)

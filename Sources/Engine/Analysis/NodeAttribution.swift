@@ -85,7 +85,7 @@ public struct NodeAttribution: Sendable {
   public var attributed: [AttributedNode] { zip(nodes, scores).map { AttributedNode(node: $0, scores: $1) } }
 }
 
-extension GPT2Model {
+extension TransformerModel {
   /// TDB's node table: every node upstream of `metric` with its activation,
   /// write magnitude, direct effect and estimated total effect, from one
   /// forward and one backward pass (plus one forward for `.headWrite`).
@@ -407,13 +407,13 @@ struct LatentSource {
 final class LatentWriteNorms: @unchecked Sendable {
   private struct Entry {
     weak var sae: SparseAutoencoder?
-    weak var model: GPT2Model?
+    weak var model: TransformerModel?
     var norms: [Int: Float]
   }
   private var entries: [ObjectIdentifier: Entry] = [:]
   private let lock = NSLock()
 
-  func norms(_ sae: SparseAutoencoder, model: GPT2Model, latents: Set<Int>) -> [Int: Float] {
+  func norms(_ sae: SparseAutoencoder, model: TransformerModel, latents: Set<Int>) -> [Int: Float] {
     lock.lock()
     defer { lock.unlock() }
     var entry = entries[ObjectIdentifier(sae)]
@@ -430,7 +430,7 @@ final class LatentWriteNorms: @unchecked Sendable {
 
 let latentWriteNormCache = LatentWriteNorms()
 
-extension GPT2Model {
+extension TransformerModel {
   /// ‖W_dec[f]‖ for each latent, ‖W_dec[f] · W_out‖ for an SAE on mlp.hook_post.
   func latentWriteNorms(_ sae: SparseAutoencoder, _ latents: [Int]) -> [Float] {
     let d = sae.dIn, C = config.dModel, dec = sae.wDec.pointer

@@ -7,7 +7,7 @@ public struct OutputTokens: Sendable {
   public let method: String
 }
 
-extension GPT2Model {
+extension TransformerModel {
   /// The direction in the residual stream [C] a unit of the component writes.
   /// Heads have no single direction (see `outputTokens`), so nil for them.
   public func writeDirection(_ component: Component, saes: [String: SparseAutoencoder]) throws -> [Float]? {

@@ -1,25 +1,28 @@
 import Foundation
 
-// Causal self-attention backward for one head h, as three steps with the
-// pattern and score hook points between them (llm.c's attention_backward,
+// Causal self-attention backward for one query head h, as three steps with
+// the pattern and score hook points between them (llm.c's attention_backward,
 // with the per-element loops replaced by BLAS products).
-// q, k, v, z and their gradients are [T, H, D] = [T, C] row-major, so head h
-// is the column block h·D ..< (h+1)·D with leading dimension C.
+// q, z and their gradients are [T, H·D]; k, v and theirs [T, KV·D], head h
+// reading key/value head g = h / (H / KV): the key/value gradients of the
+// heads in a group add up, so dk and dv accumulate.
 // `rows` are the queries whose gradient can be nonzero (see nonzeroRows);
 // outputs are written there (and at keys 0 ..< rows.upperBound) only, so
 // they must start zeroed.
 
-/// Through z_h = pattern_h · v_h (forward: attentionValues), for queries i in `rows`:
-///   dpattern_h[i, :] = dz_h[i, D] · v_h[T, D]ᵀ    (every key: z reads the whole row)
-///   dv_h[T, D]       = pattern_h[rows, T]ᵀ · dz_h[rows, D]
+/// Through z_h = pattern_h · v_g (forward: attentionValues), for queries i in `rows`:
+///   dpattern_h[i, :] = dz_h[i, D] · v_g[T, D]ᵀ    (every key: z reads the whole row)
+///   dv_g[T, D]      += pattern_h[rows, T]ᵀ · dz_h[rows, D]
 func attentionValuesBackward(
   dpattern: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>, dz: UnsafePointer<Float>,
-  pattern: UnsafePointer<Float>, v: UnsafePointer<Float>, head h: Int, T: Int, C: Int, D: Int, rows: Range<Int>
+  pattern: UnsafePointer<Float>, v: UnsafePointer<Float>, head h: Int, _ g: HeadGeometry, T: Int, rows: Range<Int>
 ) {
   guard !rows.isEmpty else { return }
-  let off = h * D, lo = rows.lowerBound, n = rows.count
-  gemm(transB: true, M: n, N: T, K: D, dz + lo * C + off, lda: C, v + off, ldb: C, dpattern + lo * T, ldc: T)
-  gemm(transA: true, M: T, N: D, K: n, pattern + lo * T, lda: T, dz + lo * C + off, ldb: C, dv + off, ldc: C)
+  let D = g.D, QS = g.qStride, KS = g.kvStride, kv = g.kvOffset(h), lo = rows.lowerBound, n = rows.count
+  gemm(transB: true, M: n, N: T, K: D, dz + lo * QS + h * D, lda: QS, v + kv, ldb: KS, dpattern + lo * T, ldc: T)
+  gemm(
+    transA: true, M: T, N: D, K: n, pattern + lo * T, lda: T, dz + lo * QS + h * D, ldb: QS, beta: 1, dv + kv,
+    ldc: KS)
 }
 
 /// Through the causal softmax (forward: causalSoftmax), row i over keys j ≤ i:
@@ -38,20 +41,39 @@ func causalSoftmaxBackward(
   }
 }
 
-/// Through scores_h = q_h · k_hᵀ / √D (forward: attentionScores), for queries
+/// Through scores_h = q_h · k_gᵀ / √D (forward: attentionScores), for queries
 /// in `rows` (dscores is zero above the diagonal, so keys stop at rows.upperBound):
-///   dq_h[rows, D] = dscores_h[rows, keys] · k_h[keys, D] / √D
-///   dk_h[keys, D] = dscores_h[rows, keys]ᵀ · q_h[rows, D] / √D
+///   dq_h[rows, D]  = dscores_h[rows, keys] · k_g[keys, D] / √D
+///   dk_g[keys, D] += dscores_h[rows, keys]ᵀ · q_h[rows, D] / √D
 func attentionScoresBackward(
   dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dscores: UnsafePointer<Float>,
-  q: UnsafePointer<Float>, k: UnsafePointer<Float>, head h: Int, T: Int, C: Int, D: Int, rows: Range<Int>
+  q: UnsafePointer<Float>, k: UnsafePointer<Float>, head h: Int, _ g: HeadGeometry, T: Int, rows: Range<Int>
 ) {
   guard !rows.isEmpty else { return }
-  let off = h * D, scale = 1 / Float(D).squareRoot(), lo = rows.lowerBound, n = rows.count, keys = rows.upperBound
-  gemm(M: n, N: D, K: keys, alpha: scale, dscores + lo * T, lda: T, k + off, ldb: C, dq + lo * C + off, ldc: C)
+  let D = g.D, QS = g.qStride, KS = g.kvStride, kv = g.kvOffset(h)
+  let scale = 1 / Float(D).squareRoot(), lo = rows.lowerBound, n = rows.count, keys = rows.upperBound
+  gemm(M: n, N: D, K: keys, alpha: scale, dscores + lo * T, lda: T, k + kv, ldb: KS, dq + lo * QS + h * D, ldc: QS)
   gemm(
-    transA: true, M: keys, N: D, K: n, alpha: scale, dscores + lo * T, lda: T, q + lo * C + off, ldb: C, dk + off,
-    ldc: C)
+    transA: true, M: keys, N: D, K: n, alpha: scale, dscores + lo * T, lda: T, q + lo * QS + h * D, ldb: QS, beta: 1,
+    dk + kv, ldc: KS)
+}
+
+/// Query heads, key/value heads and their width, for the attention kernels.
+struct HeadGeometry {
+  let heads: Int
+  let kvHeads: Int
+  let D: Int
+
+  init(_ c: ModelConfig) {
+    heads = c.heads
+    kvHeads = c.kvHeads
+    D = c.dHead
+  }
+
+  var qStride: Int { heads * D }
+  var kvStride: Int { kvHeads * D }
+  /// Where head h's keys (or values) start in a row.
+  func kvOffset(_ h: Int) -> Int { h / (heads / kvHeads) * D }
 }
 
 /// The rows of a row-major [count, width] gradient that can be nonzero: from

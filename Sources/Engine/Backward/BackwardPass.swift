@@ -7,7 +7,7 @@
 /// as zeros; below that, each step works only on the tokens where its
 /// incoming gradient is nonzero (`nonzeroRows`).
 struct BackwardPass {
-  let model: GPT2Model
+  let model: TransformerModel
   let tape: ForwardTape
   let T: Int
   let options: BackwardOptions
@@ -19,7 +19,7 @@ struct BackwardPass {
   var gradients: [HookPoint: Tensor] = [:]
 
   init(
-    model: GPT2Model, tape: ForwardTape, tokens T: Int, options: BackwardOptions, saeAt: [HookPoint: SAESplice],
+    model: TransformerModel, tape: ForwardTape, tokens T: Int, options: BackwardOptions, saeAt: [HookPoint: SAESplice],
     seed: (HookPoint, Tensor)?
   ) {
     self.model = model
@@ -87,69 +87,101 @@ struct BackwardPass {
     }
     // resid_pre of block 0 = embed + pos_embed.
     _ = try visit(HookPoint(.embed), g)
-    _ = try visit(HookPoint(.posEmbed), g)
+    if model.config.positions == .learned { _ = try visit(HookPoint(.posEmbed), g) }
   }
 
   /// Backward through block `l`: from d metric / d (value flowing from its
-  /// resid_post) to d metric / d (value arriving at its resid_pre). Each step
-  /// works only on the rows (tokens) where its incoming gradient is nonzero.
+  /// resid_post) to d metric / d (value arriving at its resid_pre) — the
+  /// forward's layer calls in reverse. Each step works only on the rows
+  /// (tokens) where its incoming gradient is nonzero.
   mutating func block(_ l: Int, _ gOut: Tensor?) throws -> Tensor? {
-    let c = model.config, b = model.weights.blocks[l]
-    let C = c.dModel, H = c.heads, D = c.dHead, F = c.dMLP, T = self.T
-    func hook(_ s: HookPoint.Site) -> HookPoint { .block(l, s) }
-    /// dinp[rows, inWidth] = g[rows, outWidth] · W[inWidth, outWidth]ᵀ, zero elsewhere.
-    func linear(_ g: Tensor, _ weight: Tensor, in inWidth: Int, out outWidth: Int, shape: [Int]) -> Tensor {
-      var d = Tensor(zeros: shape)
-      let rows = nonzeroRows(g.pointer, count: T, width: outWidth)
-      if !rows.isEmpty {
-        let lo = rows.lowerBound
-        linearBackward(
-          d.mutablePointer() + lo * inWidth, g.pointer + lo * outWidth, weight.pointer, T: rows.count, C: inWidth,
-          OC: outWidth,
-          accumulate: false)
-      }
-      return d
-    }
-
+    let b = model.weights.blocks[l]
     // resid_post = resid_mid + mlp_out: the gradient goes to both unchanged.
-    let gResidPost = try visit(hook(.residPost), gOut)
-
-    // MLP: mlp_out[T, C] = gelu(ln2[T, C] · W_fc[C, F] + b_fc) · W_proj[F, C] + b_proj.
-    let gMLPOut = try visit(hook(.mlpOut), gResidPost)
-    var gPost = gMLPOut.map { linear($0, b.fcProjWeight, in: F, out: C, shape: [T, F]) }
-    gPost = try visit(hook(.mlpPost), gPost)
-    var gPre = gPost.map { g in
-      let pre = tape.flowingValue(hook(.mlpPre))
-      var d = Tensor(zeros: [T, F])
-      let rows = nonzeroRows(g.pointer, count: T, width: F), at = rows.lowerBound * F
-      geluBackward(d.mutablePointer() + at, pre.pointer + at, g.pointer + at, count: rows.count * F)
-      return d
-    }
-    gPre = try visit(hook(.mlpPre), gPre)
-    var gLN2 = gPre.map { linear($0, b.fcWeight, in: C, out: F, shape: [T, C]) }
-    gLN2 = try visit(hook(.ln2Normalized), gLN2)
+    let gResidPost = try visit(.block(l, .residPost), gOut)
+    var gLN2 = try mlp(l, b, try visit(.block(l, .mlpOut), gResidPost))
+    gLN2 = try visit(.block(l, .ln2Normalized), gLN2)
     var gResidMid = try layerNorm(
-      gLN2, residual: gResidPost, input: hook(.residMid), scale: hook(.ln2Scale), weight: b.ln2Weight,
+      gLN2, residual: gResidPost, input: .block(l, .residMid), scale: .block(l, .ln2Scale), weight: b.ln2Weight,
       detach: options.detachLayerNormScales)
-    gResidMid = try visit(hook(.residMid), gResidMid)
+    gResidMid = try visit(.block(l, .residMid), gResidMid)
+    var gLN1 = try attention(l, b, try visit(.block(l, .attnOut), gResidMid))
+    gLN1 = try visit(.block(l, .ln1Normalized), gLN1)
+    let gResidPre = try layerNorm(
+      gLN1, residual: gResidMid, input: .block(l, .residPre), scale: .block(l, .ln1Scale), weight: b.ln1Weight,
+      detach: options.detachLayerNormScales)
+    return try visit(.block(l, .residPre), gResidPre)
+  }
 
-    // Attention: attn_out[T, C] = z[T, C] · W_O[C, C] + b_O, resid_mid = resid_pre + attn_out.
-    let gAttnOut = try visit(hook(.attnOut), gResidMid)
-    var gZ = gAttnOut.map { linear($0, b.attnProjWeight, in: C, out: C, shape: [T, H, D]) }
+  /// dinp[rows, inWidth] = g[rows, outWidth] · W[inWidth, outWidth]ᵀ, zero elsewhere.
+  func linear(_ g: Tensor, _ weight: Tensor, in inWidth: Int, out outWidth: Int, shape: [Int], into: Tensor? = nil)
+    -> Tensor
+  {
+    var d = into ?? Tensor(zeros: shape)
+    let rows = nonzeroRows(g.pointer, count: T, width: outWidth)
+    if !rows.isEmpty {
+      let lo = rows.lowerBound
+      linearBackward(
+        d.mutablePointer() + lo * inWidth, g.pointer + lo * outWidth, weight.pointer, T: rows.count, C: inWidth,
+        OC: outWidth, accumulate: into != nil)
+    }
+    return d
+  }
+
+  /// From d metric / d mlp_out to d metric / d ln2's output:
+  /// mlp_out[T, C] = act(ln2 · W_in (, ln2 · W_up)) · W_out + b.
+  mutating func mlp(_ l: Int, _ b: BlockWeights, _ gOut: Tensor?) throws -> Tensor? {
+    let c = model.config, C = c.dModel, F = c.dMLP, T = self.T
+    func hook(_ s: HookPoint.Site) -> HookPoint { .block(l, s) }
+    let gPost = try visit(hook(.mlpPost), gOut.map { linear($0, b.fcProjWeight, in: F, out: C, shape: [T, F]) })
+    guard let upWeight = b.upWeight else {
+      var gPre = gPost.map { g in
+        let pre = tape.flowingValue(hook(.mlpPre))
+        var d = Tensor(zeros: [T, F])
+        let rows = nonzeroRows(g.pointer, count: T, width: F), at = rows.lowerBound * F
+        geluBackward(d.mutablePointer() + at, pre.pointer + at, g.pointer + at, count: rows.count * F)
+        return d
+      }
+      gPre = try visit(hook(.mlpPre), gPre)
+      return gPre.map { linear($0, b.fcWeight, in: C, out: F, shape: [T, C]) }
+    }
+    // post = silu(gate) ⊙ up
+    var gGate: Tensor? = nil, gUp: Tensor? = nil
+    if let g = gPost {
+      let gate = tape.flowingValue(hook(.mlpPre)), up = tape.flowingValue(hook(.mlpPreLinear))
+      var dg = Tensor(zeros: [T, F]), du = Tensor(zeros: [T, F])
+      let rows = nonzeroRows(g.pointer, count: T, width: F), at = rows.lowerBound * F
+      siluGateBackward(
+        dgate: dg.mutablePointer() + at, dup: du.mutablePointer() + at, dout: g.pointer + at, gate: gate.pointer + at,
+        up: up.pointer + at, count: rows.count * F)
+      (gGate, gUp) = (dg, du)
+    }
+    gUp = try visit(hook(.mlpPreLinear), gUp)
+    gGate = try visit(hook(.mlpPre), gGate)
+    var gIn = gGate.map { linear($0, b.fcWeight, in: C, out: F, shape: [T, C]) }
+    if let gUp { gIn = linear(gUp, upWeight, in: C, out: F, shape: [T, C], into: gIn) }
+    return gIn
+  }
+
+  /// From d metric / d attn_out to d metric / d ln1's output, through
+  /// attn_out = z · W_O + b_O, z_h = pattern_h · v_g, pattern = causal
+  /// softmax(scores), scores_h = rot(q_h) rot(k_g)ᵀ / √D, q | k | v = ln1 · W_qkv + b.
+  mutating func attention(_ l: Int, _ b: BlockWeights, _ gOut: Tensor?) throws -> Tensor? {
+    let c = model.config, C = c.dModel, H = c.heads, KV = c.kvHeads, D = c.dHead, T = self.T
+    let geometry = HeadGeometry(c), rotary = c.positions != .learned
+    func hook(_ s: HookPoint.Site) -> HookPoint { .block(l, s) }
+    var gZ = gOut.map { linear($0, b.attnProjWeight, in: c.qWidth, out: C, shape: [T, H, D]) }
     gZ = try visit(hook(.z), gZ)
 
-    // z_h = pattern_h · v_h; pattern = causal softmax(scores); scores_h = q_h k_hᵀ / √D.
     var gPattern: Tensor? = nil, gV: Tensor? = nil
     if let gZ {
       let pattern = tape.flowingValue(hook(.pattern)), v = tape.flowingValue(hook(.v))
-      var dp = Tensor(zeros: [H, T, T]), dv = Tensor(zeros: [T, H, D])
+      var dp = Tensor(zeros: [H, T, T]), dv = Tensor(zeros: [T, KV, D])
       let dpp = dp.mutablePointer(), dvp = dv.mutablePointer()
-      let rows = nonzeroRows(gZ.pointer, count: T, width: C)
+      let rows = nonzeroRows(gZ.pointer, count: T, width: c.qWidth)
       for h in 0..<H {
         attentionValuesBackward(
           dpattern: dpp + h * T * T, dv: dvp, dz: gZ.pointer, pattern: pattern.pointer + h * T * T, v: v.pointer,
-          head: h,
-          T: T, C: C, D: D, rows: rows)
+          head: h, geometry, T: T, rows: rows)
       }
       (gPattern, gV) = (dp, dv)
     }
@@ -175,38 +207,81 @@ struct BackwardPass {
     }
     var gQ: Tensor? = nil, gK: Tensor? = nil
     if let gScores {
-      let q = tape.flowingValue(hook(.q)), k = tape.flowingValue(hook(.k))
-      var dq = Tensor(zeros: [T, H, D]), dk = Tensor(zeros: [T, H, D])
+      let q = tape.flowingValue(hook(rotary ? .rotQ : .q)), k = tape.flowingValue(hook(rotary ? .rotK : .k))
+      var dq = Tensor(zeros: [T, H, D]), dk = Tensor(zeros: [T, KV, D])
       let dqp = dq.mutablePointer(), dkp = dk.mutablePointer()
       let rows = nonzeroQueries(gScores.pointer, heads: H, T: T)
       for h in 0..<H {
         attentionScoresBackward(
-          dq: dqp, dk: dkp, dscores: gScores.pointer + h * T * T, q: q.pointer, k: k.pointer, head: h, T: T, C: C, D: D,
-          rows: rows)
+          dq: dqp, dk: dkp, dscores: gScores.pointer + h * T * T, q: q.pointer, k: k.pointer, head: h, geometry,
+          T: T, rows: rows)
       }
       (gQ, gK) = (dq, dk)
+    }
+    if case .rotary(let r) = c.positions {
+      // The rotation is orthogonal: its backward is the inverse rotation.
+      let table = RotaryTable(r, positions: 0..<T)
+      gK = try visit(hook(.rotK), gK)
+      gQ = try visit(hook(.rotQ), gQ)
+      if var g = gK {
+        table.rotate(g.mutablePointer(), rows: T, heads: KV, D: D, inverse: true)
+        gK = g
+      }
+      if var g = gQ {
+        table.rotate(g.mutablePointer(), rows: T, heads: H, D: D, inverse: true)
+        gQ = g
+      }
     }
     gV = try visit(hook(.v), gV)
     gK = try visit(hook(.k), gK)
     gQ = try visit(hook(.q), gQ)
-
-    // q | k | v [T, 3C] = ln1[T, C] · W_attn[C, 3C] + b_attn: the three
-    // gradients side by side, then one product (faster than three with K = C).
-    var gLN1: Tensor? = nil
-    if gQ != nil || gK != nil || gV != nil {
-      var gQKV = Tensor(zeros: [T, 3 * C])
-      let dst = gQKV.mutablePointer()
-      for (third, g) in [gQ, gK, gV].enumerated() {
-        guard let g else { continue }
-        for t in 0..<T { (dst + t * 3 * C + third * C).update(from: g.pointer + t * C, count: C) }
-      }
-      gLN1 = linear(gQKV, b.attnWeight, in: C, out: 3 * C, shape: [T, C])
+    if let qn = b.qNormWeight, let kn = b.kNormWeight, gQ != nil || gK != nil {
+      (gQ, gK) = headNormBackward(l, b, gQ, gK, weights: (qn, kn))
     }
-    gLN1 = try visit(hook(.ln1Normalized), gLN1)
-    let gResidPre = try layerNorm(
-      gLN1, residual: gResidMid, input: hook(.residPre), scale: hook(.ln1Scale), weight: b.ln1Weight,
-      detach: options.detachLayerNormScales)
-    return try visit(hook(.residPre), gResidPre)
+
+    // q | k | v [T, Q + 2K] = ln1[T, C] · W_attn[C, Q + 2K] + b_attn: the three
+    // gradients side by side, then one product.
+    guard gQ != nil || gK != nil || gV != nil else { return nil }
+    let W = c.qkvWidth
+    var gQKV = Tensor(zeros: [T, W])
+    let dst = gQKV.mutablePointer()
+    for (offset, width, g) in [(0, c.qWidth, gQ), (c.qWidth, c.kvWidth, gK), (c.qWidth + c.kvWidth, c.kvWidth, gV)] {
+      guard let g else { continue }
+      for t in 0..<T { (dst + t * W + offset).update(from: g.pointer + t * width, count: width) }
+    }
+    return linear(gQKV, b.attnWeight, in: C, out: W, shape: [T, C])
+  }
+
+  /// Back through Qwen3's per-head RMSNorms of q and k (scale not detached:
+  /// they are not hook points). Their inputs are the projections, computed
+  /// again from ln1's output.
+  func headNormBackward(
+    _ l: Int, _ b: BlockWeights, _ gQ: Tensor?, _ gK: Tensor?, weights: (Tensor, Tensor)
+  ) -> (Tensor?, Tensor?) {
+    let c = model.config, T = self.T, D = c.dHead, W = c.qkvWidth
+    let ln1 = tape.flowingValue(.block(l, .ln1Normalized))
+    var qkv = Tensor(uninitialized: [T, W])
+    matmulForward(qkv.mutablePointer(), ln1.pointer, b.attnWeight.pointer, b.attnBias.pointer, T: T, C: c.dModel, OC: W)
+    func back(_ g: Tensor?, offset: Int, heads: Int, weight: Tensor) -> Tensor? {
+      guard let g else { return nil }
+      let rows = T * heads, width = heads * D
+      var x = Tensor(uninitialized: [T, heads, D])
+      let xp = x.mutablePointer()
+      for t in 0..<T { (xp + t * width).update(from: qkv.pointer + t * W + offset, count: width) }
+      var mean = [Float](repeating: 0, count: rows), scale = mean
+      layerNormStatistics(x.pointer, mean: &mean, scale: &scale, T: rows, C: D, eps: c.normEpsilon, centered: false)
+      var d = Tensor(zeros: [T, heads, D]), ds = [Float](repeating: 0, count: rows)
+      layerNormBackward(
+        dinp: d.mutablePointer(), dscale: &ds, dout: g.pointer, inp: x.pointer, mean: mean, scale: scale,
+        weight: weight.pointer, C: D, rows: 0..<rows, centered: false)
+      layerNormScaleBackward(
+        dinp: d.mutablePointer(), dscale: ds, inp: x.pointer, mean: mean, scale: scale, T: rows, C: D)
+      return d
+    }
+    return (
+      back(gQ, offset: 0, heads: c.heads, weight: weights.0),
+      back(gK, offset: c.qWidth, heads: c.kvHeads, weight: weights.1)
+    )
   }
 
   /// Backward through a LayerNorm reading the value flowing from `input`, with
@@ -223,7 +298,9 @@ struct BackwardPass {
       if let stats { return stats }
       let x = tape.flowingValue(input)
       var mean = [Float](repeating: 0, count: T), s = [Float](repeating: 0, count: T)
-      layerNormStatistics(x.pointer, mean: &mean, scale: &s, T: T, C: C, eps: model.config.layerNormEpsilon)
+      layerNormStatistics(
+        x.pointer, mean: &mean, scale: &s, T: T, C: C, eps: model.config.normEpsilon,
+        centered: model.config.norm.centered)
       stats = (x, mean, s)
       return stats!
     }
@@ -239,7 +316,8 @@ struct BackwardPass {
       var ds = Tensor(zeros: [T, 1])
       layerNormBackward(
         dinp: inputGradient(), dscale: ds.mutablePointer(), dout: gOut.pointer, inp: st.x.pointer, mean: st.mean,
-        scale: scaleUsed.pointer, weight: weight.pointer, C: C, rows: nonzeroRows(gOut.pointer, count: T, width: C))
+        scale: scaleUsed.pointer, weight: weight.pointer, C: C, rows: nonzeroRows(gOut.pointer, count: T, width: C),
+        centered: model.config.norm.centered)
       gScale = ds
     }
     gScale = try visit(scale, gScale)

@@ -38,9 +38,13 @@ final class ForwardTape: @unchecked Sendable {
       let top = starts.map(depth).max() ?? -1
       let intervened = Set(interventions.map(\.hook))
       for l in 0..<max(0, min(top + 1, L)) {
-        for s: HookPoint.Site in [.residPre, .ln1Scale, .q, .k, .v, .pattern, .residMid, .ln2Scale, .mlpPre] {
+        for s: HookPoint.Site in [
+          .residPre, .ln1Scale, .q, .k, .v, .rotQ, .rotK, .pattern, .residMid, .ln2Scale, .mlpPre, .mlpPreLinear,
+        ] where s.exists(in: c) {
           flowing.insert(.block(l, s))
         }
+        // Qwen3's q/k norms are differentiated from their inputs, computed again from ln1's output.
+        if c.qkNorm { flowing.insert(.block(l, .ln1Normalized)) }
         // The softmax's own output, when an intervention rewrites the pattern.
         if intervened.contains(.block(l, .pattern)) { before.insert(.block(l, .pattern)) }
       }

@@ -1,4 +1,4 @@
-/// The outcome of `GPT2Model.gradients`: the forward pass, the metric's value
+/// The outcome of `TransformerModel.gradients`: the forward pass, the metric's value
 /// and its gradient with respect to the hook values asked for.
 public struct GradientResult: @unchecked Sendable {
   /// The forward pass as `forward(_:options:)` would have returned it.

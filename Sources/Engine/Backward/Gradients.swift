@@ -1,4 +1,4 @@
-extension GPT2Model {
+extension TransformerModel {
   /// One forward pass (with `forward`'s interventions, SAE splices, cache and
   /// logits requests) and one backward pass: the metric's value and its
   /// gradient with respect to every hook value `backward.wanted` asks for.

@@ -11,14 +11,15 @@ import Foundation
 
 /// The direct path, with the scale held fixed:
 ///   dn = dout · weight
-///   dinp[T, C] += (dn - mean(dn)) / scale'          (mean's dependence on inp included)
+///   dinp[T, C] += (dn - mean(dn)) / scale'          (mean's dependence on inp included;
+///                                                    no mean(dn) for RMSNorm, `centered` false)
 ///   dscale[T]   = -Σ_c dn · n / scale'
 /// `mean` is the statistic of `inp`; `scale` is scale' [T] as the forward used it.
 /// Only `rows` are computed (dout is zero elsewhere).
 func layerNormBackward(
   dinp: UnsafeMutablePointer<Float>, dscale: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
   inp: UnsafePointer<Float>, mean: UnsafePointer<Float>, scale: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-  C: Int, rows: Range<Int>
+  C: Int, rows: Range<Int>, centered: Bool = true
 ) {
   parallelChunks(rows.count, minimumChunk: 16) { chunk in
     for t in (chunk.lowerBound + rows.lowerBound)..<(chunk.upperBound + rows.lowerBound) {
@@ -30,14 +31,16 @@ func layerNormBackward(
         dnMean += dn
         dnDotN += dn * (x[i] - m) * r
       }
-      dnMean /= Float(C)
+      // RMSNorm subtracts no mean, so no gradient flows through one.
+      dnMean = centered ? dnMean / Float(C) : 0
       for i in 0..<C { dx[i] += (dy[i] * weight[i] - dnMean) * r }
       dscale[t] = -dnDotN * r
     }
   }
 }
 
-/// The path from the scale back to its input: scale = sqrt(mean((inp - mean)²) + eps), so
+/// The path from the scale back to its input: scale = sqrt(mean((inp - mean)²) + eps)
+/// (mean 0 for RMSNorm), so
 ///   dinp[T, C] += dscale · (inp - mean) / (C · scale)
 /// with the statistics as computed from `inp` (before any intervention on the scale).
 func layerNormScaleBackward(

@@ -43,7 +43,7 @@ struct ResolvedMetric {
   }
 }
 
-extension GPT2Model {
+extension TransformerModel {
   /// The metric's value and d metric / d (value flowing from ln_final.hook_normalized),
   /// nil for a `hookValue` metric (its seed enters at its own hook instead).
   func evaluate(_ m: ResolvedMetric, tokens: [Int], result: ForwardResult, tape: ForwardTape) -> (

@@ -8,7 +8,7 @@ import Foundation
 /// (query, key) pair, pattern[h, q, k] · ‖v_k W_O_h‖, whose maximum over keys
 /// is the head's activation at the query.
 public final class ActivationCollector {
-  public let model: GPT2Model
+  public let model: TransformerModel
   public let saes: [SparseAutoencoder]
   public let kinds: Set<ComponentKind>
   let catalog: DatasetComponents
@@ -16,7 +16,7 @@ public final class ActivationCollector {
 
   /// `saes` matter only when `kinds` holds `.latent`.
   public init(
-    model: GPT2Model, saes: [SparseAutoencoder], kinds: Set<ComponentKind>, topExamples: Int, randomExamples: Int
+    model: TransformerModel, saes: [SparseAutoencoder], kinds: Set<ComponentKind>, topExamples: Int, randomExamples: Int
   ) {
     self.model = model
     self.saes = kinds.contains(.latent) ? saes : []

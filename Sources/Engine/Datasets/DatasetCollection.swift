@@ -72,7 +72,7 @@ public enum CollectionError: Error, CustomStringConvertible, Equatable {
 /// component to the SQLite file at `path`. Windows already in the file are
 /// skipped, so running it again after an interruption finishes the job.
 public func collectActivations(
-  model: GPT2Model, saes: [SparseAutoencoder], corpus: Corpus, path: String, options o: CollectionOptions,
+  model: TransformerModel, saes: [SparseAutoencoder], corpus: Corpus, path: String, options o: CollectionOptions,
   progress: ((CollectionProgress) -> Void)? = nil, shouldStop: @escaping () -> Bool = { false }
 ) throws -> CollectionReport {
   guard o.shardCount >= 1, o.shardIndex >= 0, o.shardIndex < o.shardCount else {

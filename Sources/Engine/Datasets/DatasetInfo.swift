@@ -79,7 +79,7 @@ public struct DatasetInfo: Sendable, Equatable {
   }
 }
 
-extension GPT2Model {
+extension TransformerModel {
   /// A hash of the config and a sample of every weight matrix: tells two
   /// models apart without reading all of their weights.
   public var fingerprint: String {
@@ -94,9 +94,11 @@ extension GPT2Model {
       for i in stride(from: 0, to: n, by: step) { add(UInt64(p[i].bitPattern)) }
     }
     sample(weights.wte)
-    sample(weights.wpe)
+    weights.wpe.map(sample)
     for b in weights.blocks {
-      for t in [b.attnWeight, b.attnProjWeight, b.fcWeight, b.fcProjWeight] { sample(t) }
+      for t in [b.attnWeight, b.attnProjWeight, b.fcWeight, b.fcProjWeight] + [b.upWeight].compactMap({ $0 }) {
+        sample(t)
+      }
     }
     return String(h, radix: 16)
   }

@@ -10,9 +10,11 @@ public struct HookPoint: Hashable, Sendable, CustomStringConvertible, Comparable
     case residPre = "hook_resid_pre"  // [T, C]
     case ln1Scale = "ln1.hook_scale"  // [T, 1]
     case ln1Normalized = "ln1.hook_normalized"  // [T, C]
-    case q = "attn.hook_q"  // [T, H, D]
-    case k = "attn.hook_k"  // [T, H, D]
-    case v = "attn.hook_v"  // [T, H, D]
+    case q = "attn.hook_q"  // [T, H, D]  (before the rotation; after Qwen3's q norm)
+    case k = "attn.hook_k"  // [T, KV, D]  key/value heads
+    case v = "attn.hook_v"  // [T, KV, D]
+    case rotQ = "attn.hook_rot_q"  // [T, H, D]  rotary models: q after the rotation
+    case rotK = "attn.hook_rot_k"  // [T, KV, D]
     case attnScores = "attn.hook_attn_scores"  // [H, T, T], masked entries -inf
     case pattern = "attn.hook_pattern"  // [H, T, T]
     case z = "attn.hook_z"  // [T, H, D]
@@ -20,7 +22,8 @@ public struct HookPoint: Hashable, Sendable, CustomStringConvertible, Comparable
     case residMid = "hook_resid_mid"  // [T, C]
     case ln2Scale = "ln2.hook_scale"  // [T, 1]
     case ln2Normalized = "ln2.hook_normalized"  // [T, C]
-    case mlpPre = "mlp.hook_pre"  // [T, F]
+    case mlpPre = "mlp.hook_pre"  // [T, F]  (the gate, before its activation, in a gated MLP)
+    case mlpPreLinear = "mlp.hook_pre_linear"  // [T, F]  a gated MLP's up projection
     case mlpPost = "mlp.hook_post"  // [T, F]
     case mlpOut = "hook_mlp_out"  // [T, C]
     case residPost = "hook_resid_post"  // [T, C]
@@ -111,11 +114,12 @@ public struct HookPoint: Hashable, Sendable, CustomStringConvertible, Comparable
     }
   }
 
-  /// Every hook point of a model with `layers` blocks (no SAE sites), in forward order.
-  public static func all(layers: Int) -> [HookPoint] {
-    var out = [HookPoint(.embed), HookPoint(.posEmbed)]
-    for l in 0..<layers {
-      for s in Site.allCases where s.isPerBlock { out.append(.block(l, s)) }
+  /// Every hook point of a model (no SAE sites), in forward order.
+  public static func all(config c: ModelConfig) -> [HookPoint] {
+    var out = [HookPoint(.embed)]
+    if c.positions == .learned { out.append(HookPoint(.posEmbed)) }
+    for l in 0..<c.layers {
+      for s in Site.allCases where s.isPerBlock && s.exists(in: c) { out.append(.block(l, s)) }
     }
     out += [HookPoint(.lnFinalScale), HookPoint(.lnFinalNormalized)]
     return out
@@ -134,9 +138,22 @@ public struct HookPoint: Hashable, Sendable, CustomStringConvertible, Comparable
       .lnFinalNormalized:
       return [T, c.dModel]
     case .ln1Scale, .ln2Scale, .lnFinalScale: return [T, 1]
-    case .q, .k, .v, .z: return [T, c.heads, c.dHead]
+    case .q, .rotQ, .z: return [T, c.heads, c.dHead]
+    case .k, .v, .rotK: return [T, c.kvHeads, c.dHead]
     case .attnScores, .pattern: return [c.heads, T, T]
-    case .mlpPre, .mlpPost: return [T, c.dMLP]
+    case .mlpPre, .mlpPreLinear, .mlpPost: return [T, c.dMLP]
+    }
+  }
+}
+
+extension HookPoint.Site {
+  /// Whether a model of this configuration has the site.
+  public func exists(in c: ModelConfig) -> Bool {
+    switch self {
+    case .posEmbed: c.positions == .learned
+    case .rotQ, .rotK: c.positions != .learned
+    case .mlpPreLinear: c.mlp == .gatedSiLU
+    default: true
     }
   }
 }

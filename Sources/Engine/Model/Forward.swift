@@ -83,17 +83,13 @@ public struct ForwardResult: @unchecked Sendable {
   public var lastLogits: Tensor { logits.row(logits.shape[0] - 1) }
 }
 
-extension GPT2Model {
-  /// Runs the model on `tokens` (1 to n_positions ids).
+extension TransformerModel {
+  /// Runs the model on `tokens` (1 to n_positions ids): llm.c's gpt2_forward,
+  /// a loop of layer calls, for every family.
   public func forward(_ tokens: [Int], options: ForwardOptions = ForwardOptions()) throws -> ForwardResult {
     let c = config
-    let T = tokens.count, C = c.dModel, H = c.heads, D = c.dHead, F = c.dMLP, V = c.vocabSize
-    guard T > 0 else { throw ModelError.emptyPrompt }
-    guard T <= c.context else { throw ModelError.promptTooLong(tokens: T, context: c.context) }
-    if let bad = tokens.first(where: { $0 < 0 || $0 >= V }) { throw ModelError.tokenOutOfRange(bad, vocab: V) }
-    for i in options.interventions {
-      try validate(i.hook)
-    }
+    try checkPrompt(tokens)
+    for i in options.interventions { try validate(i.hook) }
     var saeAt: [HookPoint: SAESplice] = [:]
     for s in options.saes {
       try validate(s.sae.hook)
@@ -102,188 +98,170 @@ extension GPT2Model {
       }
       saeAt[s.sae.hook] = s
     }
-    let resume = options.resume
-    try resume.map { try checkResume($0, tokens: tokens, options: options) }
-    // Positions p..<T are computed (n rows); earlier ones come from the checkpoint.
-    let p = resume?.position ?? 0, n = T - p
-    let firstLayer = resume?.layer ?? 0
-    var hooks = HookRunner(
-      interventions: options.interventions, request: options.cache, splicedAt: Set(saeAt.keys), start: p)
-    let w = weights
-    var keptKeys: [Tensor] = [], keptValues: [Tensor] = [], keptResid: [Tensor] = []
-
-    // A hook point where the residual stream (or an MLP activation) passes:
-    // user interventions, then an SAE splice if one sits there.
-    func pass(_ point: HookPoint, _ value: inout Tensor) throws {
-      if hooks.wants(point) { try hooks.visit(point, &value, tokens: T) }
-      if let splice = saeAt[point] { try spliceSAE(splice, at: point, &value) }
-    }
-    func spliceSAE(_ splice: SAESplice, at point: HookPoint, _ value: inout Tensor) throws {
-      let sae = splice.sae
-      func site(_ s: HookPoint.SAESite) -> HookPoint { HookPoint(point.site, layer: point.layer, sae: s) }
-      var input = value
-      try hooks.visit(site(.input), &input, tokens: T)
-      let state = sae.normalise(input)
-      let cleanLatents = sae.activate(sae.preActivations(state.input))
-      var latents = cleanLatents
-      try hooks.visit(site(.actsPost), &latents, tokens: T)
-      var recons = sae.decode(latents)
-      sae.denormalise(&recons, state)
-      // The error term is always that of the unmodified reconstruction (as
-      // SAELens computes it), so editing a latent changes the output by
-      // exactly that latent's decoded difference.
-      var cleanRecons = recons
-      if latents.buffer !== cleanLatents.buffer {
-        cleanRecons = sae.decode(cleanLatents)
-        sae.denormalise(&cleanRecons, state)
-      }
-      try hooks.visit(site(.recons), &recons, tokens: T)
-      var error = Tensor(uninitialized: input.shape)
-      let count = input.count
-      let e = error.mutablePointer(), x = input.pointer, r = cleanRecons.pointer
-      for i in 0..<count { e[i] = x[i] - r[i] }
-      try hooks.visit(site(.error), &error, tokens: T)
-      var output = recons
-      if splice.keepError {
-        let o = output.mutablePointer(), e = error.pointer
-        for i in 0..<count { o[i] += e[i] }
-      }
-      try hooks.visit(site(.output), &output, tokens: T)
-      value = output
-    }
-    func checkStop() throws {
-      if let stop = options.shouldStop, stop() { throw ModelError.interrupted }
-    }
+    try options.resume.map { try checkResume($0, tokens: tokens, options: options) }
+    var run = ForwardRun(tokens: tokens, options: options, saeAt: saeAt, config: c)
 
     var resid: Tensor
-    if let resume, let layer = resume.layer {
-      // The residual stream entering the first block computed, positions p..<T.
-      resid = resume.checkpoint.residIn[layer].rows(p..<T)
+    let firstLayer = options.resume?.layer ?? 0
+    if let resume = options.resume, let layer = resume.layer {
+      resid = resume.checkpoint.residIn[layer].rows(run.first..<run.T)
     } else {
-      // Embeddings: resid[n, C] = wte[token] + wpe[pos].
-      var embed = Tensor(zeros: [n, C])
-      var posEmbed = Tensor(zeros: [n, C])
-      do {
-        let e = embed.mutablePointer(), pe = posEmbed.mutablePointer()
-        for t in 0..<n {
-          (e + t * C).update(from: w.wte.pointer + tokens[p + t] * C, count: C)
-          (pe + t * C).update(from: w.wpe.pointer + (p + t) * C, count: C)
-        }
-      }
-      try pass(HookPoint(.embed), &embed)
-      try pass(HookPoint(.posEmbed), &posEmbed)
-      resid = add(embed, posEmbed)
+      resid = try embed(&run)
     }
-
     for l in firstLayer..<c.layers {
-      try checkStop()
-      let b = w.blocks[l]
-      if options.keepCheckpoint { keptResid.append(withEarlierRows(resid, resume?.checkpoint.residIn[l], count: p)) }
-      try pass(.block(l, .residPre), &resid)
-
-      // Attention: ln1 -> qkv -> causal softmax(q kᵀ/√D) v -> c_proj.
-      var ln1 = try layerNorm(resid, weight: b.ln1Weight, bias: b.ln1Bias, scaleHook: .block(l, .ln1Scale), pass: pass)
-      try pass(.block(l, .ln1Normalized), &ln1)
-      var qkv = Tensor(uninitialized: [n, 3 * C])
-      matmulForward(qkv.mutablePointer(), ln1.pointer, b.attnWeight.pointer, b.attnBias.pointer, T: n, C: C, OC: 3 * C)
-      for (site, third) in [(HookPoint.Site.q, 0), (.k, 1), (.v, 2)] where hooks.wants(.block(l, site)) {
-        var part = Tensor(zeros: [n, H, D])
-        let src = qkv.pointer + third * C, dst = part.mutablePointer()
-        for t in 0..<n { (dst + t * C).update(from: src + t * 3 * C, count: C) }
-        try pass(.block(l, site), &part)
-        let back = qkv.mutablePointer() + third * C, pp = part.pointer
-        for t in 0..<n { (back + t * 3 * C).update(from: pp + t * C, count: C) }
-      }
-      if let resume, p > 0 {
-        // Earlier positions' keys and values from the checkpoint (their queries are unused).
-        var all = Tensor(zeros: [T, 3 * C])
-        let a = all.mutablePointer(), k = resume.checkpoint.keys[l].pointer, v = resume.checkpoint.values[l].pointer
-        for t in 0..<p {
-          (a + t * 3 * C + C).update(from: k + t * C, count: C)
-          (a + t * 3 * C + 2 * C).update(from: v + t * C, count: C)
-        }
-        (a + p * 3 * C).update(from: qkv.pointer, count: n * 3 * C)
-        qkv = all
-      }
-      if options.keepCheckpoint {
-        keptKeys.append(qkv.columns(C..<(2 * C)))
-        keptValues.append(qkv.columns((2 * C)..<(3 * C)))
-      }
-      var z = Tensor(uninitialized: [n, H, D])
-      if hooks.wants(.block(l, .attnScores)) || hooks.wants(.block(l, .pattern)) {
-        var pattern = Tensor(uninitialized: [H, n, T])
-        do {
-          let pat = pattern.mutablePointer(), q = qkv.pointer
-          for h in 0..<H { attentionScores(pat + h * n * T, qkv: q, head: h, queries: n, T: T, C: C, D: D) }
-        }
-        if hooks.wants(.block(l, .attnScores)) {
-          try pass(.block(l, .attnScores), &pattern)
-        }
-        do {
-          let pat = pattern.mutablePointer()
-          parallelChunks(H, minimumChunk: n >= 64 ? 1 : H) { heads in
-            for h in heads { causalSoftmax(pat + h * n * T, pat + h * n * T, queries: n, T: T) }
-          }
-        }
-        try pass(.block(l, .pattern), &pattern)
-        let zp = z.mutablePointer(), pat = pattern.pointer, q = qkv.pointer
-        for h in 0..<H {
-          attentionValues(zp, pattern: pat + h * n * T, qkv: q, head: h, queries: n, T: T, C: C, D: D)
-        }
-      } else {
-        fusedCausalAttention(z.mutablePointer(), qkv: qkv.pointer, heads: H, queries: n, T: T, C: C, D: D)
-      }
-      try pass(.block(l, .z), &z)
-      var attnOut = Tensor(uninitialized: [n, C])
-      matmulForward(
-        attnOut.mutablePointer(), z.pointer, b.attnProjWeight.pointer, b.attnProjBias.pointer, T: n, C: C, OC: C)
-      try pass(.block(l, .attnOut), &attnOut)
-      var residMid = add(resid, attnOut)
-      try pass(.block(l, .residMid), &residMid)
-
-      // MLP: ln2 -> c_fc -> gelu_new -> c_proj.
-      var ln2 = try layerNorm(
-        residMid, weight: b.ln2Weight, bias: b.ln2Bias, scaleHook: .block(l, .ln2Scale), pass: pass)
-      try pass(.block(l, .ln2Normalized), &ln2)
-      var mlpPre = Tensor(uninitialized: [n, F])
-      matmulForward(mlpPre.mutablePointer(), ln2.pointer, b.fcWeight.pointer, b.fcBias.pointer, T: n, C: C, OC: F)
-      try pass(.block(l, .mlpPre), &mlpPre)
-      var mlpPost = Tensor(uninitialized: [n, F])
-      geluForward(mlpPost.mutablePointer(), mlpPre.pointer, count: n * F)
-      try pass(.block(l, .mlpPost), &mlpPost)
-      var mlpOut = Tensor(uninitialized: [n, C])
-      matmulForward(
-        mlpOut.mutablePointer(), mlpPost.pointer, b.fcProjWeight.pointer, b.fcProjBias.pointer, T: n, C: F, OC: C)
-      try pass(.block(l, .mlpOut), &mlpOut)
-      var residPost = add(residMid, mlpOut)
-      try pass(.block(l, .residPost), &residPost)
-      resid = residPost
+      try run.checkStop()
+      run.keepResidual(l, resid)
+      try run.pass(.block(l, .residPre), &resid)
+      var residMid = add(resid, try attention(l, resid, &run))  // x + attn(ln1(x))
+      try run.pass(.block(l, .residMid), &residMid)
+      resid = add(residMid, try mlp(l, residMid, &run))  // x + mlp(ln2(x))
+      try run.pass(.block(l, .residPost), &resid)
     }
-    try checkStop()
-    if options.keepCheckpoint {
-      keptResid.append(withEarlierRows(resid, resume?.checkpoint.residIn[c.layers], count: p))
-    }
+    try run.checkStop()
+    run.keepResidual(c.layers, resid)
+    let final = try norm(
+      resid, weight: weights.lnfWeight, bias: weights.lnfBias, scale: HookPoint(.lnFinalScale),
+      normalized: HookPoint(.lnFinalNormalized), &run)
+    return ForwardResult(
+      tokens: tokens, logits: logits(final, options.logits), cache: run.hooks.cache, firstPosition: run.first,
+      checkpoint: run.checkpoint)
+  }
 
-    var final = try layerNorm(
-      resid, weight: w.lnfWeight, bias: w.lnfBias, scaleHook: HookPoint(.lnFinalScale), pass: pass)
-    try pass(HookPoint(.lnFinalNormalized), &final)
-    let logits: Tensor
-    switch options.logits {
-    case .all:
-      var out = Tensor(uninitialized: [n, V])
-      unembedForward(out.mutablePointer(), final.pointer, w.lmHead.pointer, T: n, C: C, V: V)
-      logits = out
+  /// Throws unless the model can run on `tokens`.
+  func checkPrompt(_ tokens: [Int]) throws {
+    let T = tokens.count, V = config.vocabSize
+    guard T > 0 else { throw ModelError.emptyPrompt }
+    guard T <= config.context else { throw ModelError.promptTooLong(tokens: T, context: config.context) }
+    if let window = config.slidingWindow, T > window {
+      throw ModelError.beyondSlidingWindow(tokens: T, window: window)
+    }
+    if let bad = tokens.first(where: { $0 < 0 || $0 >= V }) { throw ModelError.tokenOutOfRange(bad, vocab: V) }
+  }
+
+  /// resid[n, C] = wte[token] (+ wpe[pos] for learned positions), with both hooks.
+  private func embed(_ run: inout ForwardRun) throws -> Tensor {
+    let C = config.dModel, n = run.n, p = run.first
+    var embed = Tensor(uninitialized: [n, C])
+    let e = embed.mutablePointer()
+    for t in 0..<n { (e + t * C).update(from: weights.wte.pointer + run.tokens[p + t] * C, count: C) }
+    try run.pass(HookPoint(.embed), &embed)
+    guard let wpe = weights.wpe else { return embed }
+    var posEmbed = Tensor(uninitialized: [n, C])
+    (posEmbed.mutablePointer()).update(from: wpe.pointer + p * C, count: n * C)
+    try run.pass(HookPoint(.posEmbed), &posEmbed)
+    return add(embed, posEmbed)
+  }
+
+  /// attn(ln1(x)) [n, C]: q | k | v projections, per-head q/k norms, the
+  /// rotation, causal softmax(q kᵀ/√D) v, the output projection.
+  private func attention(_ l: Int, _ x: Tensor, _ run: inout ForwardRun) throws -> Tensor {
+    let c = config, b = weights.blocks[l], n = run.n, T = run.T, C = c.dModel, D = c.dHead
+    let H = c.heads, KV = c.kvHeads
+    func hook(_ s: HookPoint.Site) -> HookPoint { .block(l, s) }
+    let ln1 = try norm(
+      x, weight: b.ln1Weight, bias: b.ln1Bias, scale: hook(.ln1Scale), normalized: hook(.ln1Normalized), &run)
+    var qkv = Tensor(uninitialized: [n, c.qkvWidth])
+    matmulForward(qkv.mutablePointer(), ln1.pointer, b.attnWeight.pointer, b.attnBias.pointer, T: n, C: C, OC: c.qkvWidth)
+    var (q, k, v) = splitHeads(qkv, rows: n)
+    if let qn = b.qNormWeight, let kn = b.kNormWeight {
+      headNorm(&q, weight: qn, rows: n * H)
+      headNorm(&k, weight: kn, rows: n * KV)
+    }
+    try run.pass(hook(.q), &q)
+    try run.pass(hook(.k), &k)
+    try run.pass(hook(.v), &v)
+    if let rotary = run.rotary {
+      rotary.rotate(q.mutablePointer(), rows: n, heads: H, D: D)
+      rotary.rotate(k.mutablePointer(), rows: n, heads: KV, D: D)
+      try run.pass(hook(.rotQ), &q)
+      try run.pass(hook(.rotK), &k)
+    }
+    let (keys, values) = run.keysAndValues(l, k, v)
+    var z = Tensor(uninitialized: [n, H, D])
+    let inputs = AttentionInputs(q: q.pointer, k: keys.pointer, v: values.pointer, geometry: HeadGeometry(c))
+    if run.wants(hook(.attnScores)) || run.wants(hook(.pattern)) {
+      var pattern = Tensor(uninitialized: [H, n, T])
+      do {
+        let pat = pattern.mutablePointer()
+        for h in 0..<H { attentionScores(pat + h * n * T, inputs, head: h, queries: n, T: T) }
+      }
+      try run.pass(hook(.attnScores), &pattern)
+      do {
+        let pat = pattern.mutablePointer()
+        parallelChunks(H, minimumChunk: n >= 64 ? 1 : H) { heads in
+          for h in heads { causalSoftmax(pat + h * n * T, pat + h * n * T, queries: n, T: T) }
+        }
+      }
+      try run.pass(hook(.pattern), &pattern)
+      let zp = z.mutablePointer(), pat = pattern.pointer
+      for h in 0..<H { attentionValues(zp, pattern: pat + h * n * T, inputs, head: h, queries: n, T: T) }
+    } else {
+      fusedCausalAttention(z.mutablePointer(), inputs, queries: n, T: T)
+    }
+    try run.pass(hook(.z), &z)
+    var out = Tensor(uninitialized: [n, C])
+    matmulForward(out.mutablePointer(), z.pointer, b.attnProjWeight.pointer, b.attnProjBias.pointer, T: n, C: c.qWidth, OC: C)
+    try run.pass(hook(.attnOut), &out)
+    return out
+  }
+
+  /// mlp(ln2(x)) [n, C]: gelu(x·W_in) or silu(x·W_gate) ⊙ (x·W_up), then W_out.
+  private func mlp(_ l: Int, _ x: Tensor, _ run: inout ForwardRun) throws -> Tensor {
+    let c = config, b = weights.blocks[l], n = run.n, C = c.dModel, F = c.dMLP
+    func hook(_ s: HookPoint.Site) -> HookPoint { .block(l, s) }
+    let ln2 = try norm(
+      x, weight: b.ln2Weight, bias: b.ln2Bias, scale: hook(.ln2Scale), normalized: hook(.ln2Normalized), &run)
+    var pre = Tensor(uninitialized: [n, F])
+    matmulForward(pre.mutablePointer(), ln2.pointer, b.fcWeight.pointer, b.fcBias.pointer, T: n, C: C, OC: F)
+    try run.pass(hook(.mlpPre), &pre)
+    var post = Tensor(uninitialized: [n, F])
+    if let upWeight = b.upWeight {
+      var up = Tensor(uninitialized: [n, F])
+      matmulForward(up.mutablePointer(), ln2.pointer, upWeight.pointer, nil, T: n, C: C, OC: F)
+      try run.pass(hook(.mlpPreLinear), &up)
+      siluGateForward(post.mutablePointer(), gate: pre.pointer, up: up.pointer, count: n * F)
+    } else {
+      geluForward(post.mutablePointer(), pre.pointer, count: n * F)
+    }
+    try run.pass(hook(.mlpPost), &post)
+    var out = Tensor(uninitialized: [n, C])
+    matmulForward(out.mutablePointer(), post.pointer, b.fcProjWeight.pointer, b.fcProjBias.pointer, T: n, C: F, OC: C)
+    try run.pass(hook(.mlpOut), &out)
+    return out
+  }
+
+  /// Logits of the final norm's output, as asked.
+  private func logits(_ final: Tensor, _ request: LogitsRequest) -> Tensor {
+    let n = final.shape[0], C = config.dModel, V = config.vocabSize
+    switch request {
+    case .all: return unembed(final)
     case .last:
       var out = Tensor(uninitialized: [1, V])
-      unembedForward(out.mutablePointer(), final.pointer + (n - 1) * C, w.lmHead.pointer, T: 1, C: C, V: V)
-      logits = out
-    case .none:
-      logits = Tensor(zeros: [0, V])
+      unembedForward(out.mutablePointer(), final.pointer + (n - 1) * C, weights.lmHead.pointer, T: 1, C: C, V: V)
+      return out
+    case .none: return Tensor(zeros: [0, V])
     }
-    let checkpoint =
-      options.keepCheckpoint
-      ? ForwardCheckpoint(tokens: tokens, keys: keptKeys, values: keptValues, residIn: keptResid) : nil
-    return ForwardResult(tokens: tokens, logits: logits, cache: hooks.cache, firstPosition: p, checkpoint: checkpoint)
+  }
+
+  /// q [n, H, D], k and v [n, KV, D] out of the fused projection [n, Q + 2K].
+  private func splitHeads(_ qkv: Tensor, rows n: Int) -> (Tensor, Tensor, Tensor) {
+    let c = config, W = c.qkvWidth
+    func part(_ offset: Int, _ heads: Int) -> Tensor {
+      var out = Tensor(uninitialized: [n, heads, c.dHead])
+      let width = heads * c.dHead, src = qkv.pointer + offset, dst = out.mutablePointer()
+      for t in 0..<n { (dst + t * width).update(from: src + t * W, count: width) }
+      return out
+    }
+    return (part(0, c.heads), part(c.qWidth, c.kvHeads), part(c.qWidth + c.kvWidth, c.kvHeads))
+  }
+
+  /// RMSNorm over each row of D (Qwen3's q and k norms), in place.
+  private func headNorm(_ x: inout Tensor, weight: Tensor, rows: Int) {
+    let D = config.dHead
+    var mean = [Float](repeating: 0, count: rows), scale = mean
+    let p = x.mutablePointer()
+    layerNormStatistics(p, mean: &mean, scale: &scale, T: rows, C: D, eps: config.normEpsilon, centered: false)
+    layerNormApply(p, p, mean: mean, scale: scale, weight: weight.pointer, bias: nil, T: rows, C: D)
   }
 
   /// Throws unless a pass over `tokens` can start at `resume`.
@@ -308,32 +286,25 @@ extension GPT2Model {
     }
   }
 
-  /// LayerNorm with its scale [T, 1] exposed as a hook point (replacing the
-  /// scale changes the normalisation, as in TransformerLens).
-  private func layerNorm(
-    _ x: Tensor, weight: Tensor, bias: Tensor, scaleHook: HookPoint, pass: (HookPoint, inout Tensor) throws -> Void
+  /// The block's norm (LayerNorm or RMSNorm) with its scale [n, 1] and its
+  /// output as hook points (replacing the scale changes the normalisation, as
+  /// in TransformerLens).
+  func norm(
+    _ x: Tensor, weight: Tensor, bias: Tensor, scale scaleHook: HookPoint, normalized: HookPoint,
+    _ run: inout ForwardRun
   ) throws -> Tensor {
     let T = x.shape[0], C = x.shape[1]
     var mean = [Float](repeating: 0, count: T)
     var scale = Tensor(zeros: [T, 1])
-    layerNormStatistics(x.pointer, mean: &mean, scale: scale.mutablePointer(), T: T, C: C, eps: config.layerNormEpsilon)
-    try pass(scaleHook, &scale)
+    layerNormStatistics(
+      x.pointer, mean: &mean, scale: scale.mutablePointer(), T: T, C: C, eps: config.normEpsilon,
+      centered: config.norm.centered)
+    try run.pass(scaleHook, &scale)
     var out = Tensor(uninitialized: [T, C])
     layerNormApply(
-      out.mutablePointer(), x.pointer, mean: mean, scale: scale.pointer, weight: weight.pointer, bias: bias.pointer,
-      T: T, C: C)
-    return out
-  }
-
-  /// The first `p` rows of `earlier` [≥ p, C] over `rows` [n, C]: a whole
-  /// [p + n, C] value when a resumed pass computed only the last n positions.
-  private func withEarlierRows(_ rows: Tensor, _ earlier: Tensor?, count p: Int) -> Tensor {
-    guard let earlier, p > 0 else { return rows }
-    let n = rows.shape[0], C = rows.shape[1]
-    var out = Tensor(zeros: [p + n, C])
-    let o = out.mutablePointer()
-    o.update(from: earlier.pointer, count: p * C)
-    (o + p * C).update(from: rows.pointer, count: n * C)
+      out.mutablePointer(), x.pointer, mean: mean, scale: scale.pointer, weight: weight.pointer,
+      bias: config.norm.centered ? bias.pointer : nil, T: T, C: C)
+    try run.pass(normalized, &out)
     return out
   }
 
@@ -349,10 +320,13 @@ extension GPT2Model {
     if let l = point.layer, l >= config.layers {
       throw ModelError.unknownHook(point.name, suggestion: "this model has blocks 0...\(config.layers - 1)")
     }
+    guard point.site.exists(in: config) else {
+      throw ModelError.unknownHook(point.name, suggestion: "a \(config.family.displayName) model has no such hook point")
+    }
   }
 }
 
-extension GPT2Model {
+extension TransformerModel {
   /// Logits [T, V] of ln_final outputs x [T, C] (the unembedding alone).
   public func unembed(_ x: Tensor) -> Tensor {
     let T = x.shape[0]

@@ -5,7 +5,7 @@ extension ModelWeights {
   /// Weights from tensors of the shapes `ModelWeights` documents; `lmHead`
   /// defaults to `wte` (tied, as in GPT-2).
   public init(
-    wte: Tensor, wpe: Tensor, blocks: [BlockWeights], lnfWeight: Tensor, lnfBias: Tensor, lmHead: Tensor? = nil
+    wte: Tensor, wpe: Tensor?, blocks: [BlockWeights], lnfWeight: Tensor, lnfBias: Tensor, lmHead: Tensor? = nil
   ) {
     self.wte = wte
     self.wpe = wpe

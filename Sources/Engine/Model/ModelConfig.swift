@@ -1,66 +1,144 @@
 import Foundation
 
-/// The hyperparameters of a GPT-2-family model, read from `config.json`.
+/// The hyperparameters of a decoder-only transformer, read from a Hugging
+/// Face `config.json` or a GGUF file's metadata. Every family is one of these:
+/// the forward and backward passes read the layer options, never the family.
 public struct ModelConfig: Sendable, Equatable {
-  public var layers: Int  // n_layer
-  public var heads: Int  // n_head
-  public var dModel: Int  // n_embd
-  public var dMLP: Int  // n_inner, or 4 * n_embd when null
-  public var context: Int  // n_positions
-  public var vocabSize: Int  // vocab_size
-  public var layerNormEpsilon: Float  // layer_norm_epsilon
-  public var dHead: Int { dModel / heads }
+  public var family: ModelFamily
+  public var layers: Int
+  public var heads: Int  // query heads
+  public var kvHeads: Int  // key/value heads (grouped-query attention when < heads)
+  public var dModel: Int
+  public var dHead: Int
+  public var dMLP: Int
+  public var context: Int
+  public var vocabSize: Int
+  public var norm: NormKind
+  public var normEpsilon: Float
+  public var positions: PositionKind
+  public var mlp: MLPKind
+  /// RMSNorm over each head's q and k before the rotation (Qwen3).
+  public var qkNorm: Bool
+  public var tiedEmbeddings: Bool
+  /// Attention sees only this many keys back (Mistral); tdb refuses longer prompts.
+  public var slidingWindow: Int?
 
   public init(
-    layers: Int, heads: Int, dModel: Int, dMLP: Int? = nil, context: Int, vocabSize: Int, layerNormEpsilon: Float = 1e-5
+    family: ModelFamily = .gpt2, layers: Int, heads: Int, kvHeads: Int? = nil, dModel: Int, dHead: Int? = nil,
+    dMLP: Int? = nil, context: Int, vocabSize: Int, norm: NormKind = .layerNorm, normEpsilon: Float = 1e-5,
+    positions: PositionKind = .learned, mlp: MLPKind = .gelu, qkNorm: Bool = false, tiedEmbeddings: Bool = true,
+    slidingWindow: Int? = nil
   ) {
+    self.family = family
     self.layers = layers
     self.heads = heads
+    self.kvHeads = kvHeads ?? heads
     self.dModel = dModel
+    self.dHead = dHead ?? dModel / max(heads, 1)
     self.dMLP = dMLP ?? 4 * dModel
     self.context = context
     self.vocabSize = vocabSize
-    self.layerNormEpsilon = layerNormEpsilon
+    self.norm = norm
+    self.normEpsilon = normEpsilon
+    self.positions = positions
+    self.mlp = mlp
+    self.qkNorm = qkNorm
+    self.tiedEmbeddings = tiedEmbeddings
+    self.slidingWindow = slidingWindow
   }
 
-  /// Parses a Hugging Face GPT-2 `config.json`.
-  public init(url: URL) throws {
-    let path = url.path
-    guard let data = FileManager.default.contents(atPath: path) else { throw ModelError.missingFile(path) }
-    guard let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-      throw ModelError.badConfig(path, "not a JSON object")
+  /// Width of the query projection (heads · d_head) and of keys and values.
+  public var qWidth: Int { heads * dHead }
+  public var kvWidth: Int { kvHeads * dHead }
+  /// The fused projection's columns: q | k | v.
+  public var qkvWidth: Int { qWidth + 2 * kvWidth }
+  /// The key/value head query head `h` reads.
+  public func kvHead(of h: Int) -> Int { h / (heads / kvHeads) }
+  /// Column of the fused q|k|v projection where head h's value starts.
+  public func valueColumn(head h: Int) -> Int { qWidth + kvWidth + kvHead(of: h) * dHead }
+
+  /// Checks the sizes fit together; `source` names the file for the error.
+  func validated(_ source: String) throws -> ModelConfig {
+    guard layers > 0, heads > 0, kvHeads > 0, dModel > 0, dHead > 0, dMLP > 0, context > 0, vocabSize > 0 else {
+      throw ModelError.badConfig(source, "every size must be positive")
     }
-    func int(_ key: String, _ alternatives: String...) throws -> Int {
-      for k in [key] + alternatives { if let n = json[k] as? NSNumber { return n.intValue } }
-      throw ModelError.badConfig(path, "missing \"\(key)\"")
+    guard heads % kvHeads == 0 else {
+      throw ModelError.badConfig(source, "\(heads) query heads cannot share \(kvHeads) key/value heads evenly")
     }
-    let activation = (json["activation_function"] as? String) ?? "gelu_new"
-    guard ["gelu_new", "gelu_pytorch_tanh"].contains(activation) else {
-      throw ModelError.badConfig(
-        path, "activation_function \"\(activation)\" is not supported (tdb implements gelu_new)")
+    if case .rotary(let r) = positions, r.dimensions % 2 != 0 || r.dimensions > dHead {
+      throw ModelError.badConfig(source, "rotary dimension \(r.dimensions) must be even and at most d_head \(dHead)")
     }
-    if let type = json["model_type"] as? String, type != "gpt2" {
-      throw ModelError.badConfig(path, "model_type \"\(type)\" is not gpt2")
-    }
-    for flag in ["scale_attn_by_inverse_layer_idx", "reorder_and_upcast_attn"] where (json[flag] as? Bool) == true {
-      throw ModelError.badConfig(path, "\(flag) = true is not supported")
-    }
-    self.init(
-      layers: try int("n_layer", "num_hidden_layers"), heads: try int("n_head", "num_attention_heads"),
-      dModel: try int("n_embd", "hidden_size"), dMLP: (json["n_inner"] as? NSNumber)?.intValue,
-      context: try int("n_positions", "n_ctx"), vocabSize: try int("vocab_size"),
-      layerNormEpsilon: (json["layer_norm_epsilon"] as? NSNumber)?.floatValue ?? 1e-5)
-    guard layers > 0, heads > 0, dModel > 0, dModel % heads == 0, context > 0, vocabSize > 0, dMLP > 0 else {
-      throw ModelError.badConfig(path, "n_embd must be a positive multiple of n_head and all sizes positive")
+    return self
+  }
+}
+
+/// The architectures tdb runs, as `config.json` names them.
+public enum ModelFamily: String, Sendable, CaseIterable {
+  case gpt2, llama, mistral, qwen2, qwen3
+
+  public var displayName: String {
+    switch self {
+    case .gpt2: "GPT-2"
+    case .llama: "Llama"
+    case .mistral: "Mistral"
+    case .qwen2: "Qwen2"
+    case .qwen3: "Qwen3"
     }
   }
+}
+
+public enum NormKind: String, Sendable {
+  /// (x - mean) / sqrt(var + eps) · w + b
+  case layerNorm
+  /// x / sqrt(mean(x²) + eps) · w
+  case rmsNorm
+
+  /// Whether the mean is subtracted.
+  var centered: Bool { self == .layerNorm }
+}
+
+public enum PositionKind: Sendable, Equatable {
+  /// A learned position embedding added to the token embedding (GPT-2).
+  case learned
+  /// Rotary embeddings on q and k (rotate-half layout, as Hugging Face's Llama).
+  case rotary(RotaryConfig)
+}
+
+public struct RotaryConfig: Sendable, Equatable {
+  public var theta: Double
+  /// How many of each head's dimensions rotate (the first ones).
+  public var dimensions: Int
+  public var scaling: RotaryScaling
+
+  public init(theta: Double, dimensions: Int, scaling: RotaryScaling = .none) {
+    self.theta = theta
+    self.dimensions = dimensions
+    self.scaling = scaling
+  }
+}
+
+public enum RotaryScaling: Sendable, Equatable {
+  case none
+  /// Positions divided by `factor` (rope_type "linear").
+  case linear(factor: Double)
+  /// Llama 3's frequency-dependent scaling (rope_type "llama3").
+  case llama3(factor: Double, lowFrequencyFactor: Double, highFrequencyFactor: Double, originalContext: Int)
+}
+
+public enum MLPKind: String, Sendable {
+  /// gelu_new(x · W_in + b) · W_out + b (GPT-2).
+  case gelu
+  /// (silu(x · W_gate) ⊙ (x · W_up)) · W_down (SwiGLU: Llama, Mistral, Qwen).
+  case gatedSiLU
 }
 
 /// Errors loading or running a model; one line each.
 public enum ModelError: Error, CustomStringConvertible, Equatable {
   case missingFile(String)
   case badConfig(String, String)
+  case unsupportedArchitecture(String, file: String)
   case promptTooLong(tokens: Int, context: Int)
+  case beyondSlidingWindow(tokens: Int, window: Int)
   case emptyPrompt
   case tokenOutOfRange(Int, vocab: Int)
   case unknownHook(String, suggestion: String?)
@@ -71,9 +149,14 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
   public var description: String {
     switch self {
     case .missingFile(let p):
-      "no such file '\(p)'; --model expects a Hugging Face GPT-2 folder (config.json, model.safetensors, vocab.json, merges.txt)"
+      "no such file '\(p)'; --model expects a Hugging Face folder (config.json, model.safetensors, tokenizer.json or vocab.json + merges.txt), a .gguf file, or a built-in name (tdb-demo, smollm2)"
     case .badConfig(let p, let why): "'\(p)': \(why)"
+    case .unsupportedArchitecture(let name, let file):
+      "'\(file)': the architecture '\(name)' is not supported; tdb runs "
+        + ModelFamily.allCases.map(\.rawValue).joined(separator: ", ")
     case .promptTooLong(let n, let ctx): "the prompt is \(n) tokens but the model's context is \(ctx); shorten it"
+    case .beyondSlidingWindow(let n, let w):
+      "the prompt is \(n) tokens but this model attends only \(w) tokens back (sliding window), which tdb does not implement; shorten it to \(w)"
     case .emptyPrompt: "the prompt has no tokens"
     case .tokenOutOfRange(let id, let vocab): "token id \(id) is outside the vocabulary (0..<\(vocab))"
     case .unknownHook(let name, let hint): "unknown hook point '\(name)'" + (hint.map { ": \($0)" } ?? "")

@@ -1,34 +1,52 @@
+import CBLAS
 import Foundation
 
-/// The parameters of one transformer block, shapes in comments (C = d_model,
-/// F = d_mlp). Conv1D weights are stored [in, out] as in Hugging Face GPT-2.
+/// The parameters of one transformer block, in one layout for every family
+/// (C = d_model, F = d_mlp, Q = heads · d_head, K = kv heads · d_head).
+/// Matrices are stored [in, out] (GPT-2's Conv1D layout); Hugging Face
+/// `nn.Linear` weights [out, in] are transposed on load. A family without a
+/// bias has zeros there, so every later computation reads one layout.
 public struct BlockWeights: Sendable {
   public var ln1Weight, ln1Bias: Tensor  // [C]
-  public var attnWeight: Tensor  // [C, 3C]  c_attn: q | k | v
-  public var attnBias: Tensor  // [3C]
-  public var attnProjWeight: Tensor  // [C, C]  c_proj
+  public var attnWeight: Tensor  // [C, Q + 2K]  q | k | v
+  public var attnBias: Tensor  // [Q + 2K]
+  public var attnProjWeight: Tensor  // [Q, C]  output projection
   public var attnProjBias: Tensor  // [C]
   public var ln2Weight, ln2Bias: Tensor  // [C]
-  public var fcWeight: Tensor  // [C, F]
+  public var fcWeight: Tensor  // [C, F]  c_fc, or the gate of a gated MLP
   public var fcBias: Tensor  // [F]
-  public var fcProjWeight: Tensor  // [F, C]
+  public var fcProjWeight: Tensor  // [F, C]  c_proj / down_proj
   public var fcProjBias: Tensor  // [C]
+  /// A gated MLP's up projection [C, F] (nil for GPT-2's MLP).
+  public var upWeight: Tensor? = nil
+  /// Qwen3's RMSNorm weights over each head's q and k [D].
+  public var qNormWeight: Tensor? = nil
+  public var kNormWeight: Tensor? = nil
 }
 
-/// All parameters of a GPT-2 model (llm.c's ParameterTensors, one block per layer).
+/// All parameters of a model (llm.c's ParameterTensors, one block per layer).
 public struct ModelWeights: Sendable {
   public var wte: Tensor  // [V, C] token embedding
-  public var wpe: Tensor  // [T, C] position embedding
+  /// [T, C] learned position embedding; nil for rotary models.
+  public var wpe: Tensor?
   public var blocks: [BlockWeights]
   public var lnfWeight, lnfBias: Tensor  // [C]
   /// Unembedding [V, C]; the same memory as `wte` when tied.
   public var lmHead: Tensor
 
-  /// Reads every tensor with its expected shape; names with or without the
-  /// `transformer.` prefix.
-  public init(checkpoint: Checkpoint, config c: ModelConfig) throws {
-    let prefix = checkpoint.names.contains { $0.hasPrefix("transformer.") } ? "transformer." : ""
-    func t(_ name: String, _ shape: [Int]) throws -> Tensor { try checkpoint.tensor(prefix + name, shape: shape) }
+  /// Reads every tensor with its expected shape, by the names of the
+  /// configuration's family.
+  public init(source: any WeightSource, config c: ModelConfig) throws {
+    switch c.family {
+    case .gpt2: try self.init(gpt2: source, config: c)
+    default: try self.init(llama: source, config: c)
+    }
+  }
+
+  /// Hugging Face GPT-2 names, with or without the `transformer.` prefix.
+  private init(gpt2 source: any WeightSource, config c: ModelConfig) throws {
+    let prefix = source.names.contains { $0.hasPrefix("transformer.") } ? "transformer." : ""
+    func t(_ name: String, _ shape: [Int]) throws -> Tensor { try source.tensor(prefix + name, shape: shape) }
     let C = c.dModel, F = c.dMLP
     wte = try t("wte.weight", [c.vocabSize, C])
     wpe = try t("wpe.weight", [c.context, C])
@@ -44,6 +62,80 @@ public struct ModelWeights: Sendable {
     }
     lnfWeight = try t("ln_f.weight", [C])
     lnfBias = try t("ln_f.bias", [C])
-    lmHead = checkpoint.has("lm_head.weight") ? try checkpoint.tensor("lm_head.weight", shape: [c.vocabSize, C]) : wte
+    lmHead = source.has("lm_head.weight") ? try source.tensor("lm_head.weight", shape: [c.vocabSize, C]) : wte
   }
+
+  /// Hugging Face Llama names (`model.layers.N.self_attn.q_proj.weight` ...),
+  /// shared by Mistral and Qwen; biases where the file has them.
+  private init(llama source: any WeightSource, config c: ModelConfig) throws {
+    let C = c.dModel, F = c.dMLP, D = c.dHead, Q = c.qWidth, K = c.kvWidth
+    func t(_ name: String, _ shape: [Int]) throws -> Tensor { try source.tensor(name, shape: shape) }
+    func bias(_ name: String, _ width: Int) throws -> Tensor {
+      source.has(name) ? try t(name, [width]) : Tensor(zeros: [width])
+    }
+    wte = try t("model.embed_tokens.weight", [c.vocabSize, C])
+    wpe = nil
+    blocks = try (0..<c.layers).map { l in
+      let p = "model.layers.\(l)."
+      let q = try t(p + "self_attn.q_proj.weight", [Q, C]), k = try t(p + "self_attn.k_proj.weight", [K, C])
+      let v = try t(p + "self_attn.v_proj.weight", [K, C])
+      let qkvBias = [
+        try bias(p + "self_attn.q_proj.bias", Q), try bias(p + "self_attn.k_proj.bias", K),
+        try bias(p + "self_attn.v_proj.bias", K),
+      ]
+      return BlockWeights(
+        ln1Weight: try t(p + "input_layernorm.weight", [C]), ln1Bias: Tensor(zeros: [C]),
+        attnWeight: inputMajor([q, k, v]), attnBias: concatenated(qkvBias),
+        attnProjWeight: inputMajor([try t(p + "self_attn.o_proj.weight", [C, Q])]),
+        attnProjBias: try bias(p + "self_attn.o_proj.bias", C),
+        ln2Weight: try t(p + "post_attention_layernorm.weight", [C]), ln2Bias: Tensor(zeros: [C]),
+        fcWeight: inputMajor([try t(p + "mlp.gate_proj.weight", [F, C])]), fcBias: try bias(p + "mlp.gate_proj.bias", F),
+        fcProjWeight: inputMajor([try t(p + "mlp.down_proj.weight", [C, F])]),
+        fcProjBias: try bias(p + "mlp.down_proj.bias", C),
+        upWeight: inputMajor([try t(p + "mlp.up_proj.weight", [F, C])]),
+        qNormWeight: c.qkNorm ? try t(p + "self_attn.q_norm.weight", [D]) : nil,
+        kNormWeight: c.qkNorm ? try t(p + "self_attn.k_norm.weight", [D]) : nil)
+    }
+    lnfWeight = try t("model.norm.weight", [C])
+    lnfBias = Tensor(zeros: [C])
+    lmHead = !c.tiedEmbeddings && source.has("lm_head.weight") ? try t("lm_head.weight", [c.vocabSize, C]) : wte
+  }
+}
+
+/// Where weights come from: a safetensors checkpoint or a GGUF file, each
+/// giving fp32 tensors by Hugging Face name.
+public protocol WeightSource {
+  var names: [String] { get }
+  func has(_ name: String) -> Bool
+  /// A tensor that must exist with exactly `shape`, as fp32.
+  func tensor(_ name: String, shape: [Int]) throws -> Tensor
+}
+
+extension Checkpoint: WeightSource {}
+
+/// Linear weights [out_i, in] side by side as one [in, Σ out_i] matrix.
+func inputMajor(_ parts: [Tensor]) -> Tensor {
+  let inWidth = parts[0].shape[1], total = parts.map { $0.shape[0] }.reduce(0, +)
+  var out = Tensor(uninitialized: [inWidth, total])
+  let o = out.mutablePointer()
+  var column = 0
+  for part in parts {
+    let rows = part.shape[0]
+    cblas_somatcopy(
+      CblasRowMajor, CblasTrans, Int32(rows), Int32(inWidth), 1, part.pointer, Int32(inWidth), o + column,
+      Int32(total))
+    column += rows
+  }
+  return out
+}
+
+/// Vectors end to end.
+func concatenated(_ parts: [Tensor]) -> Tensor {
+  var out = Tensor(uninitialized: [parts.map(\.count).reduce(0, +)])
+  var at = out.mutablePointer()
+  for p in parts {
+    at.update(from: p.pointer, count: p.count)
+    at += p.count
+  }
+  return out
 }

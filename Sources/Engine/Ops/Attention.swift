@@ -5,20 +5,34 @@ import Foundation
 // keys 0...T-n+i. A whole forward pass has n == T; a pass resumed from a
 // checkpoint computes only its last rows against the checkpoint's keys.
 
+/// The q, k and v an attention layer reads: queries of the computed
+/// positions [n, H·D], keys and values of every position [T, KV·D]; query
+/// head h reads key/value head h / (H / KV) (grouped-query attention).
+struct AttentionInputs {
+  let q: UnsafePointer<Float>
+  let k: UnsafePointer<Float>
+  let v: UnsafePointer<Float>
+  let geometry: HeadGeometry
+
+  var heads: Int { geometry.heads }
+  var D: Int { geometry.D }
+  var qStride: Int { geometry.qStride }
+  var kvStride: Int { geometry.kvStride }
+  func kvOffset(_ h: Int) -> Int { geometry.kvOffset(h) }
+}
+
 /// Scaled, causally masked attention scores for one head:
 /// scores[n, T] = q_h · k_hᵀ / √D, with -inf where a key comes after its query.
-/// `qkv` is [T, 3C] (q | k | v, heads side by side inside each third).
 func attentionScores(
-  _ scores: UnsafeMutablePointer<Float>, qkv: UnsafePointer<Float>, head h: Int, queries n: Int, T: Int, C: Int,
-  D: Int
+  _ scores: UnsafeMutablePointer<Float>, _ a: AttentionInputs, head h: Int, queries n: Int, T: Int
 ) {
-  let k = qkv + C + h * D
+  let D = a.D, k = a.k + a.kvOffset(h)
   for rows in causalBlocks(n) {
     // Keys after the block's last query are masked: leave them out of the product.
-    let q = qkv + (T - n + rows.lowerBound) * 3 * C + h * D
+    let q = a.q + rows.lowerBound * a.qStride + h * D
     gemm(
-      transB: true, M: rows.count, N: T - n + rows.upperBound, K: D, alpha: 1 / Float(D).squareRoot(), q, lda: 3 * C,
-      k, ldb: 3 * C, scores + rows.lowerBound * T, ldc: T)
+      transB: true, M: rows.count, N: T - n + rows.upperBound, K: D, alpha: 1 / Float(D).squareRoot(), q,
+      lda: a.qStride, k, ldb: a.kvStride, scores + rows.lowerBound * T, ldc: T)
   }
   for i in 0..<n {
     let row = scores + i * T
@@ -53,26 +67,24 @@ func causalSoftmaxRow(_ p: UnsafeMutablePointer<Float>, _ s: UnsafePointer<Float
   for j in (last + 1)..<max(length, last + 1) { p[j] = 0 }
 }
 
-/// z[n, C] for every head without keeping the pattern: per head and block of
-/// queries, scores, softmax and values go through one block-sized buffer
+/// z[n, H·D] for every head without keeping the pattern: per head and block
+/// of queries, scores, softmax and values go through one block-sized buffer
 /// that stays in cache, where a [H, n, T] pattern of a long prompt would be
 /// written and read back from memory three times. Used when no hook reads or
 /// changes the scores or the pattern.
-func fusedCausalAttention(
-  _ z: UnsafeMutablePointer<Float>, qkv: UnsafePointer<Float>, heads H: Int, queries n: Int, T: Int, C: Int, D: Int
-) {
+func fusedCausalAttention(_ z: UnsafeMutablePointer<Float>, _ a: AttentionInputs, queries n: Int, T: Int) {
   let blocks = causalBlocks(n)
-  let offset = T - n, scale = 1 / Float(D).squareRoot()
+  let offset = T - n, D = a.D, scale = 1 / Float(D).squareRoot()
   let buffer = UnsafeMutablePointer<Float>.allocate(capacity: blocks[0].count * T)
   defer { buffer.deallocate() }
-  for h in 0..<H {
+  for h in 0..<a.heads {
     for rows in blocks {
       // Scores of this block's queries against the keys they can see, [rows, keys].
       let keys = offset + rows.upperBound
-      let q = qkv + (offset + rows.lowerBound) * 3 * C + h * D
+      let q = a.q + rows.lowerBound * a.qStride + h * D
       gemm(
-        transB: true, M: rows.count, N: keys, K: D, alpha: scale, q, lda: 3 * C, qkv + C + h * D, ldb: 3 * C, buffer,
-        ldc: keys)
+        transB: true, M: rows.count, N: keys, K: D, alpha: scale, q, lda: a.qStride, a.k + a.kvOffset(h),
+        ldb: a.kvStride, buffer, ldc: keys)
       parallelChunks(rows.count, minimumChunk: 32) { part in
         for i in part {
           let row = buffer + i * keys
@@ -80,21 +92,21 @@ func fusedCausalAttention(
         }
       }
       gemm(
-        M: rows.count, N: D, K: keys, buffer, lda: keys, qkv + 2 * C + h * D, ldb: 3 * C,
-        z + rows.lowerBound * C + h * D, ldc: C)
+        M: rows.count, N: D, K: keys, buffer, lda: keys, a.v + a.kvOffset(h), ldb: a.kvStride,
+        z + rows.lowerBound * a.qStride + h * D, ldc: a.qStride)
     }
   }
 }
 
-/// z_h[n, D] = pattern_h[n, T] · v_h[T, D], written into z[n, C] at the head's columns.
+/// z_h[n, D] = pattern_h[n, T] · v_h[T, D], written into z[n, H·D] at the head's columns.
 func attentionValues(
-  _ z: UnsafeMutablePointer<Float>, pattern: UnsafePointer<Float>, qkv: UnsafePointer<Float>, head h: Int,
-  queries n: Int, T: Int, C: Int, D: Int
+  _ z: UnsafeMutablePointer<Float>, pattern: UnsafePointer<Float>, _ a: AttentionInputs, head h: Int,
+  queries n: Int, T: Int
 ) {
   for rows in causalBlocks(n) {
     gemm(
-      M: rows.count, N: D, K: T - n + rows.upperBound, pattern + rows.lowerBound * T, lda: T, qkv + 2 * C + h * D,
-      ldb: 3 * C, z + rows.lowerBound * C + h * D, ldc: C)
+      M: rows.count, N: a.D, K: T - n + rows.upperBound, pattern + rows.lowerBound * T, lda: T,
+      a.v + a.kvOffset(h), ldb: a.kvStride, z + rows.lowerBound * a.qStride + h * a.D, ldc: a.qStride)
   }
 }
 

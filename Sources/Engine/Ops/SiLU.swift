@@ -1,0 +1,29 @@
+import Foundation
+
+/// The gated MLP's activation: out[N] = silu(gate) · up, silu(x) = x / (1 + e^{-x}).
+func siluGateForward(
+  _ out: UnsafeMutablePointer<Float>, gate: UnsafePointer<Float>, up: UnsafePointer<Float>, count N: Int
+) {
+  parallelChunks(N, minimumChunk: 16_384) { range in
+    for i in range {
+      let x = gate[i]
+      out[i] = x / (1 + expf(-x)) * up[i]
+    }
+  }
+}
+
+/// Backward of out = silu(gate) · up, σ = 1 / (1 + e^{-gate}):
+///   dgate = dout · up · σ · (1 + gate · (1 - σ))
+///   dup   = dout · silu(gate)
+func siluGateBackward(
+  dgate: UnsafeMutablePointer<Float>, dup: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+  gate: UnsafePointer<Float>, up: UnsafePointer<Float>, count N: Int
+) {
+  parallelChunks(N, minimumChunk: 16_384) { range in
+    for i in range {
+      let x = gate[i], sigma = 1 / (1 + expf(-x))
+      dgate[i] = dout[i] * up[i] * sigma * (1 + x * (1 - sigma))
+      dup[i] = dout[i] * x * sigma
+    }
+  }
+}
