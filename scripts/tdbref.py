@@ -294,3 +294,84 @@ def finite_difference_checks(model64, tokens, ab, grads32, checks, h=1e-5):
         print(f"    FD {name}{list(idx)}: finite-diff(f64) {fd:+.6e}  autograd(f32) {g:+.6e}  rel {rel:.1e}")
     R.exact = True
     return worst
+
+
+# ---------------------------------------------------------------- SmolLM2
+
+SMOLLM2_DIR = "/work/shared/models/smollm2-135m"
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+SMOLLM2_PROMPTS = [
+    "When Mary and John went to the store, John gave a drink to",
+    "The Eiffel Tower is in the city of",
+    "The capital of France is",
+    "Alice was beginning to get very tired of sitting by her sister on the bank, and of having "
+    "nothing to do: once or twice she had peeped into the book her sister was reading, but it had",
+]
+SMOLLM2_BLOCKS = [0, 10, 29]
+
+
+def load_smollm2_gguf():
+    from transformers import AutoModelForCausalLM
+    return AutoModelForCausalLM.from_pretrained(SMOLLM2_DIR, gguf_file=SMOLLM2_GGUF, dtype=torch.float32,
+                                                attn_implementation="eager").eval()
+
+
+def write_smollm2_reference(model, out_path, fd=True):
+    """Reference values of a SmolLM2 model (fp32) into out_path; see
+    Tests/Fixtures/smollm2/README.md."""
+    from safetensors.torch import save_file
+    from tokenizers import Tokenizer
+    import json
+
+    tok = Tokenizer.from_file(f"{SMOLLM2_DIR}/hf-tokenizer/tokenizer.json")
+    one = lambda s: tok.encode(s).ids[0]
+    mary, john, paris, london = one(" Mary"), one(" John"), one(" Paris"), one(" London")
+    V = model.config.vocab_size
+    g = torch.Generator().manual_seed(11)
+    special = [mary, john, paris, london]
+    cols = [c for c in torch.randperm(V, generator=g).tolist() if c not in special][:512 - len(special)]
+    cols = torch.tensor(sorted(cols + special), dtype=torch.int64)
+    hooked = copy.deepcopy(model)
+    attach(hooked)
+    names = hook_names(hooked.config, SMOLLM2_BLOCKS)
+    ref = {"logit_columns": cols, "metric": torch.tensor([mary, john], dtype=torch.int64)}
+    for i, text in enumerate(SMOLLM2_PROMPTS):
+        toks = tok.encode(text).ids
+        with torch.no_grad():
+            want = model(input_ids=torch.tensor([toks]), use_cache=False).logits[0]
+        logits, vals, grads, metric = forward(hooked, toks, (mary, john) if i == 0 else None)
+        diff = (logits - want).abs().max().item()
+        top = tok.decode([int(logits[-1].argmax())])
+        print(f"  p{i} T={len(toks)} top {top!r}  |hooked - eager| = {diff:.2e}")
+        assert diff == 0.0
+        ref[f"p{i}.tokens"] = torch.tensor(toks, dtype=torch.int64)
+        ref[f"p{i}.last_logits"] = logits[-1].contiguous()
+        ref[f"p{i}.logits"] = logits[:, cols].contiguous()
+        for n in names:
+            ref[f"p{i}.{n}"] = vals[n].contiguous()
+        if i == 0:
+            ref["p0.logitdiff"] = torch.tensor([metric], dtype=torch.float32)
+            for n in ["blocks.0.hook_resid_pre", "blocks.10.hook_resid_pre", "blocks.29.hook_resid_pre",
+                      "blocks.10.attn.hook_z"]:
+                ref[f"p0.grad.{n}"] = grads[n].contiguous()
+            R.ablate = (10, 2, len(toks) - 1)
+            abl = metric_of(hooked, toks, (mary, john))
+            R.ablate = None
+            ref["p0.ablated_L10H2_logitdiff"] = torch.tensor([abl], dtype=torch.float32)
+            print(f"  p0 logit(' Mary') - logit(' John') = {metric:+.5f}; with L10H2 zeroed at the last position {abl:+.5f}")
+            if fd:
+                m64 = fd_model(hooked)
+                T = len(toks)
+                worst = finite_difference_checks(m64, toks, (mary, john), grads, [
+                    ("blocks.10.attn.hook_z", (T - 1, 2, 5)),
+                    ("blocks.10.hook_resid_pre", (T - 3, 100)),
+                    ("blocks.29.hook_resid_pre", (T - 1, 7)),
+                    ("blocks.0.hook_resid_pre", (T - 6, 300))], h=1e-4)
+                del m64
+                print(f"  worst FD relative error {worst:.1e}")
+    ref = {k: (v.to(torch.float32) if v.is_floating_point() else v) for k, v in ref.items()}
+    save_file(ref, out_path, metadata={"prompts": json.dumps(SMOLLM2_PROMPTS),
+                                       "metric": "logits[T-1, metric[0]] - logits[T-1, metric[1]] (' Mary' - ' John')",
+                                       "blocks": json.dumps(SMOLLM2_BLOCKS)})
+    import os
+    print(f"  wrote {out_path} ({os.path.getsize(out_path) / 1e6:.1f} MB)")
