@@ -124,7 +124,7 @@ def main():
     tokdir = os.path.join(OUT, "tokenizer")
     os.makedirs(tokdir, exist_ok=True)
     for f in ("tokenizer.json", "tokenizer_config.json"):
-        shutil.copy(os.path.join(TOK_DIR, f), os.path.join(tokdir, f))
+        shutil.copyfile(os.path.join(TOK_DIR, f), os.path.join(tokdir, f))
     tok = Tokenizer.from_file(os.path.join(TOK_DIR, "tokenizer.json"))
     prompts = [tok.encode(p).ids for p in PROMPTS]
     a, b = tok.encode(" Mary").ids[0], tok.encode(" John").ids[0]
