@@ -84,7 +84,6 @@ if "--check" in sys.argv:
     from transformers import AutoModelForCausalLM
     t0 = time.time()
     model = AutoModelForCausalLM.from_pretrained(out, dtype=torch.bfloat16, attn_implementation="eager").eval()
-    missing = [k for k, _ in model.named_parameters() if k != "lm_head.weight"]
     assert model.lm_head.weight.data_ptr() == model.model.embed_tokens.weight.data_ptr(), "lm_head not tied"
     tok = Tokenizer.from_file(os.path.join(out, "tokenizer.json"))
     ids = tok.encode("When Mary and John went to the store, John gave a drink to").ids
