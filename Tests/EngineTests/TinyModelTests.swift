@@ -1,0 +1,144 @@
+import XCTest
+
+@testable import Engine
+
+/// Random-weight models of every family, made and measured by Hugging Face
+/// transformers (scripts/make-tiny-models.py): every hook value, the logits
+/// and the gradients of a logit difference, on three prompts each.
+final class TinyModelTests: XCTestCase {
+  static let families = ["gpt2", "llama", "llama3", "mistral", "qwen2", "qwen3"]
+  let folder = repoRoot.appendingPathComponent("Tests/Fixtures/tiny-models")
+
+  /// The model of `name`, with the demo model's tokenizer standing in (the
+  /// references are token ids, so the tokenizer plays no part).
+  func model(_ name: String) throws -> (TransformerModel, SafeTensorsFile) {
+    let dir = folder.appendingPathComponent(name)
+    let config = try ModelConfig(url: dir.appendingPathComponent("config.json"))
+    let weights = try ModelWeights(source: try Checkpoint(folder: dir), config: config)
+    let reference = try SafeTensorsFile(url: dir.appendingPathComponent("reference.safetensors"))
+    return (TransformerModel(config: config, weights: weights, tokenizer: demoModel.tokenizer), reference)
+  }
+
+  func logitColumns(_ logits: Tensor, _ columns: [Int]) -> Tensor {
+    let T = logits.shape[0], V = logits.shape[1]
+    return Tensor(shape: [T, columns.count], scalars: (0..<T).flatMap { t in columns.map { logits.pointer[t * V + $0] } })
+  }
+
+  func testConfigurationsAreRead() throws {
+    let expected: [String: (ModelFamily, Int, Int, Int, Bool)] = [
+      "gpt2": (.gpt2, 4, 4, 8, true), "llama": (.llama, 4, 2, 8, false), "llama3": (.llama, 4, 4, 8, true),
+      "mistral": (.mistral, 4, 1, 8, true), "qwen2": (.qwen2, 4, 2, 8, true), "qwen3": (.qwen3, 4, 2, 16, false),
+    ]
+    for name in Self.families {
+      let (m, _) = try model(name)
+      let (family, heads, kv, dHead, tied) = expected[name]!
+      XCTAssertEqual(m.config.family, family, name)
+      XCTAssertEqual([m.config.heads, m.config.kvHeads, m.config.dHead], [heads, kv, dHead], name)
+      XCTAssertEqual(m.config.tiedEmbeddings || family == .gpt2, tied, name)
+    }
+    let (llama3, _) = try model("llama3")
+    guard case .rotary(let r) = llama3.config.positions, case .llama3(let factor, _, _, let original) = r.scaling else {
+      return XCTFail("llama3 rope scaling not read")
+    }
+    XCTAssertEqual(factor, 8)
+    XCTAssertEqual(original, 16)
+  }
+
+  func testEveryHookValueAndLogitsMatchTransformers() throws {
+    for name in Self.families {
+      let (m, ref) = try model(name)
+      let columns = try ref.integers("logit_columns")
+      for k in 0..<3 {
+        let tokens = try ref.integers("p\(k).tokens")
+        let r = try m.forward(tokens, options: ForwardOptions(cache: .all))
+        assertClose(logitColumns(r.logits, columns), try ref.tensor("p\(k).logits"), tolerance: 1e-4, "\(name) p\(k) logits")
+        var checked = 0
+        for key in ref.names where key.hasPrefix("p\(k).") && !key.hasPrefix("p\(k).grad.") {
+          let hookName = String(key.dropFirst("p\(k).".count))
+          guard let point = HookPoint(name: hookName) else { continue }
+          let mine = try XCTUnwrap(r.cache[point], "\(name): no \(hookName)")
+          assertClose(mine, try ref.tensor(key), tolerance: 1e-4, "\(name) p\(k) \(hookName)")
+          checked += 1
+        }
+        XCTAssertEqual(checked, HookPoint.all(config: m.config).count, "\(name): every hook point checked")
+      }
+    }
+  }
+
+  func testGradientsOfALogitDifferenceMatchAutograd() throws {
+    for name in Self.families {
+      let (m, ref) = try model(name)
+      let metric = try ref.integers("metric")
+      for k in 0..<3 {
+        let tokens = try ref.integers("p\(k).tokens")
+        let r = try m.gradients(tokens, metric: .logitDifference(position: -1, target: metric[0], distractor: metric[1]))
+        var checked = 0
+        for key in ref.names where key.hasPrefix("p\(k).grad.") {
+          let hookName = String(key.dropFirst("p\(k).grad.".count))
+          let point = try XCTUnwrap(HookPoint(name: hookName), hookName)
+          let mine = try XCTUnwrap(r.gradients[point], "\(name): no gradient for \(hookName)")
+          assertClose(mine, try ref.tensor(key), tolerance: 1e-3, "\(name) p\(k) grad \(hookName)")
+          checked += 1
+        }
+        XCTAssertEqual(checked, HookPoint.all(config: m.config).count, "\(name): every gradient checked")
+      }
+    }
+  }
+
+  func testAHeadAblatedAtTheLastPositionMatchesPyTorch() throws {
+    for name in Self.families {
+      let (m, ref) = try model(name)
+      let metric = try ref.integers("metric")
+      for k in 0..<3 {
+        let tokens = try ref.integers("p\(k).tokens")
+        let D = m.config.dHead, H = m.config.heads
+        let ablate = Intervention(hook: .block(1, .z), label: "ablate L1H1 --pos -1", rows: .local([-1])) { z, T in
+          let p = z.mutablePointer() + ((T - 1) * H + 1) * D
+          for i in 0..<D { p[i] = 0 }
+        }
+        let r = try m.forward(tokens, options: ForwardOptions(interventions: [ablate], logits: .last))
+        let diff = r.logits.pointer[metric[0]] - r.logits.pointer[metric[1]]
+        let expected = try ref.tensor("p\(k).ablated_logitdiff").scalars[0]
+        XCTAssertEqual(diff, expected, accuracy: 1e-4 * max(1, abs(expected)), "\(name) p\(k)")
+      }
+    }
+  }
+
+  func testResumedPassesEqualWholePassesOnRotaryModels() throws {
+    for name in ["llama", "qwen3"] {
+      let (m, ref) = try model(name)
+      let tokens = try ref.integers("p2.tokens")
+      var keep = ForwardOptions()
+      keep.keepCheckpoint = true
+      let base = try m.forward(tokens, options: keep)
+      let steer = Intervention(hook: .block(1, .residPre), label: "steer", rows: .local([-1])) { x, T in
+        let p = x.mutablePointer() + (T - 1) * m.config.dModel
+        p[0] += 1
+      }
+      let whole = try m.forward(tokens, options: ForwardOptions(interventions: [steer]))
+      var resumed = ForwardOptions(interventions: [steer])
+      resumed.resume = ResumePoint(checkpoint: base.checkpoint!, position: tokens.count - 1, layer: 1)
+      let part = try m.forward(tokens, options: resumed)
+      assertClose(part.lastLogits, whole.lastLogits, tolerance: 1e-5, "\(name) resumed")
+      // And a prompt that only shares a prefix (positions continue the rotation).
+      var prefix = ForwardOptions()
+      prefix.resume = ResumePoint(checkpoint: base.checkpoint!, position: 10, layer: nil)
+      let longer = tokens + [tokens[3]]
+      assertClose(
+        try m.forward(longer, options: prefix).lastLogits, try m.forward(longer).lastLogits, tolerance: 1e-5,
+        "\(name) resumed on a longer prompt")
+    }
+  }
+
+  func testUnsupportedArchitectureIsOneLineNamingIt() throws {
+    let dir = scratchDirectory()
+    try #"{"model_type": "mamba", "architectures": ["MambaForCausalLM"]}"#.write(
+      to: dir.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
+    XCTAssertThrowsError(try ModelConfig(url: dir.appendingPathComponent("config.json"))) { error in
+      let text = "\(error)"
+      XCTAssertTrue(text.contains("'mamba' is not supported"), text)
+      XCTAssertTrue(text.contains("llama, mistral, qwen2, qwen3"), text)
+      XCTAssertFalse(text.contains("\n"))
+    }
+  }
+}
