@@ -32,7 +32,7 @@ public enum GGUFError: Error, CustomStringConvertible, Equatable {
     case .truncated(let file, let detail):
       "'\(file)' is truncated (\(detail)); download or convert it again"
     case .implausibleCount(let file, let what, let count, let fileSize):
-      "'\(file)' claims \(count) \(what), more than its \(fileSize) bytes can hold; the file is damaged, download it again"
+      "'\(file)' claims \(count) \(what), more than its \(fileSize) bytes can hold; it is truncated or damaged, download it again"
     case .badMetadata(let file, let key, let detail):
       "'\(file)': metadata key '\(key)' \(detail); the file is damaged, download or convert it again"
     case .badAlignment(let file, let alignment):

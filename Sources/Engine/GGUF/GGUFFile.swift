@@ -42,7 +42,7 @@ public final class GGUFFile: @unchecked Sendable {
 
     let magic = Array(UnsafeRawBufferPointer(start: mapping.bytes, count: min(4, size)))
     guard magic == Array("GGUF".utf8) else {
-      if size < 4 && magic == Array("GGUF".utf8.prefix(size)) {
+      if size > 0 && size < 4 && magic == Array("GGUF".utf8.prefix(size)) {
         throw GGUFError.truncated(file: file, detail: "\(size) bytes, shorter than the 4-byte magic")
       }
       throw GGUFError.notGGUF(file: file, magic: Self.show(magic))
