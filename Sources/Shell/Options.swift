@@ -34,7 +34,9 @@ struct ShellOptions: ParsableCommand {
   var command: String?
 
   @Option(
-    help: ArgumentHelp("Load the model from DIR (a Hugging Face GPT-2 folder).", valueName: "DIR"))
+    help: ArgumentHelp(
+      "Load the model MODEL: a Hugging Face folder, a .gguf file, or a built-in name (tdb-demo, smollm2).",
+      valueName: "MODEL"))
   var model: String?
 
   @Option(help: ArgumentHelp("Load a sparse autoencoder from DIR (repeatable).", valueName: "DIR"))

@@ -62,11 +62,8 @@ func runShell(_ arguments: [String]) -> ExitStatus {
   // Folders named on the command line are checked now (a usage error, 64);
   // their contents are read when the model is first used.
   let fm = FileManager.default
-  if let model = options.model, !fm.fileExists(atPath: model + "/config.json") {
-    return usageError(
-      fm.fileExists(atPath: model)
-        ? "--model '\(model)' has no config.json; it expects a Hugging Face GPT-2 folder"
-        : "--model: no such folder '\(model)'")
+  if let model = options.model {
+    do { _ = try ModelLocator.resolve(model) } catch { return usageError("\(error)") }
   }
   for sae in options.sae where !fm.fileExists(atPath: sae + "/cfg.json") {
     return usageError(

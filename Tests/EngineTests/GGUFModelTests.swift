@@ -66,18 +66,15 @@ final class GGUFModelTests: XCTestCase {
     }
   }
 
-  /// Loading dequantizes every tensor; on two cores the ~100 MB file takes well under a second.
-  func testDequantizesTheWholeModelQuickly() throws {
+  /// Loading dequantizes every tensor (its speed is measured by scripts/bench.sh, not here).
+  func testDequantizesTheWholeModel() throws {
     let f = try modelFile()
-    let start = Date()
     var elements = 0
     for info in f.tensorInfos {
       let t = try f.tensor(info.name)
+      XCTAssertTrue(t.scalars.allSatisfy(\.isFinite), info.name)
       elements += t.count
     }
-    let seconds = Date().timeIntervalSince(start)
-    print("GGUF: dequantized \(elements) elements of \(f.tensorInfos.count) tensors in \(seconds) s")
     XCTAssertEqual(elements, 134_515_008)
-    XCTAssertLessThan(seconds, 5, "dequantizing SmolLM2 should take well under a second")
   }
 }

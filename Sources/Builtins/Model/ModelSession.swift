@@ -14,20 +14,20 @@ public final class ModelSession {
     for s in saes { add(s) }
   }
 
-  /// Loads the model folder and SAE folders; with no folder, the embedded demo
-  /// model and its bundled SAEs.
+  /// Loads the model (a folder, a .gguf file or a built-in name) and SAE
+  /// folders; with no model, the embedded demo model and its bundled SAEs.
   public static func load(modelFolder: String?, saeFolders: [String], bundledSAEs: Bool = true) throws -> ModelSession {
     let folder: URL
     var bundled: [URL] = []
     if let modelFolder {
-      folder = URL(fileURLWithPath: modelFolder)
+      folder = try ModelLocator.resolve(modelFolder)
     } else {
       guard let demo = ModelLocator.defaultModelFolder() else {
         throw EvalError("the embedded demo model (models/tdb-demo) was not found; pass --model DIR or set TDB_MODEL")
       }
       folder = demo
     }
-    let model = try TransformerModel(folder: folder)
+    let model = try TransformerModel.load(folder)
     if bundledSAEs { bundled = ModelLocator.bundledSAEFolders(model: folder) }
     let session = ModelSession(model: model)
     for url in bundled + saeFolders.map({ URL(fileURLWithPath: $0) }) {

@@ -123,6 +123,8 @@ public enum RotaryScaling: Sendable, Equatable {
   case linear(factor: Double)
   /// Llama 3's frequency-dependent scaling (rope_type "llama3").
   case llama3(factor: Double, lowFrequencyFactor: Double, highFrequencyFactor: Double, originalContext: Int)
+  /// Each frequency divided by its factor (llama.cpp's `rope_freqs` tensor).
+  case frequencyFactors([Float])
 }
 
 public enum MLPKind: String, Sendable {

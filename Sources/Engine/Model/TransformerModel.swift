@@ -43,6 +43,6 @@ public final class TransformerModel: @unchecked Sendable {
     {
       return try GPT2Tokenizer(folder: folder)
     }
-    throw ModelError.missingFile(folder.appendingPathComponent("vocab.json").path)  // MERGE: HFTokenizer
+    return try HFTokenizer(folder: folder)
   }
 }

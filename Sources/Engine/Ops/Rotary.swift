@@ -15,6 +15,7 @@ struct RotaryTable {
     switch r.scaling {
     case .none: break
     case .linear(let factor): inverse = inverse.map { $0 / Float(factor) }
+    case .frequencyFactors(let factors): inverse = zip(inverse, factors).map { $0 / $1 }
     case .llama3(let factor, let low, let high, let original):
       // Long wavelengths slow down by `factor`, short ones stay, the band between is interpolated.
       let f = Float(factor), lo = Float(low), hi = Float(high), old = Float(original)

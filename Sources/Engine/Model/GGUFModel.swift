@@ -1,0 +1,148 @@
+import Foundation
+
+extension ModelConfig {
+  /// The hyperparameters of a GGUF file from its `general.*` and `<arch>.*` keys.
+  public init(gguf file: GGUFFile) throws {
+    let path = file.url.path, m = file.metadata
+    guard let arch = m["general.architecture"]?.string else {
+      throw ModelError.badConfig(path, "no general.architecture key")
+    }
+    let family: ModelFamily
+    switch arch {
+    case "llama": family = .llama
+    case "mistral": family = .mistral
+    case "qwen2": family = .qwen2
+    case "qwen3": family = .qwen3
+    default: throw ModelError.unsupportedArchitecture(arch, file: path)
+    }
+    func int(_ key: String) throws -> Int {
+      guard let v = m["\(arch).\(key)"]?.int else { throw ModelError.badConfig(path, "no \(arch).\(key) key") }
+      return v
+    }
+    let heads = try int("attention.head_count"), dModel = try int("embedding_length")
+    let dHead = m["\(arch).attention.key_length"]?.int ?? dModel / max(heads, 1)
+    let vocab = m["\(arch).vocab_size"]?.int ?? m["tokenizer.ggml.tokens"]?.array?.count ?? 0
+    var scaling = RotaryScaling.none
+    if let type = m["\(arch).rope.scaling.type"]?.string, type != "none" {
+      guard type == "linear", let factor = m["\(arch).rope.scaling.factor"]?.double else {
+        throw ModelError.badConfig(path, "rope scaling \"\(type)\" is not supported in GGUF files (tdb reads linear)")
+      }
+      scaling = .linear(factor: factor)
+    }
+    if file.tensors["rope_freqs.weight"] != nil {
+      // Llama 3's scaling, as llama.cpp's converter stores it: one divisor per frequency.
+      scaling = .frequencyFactors(try file.tensor("rope_freqs.weight").scalars)
+    }
+    let rotary = RotaryConfig(
+      theta: m["\(arch).rope.freq_base"]?.double ?? 10_000,
+      dimensions: m["\(arch).rope.dimension_count"]?.int ?? dHead, scaling: scaling)
+    self.init(
+      family: family, layers: try int("block_count"), heads: heads,
+      kvHeads: m["\(arch).attention.head_count_kv"]?.int ?? heads, dModel: dModel, dHead: dHead,
+      dMLP: try int("feed_forward_length"), context: try int("context_length"), vocabSize: vocab, norm: .rmsNorm,
+      normEpsilon: m["\(arch).attention.layer_norm_rms_epsilon"]?.float ?? 1e-6, positions: .rotary(rotary),
+      mlp: .gatedSiLU, qkNorm: family == .qwen3, tiedEmbeddings: file.tensors["output.weight"] == nil,
+      slidingWindow: nil)
+    self = try validated(path)
+  }
+}
+
+/// A GGUF file's tensors under their Hugging Face names, dequantized to fp32,
+/// with q and k rows put back in Hugging Face's order where llama.cpp's
+/// converter permuted them for its interleaved rotation.
+struct GGUFWeights: WeightSource {
+  let file: GGUFFile
+  let config: ModelConfig
+  /// Hugging Face name -> GGUF name.
+  let ggufName: [String: String]
+  /// Whether q/k rows were permuted (llama.cpp does it for its `llama` architecture).
+  let permutedQK: Bool
+
+  init(file: GGUFFile, config c: ModelConfig) {
+    self.file = file
+    self.config = c
+    permutedQK = file.metadata["general.architecture"]?.string == "llama"
+    var map = [
+      "model.embed_tokens.weight": "token_embd.weight", "model.norm.weight": "output_norm.weight",
+      "lm_head.weight": "output.weight",
+    ]
+    let parts = [
+      ("input_layernorm.weight", "attn_norm.weight"), ("post_attention_layernorm.weight", "ffn_norm.weight"),
+      ("self_attn.q_proj.weight", "attn_q.weight"), ("self_attn.k_proj.weight", "attn_k.weight"),
+      ("self_attn.v_proj.weight", "attn_v.weight"), ("self_attn.o_proj.weight", "attn_output.weight"),
+      ("self_attn.q_proj.bias", "attn_q.bias"), ("self_attn.k_proj.bias", "attn_k.bias"),
+      ("self_attn.v_proj.bias", "attn_v.bias"), ("self_attn.o_proj.bias", "attn_output.bias"),
+      ("self_attn.q_norm.weight", "attn_q_norm.weight"), ("self_attn.k_norm.weight", "attn_k_norm.weight"),
+      ("mlp.gate_proj.weight", "ffn_gate.weight"), ("mlp.up_proj.weight", "ffn_up.weight"),
+      ("mlp.down_proj.weight", "ffn_down.weight"),
+    ]
+    for l in 0..<c.layers {
+      for (hf, gguf) in parts { map["model.layers.\(l).\(hf)"] = "blk.\(l).\(gguf)" }
+    }
+    ggufName = map
+  }
+
+  var names: [String] { ggufName.keys.filter(has).sorted() }
+
+  func has(_ name: String) -> Bool { ggufName[name].map { file.tensors[$0] != nil } ?? false }
+
+  func tensor(_ name: String, shape: [Int]) throws -> Tensor {
+    let gguf = ggufName[name] ?? name
+    let t = try file.tensor(gguf, shape: shape)
+    guard permutedQK else { return t }
+    if gguf.hasSuffix("attn_q.weight") { return Self.unpermute(t, heads: config.heads) }
+    if gguf.hasSuffix("attn_k.weight") { return Self.unpermute(t, heads: config.kvHeads) }
+    return t
+  }
+
+  /// llama.cpp's converter stores each head's rows [D, in] with rotary pairs
+  /// adjacent (rows 2i, 2i+1); Hugging Face pairs row i with i + D/2. Row
+  /// j·D/2 + i of a head in Hugging Face's order is row 2i + j in the file.
+  static func unpermute(_ w: Tensor, heads: Int) -> Tensor {
+    let rows = w.shape[0], width = w.shape[1], D = rows / heads, half = D / 2
+    var out = Tensor(uninitialized: w.shape)
+    let src = w.pointer, dst = out.mutablePointer()
+    for h in 0..<heads {
+      for j in 0..<2 {
+        for i in 0..<half {
+          (dst + (h * D + j * half + i) * width).update(from: src + (h * D + 2 * i + j) * width, count: width)
+        }
+      }
+    }
+    return out
+  }
+}
+
+extension TransformerModel {
+  /// Loads a GGUF file: hyperparameters and tokenizer from its metadata,
+  /// weights dequantized to fp32.
+  public convenience init(gguf url: URL) throws {
+    let file = try GGUFFile(url: url)
+    let config = try ModelConfig(gguf: file)
+    let weights = try ModelWeights(source: GGUFWeights(file: file, config: config), config: config)
+    self.init(config: config, weights: weights, tokenizer: try HFTokenizer(gguf: file), source: url)
+  }
+
+  /// A model from a Hugging Face folder or a `.gguf` file.
+  public static func load(_ url: URL) throws -> TransformerModel {
+    url.pathExtension.lowercased() == "gguf" ? try TransformerModel(gguf: url) : try TransformerModel(folder: url)
+  }
+}
+
+extension HFTokenizer {
+  /// The tokenizer of a GGUF file's `tokenizer.ggml.*` metadata.
+  public convenience init(gguf file: GGUFFile) throws {
+    let m = file.metadata
+    func key(_ k: String) -> GGUFValue? { m["tokenizer.ggml." + k] }
+    guard let model = key("model")?.string, let tokens = key("tokens")?.strings else {
+      throw ModelError.badConfig(file.url.path, "no tokenizer.ggml.model and tokenizer.ggml.tokens keys")
+    }
+    // llama.cpp adds a BOS by default for SentencePiece vocabularies only.
+    try self.init(
+      gguf: model, pre: key("pre")?.string, tokens: tokens, merges: key("merges")?.strings,
+      scores: key("scores")?.floats, tokenTypes: key("token_type")?.ints, bosID: key("bos_token_id")?.int,
+      eosID: key("eos_token_id")?.int, unknownID: key("unknown_token_id")?.int,
+      addBOS: key("add_bos_token")?.bool ?? (model == "llama"), addEOS: key("add_eos_token")?.bool ?? false,
+      addSpacePrefix: key("add_space_prefix")?.bool)
+  }
+}
