@@ -20,20 +20,11 @@ public final class GPT2Tokenizer: Tokenizer, @unchecked Sendable {
   let tokens: TokenTable
   /// The id of each single byte, the symbols BPE starts from.
   let byteIDs: [Int]
-  /// Merge of a pair of ids, keyed by `pairKey`.
-  let merges: [UInt64: Merge]
+  /// The ranked merges of id pairs.
+  let merges: BPEMerges
 
-  struct Merge {
-    var rank: Int32
-    var id: Int32
-    static let none = Merge(rank: .max, id: -1)
-  }
-
-  // The cache makes repeated words free; the lock keeps the class Sendable.
-  private let cacheLock = NSLock()
-  private var cache: [[UInt8]: [Int]] = [:]
-  /// Like HF, stop caching past this many words so memory stays bounded.
-  private static let cacheCapacity = 10_000
+  /// The cache makes repeated words free.
+  private let cache = WordCache()
   private static let endOfTextScalars = Array(endOfText.unicodeScalars)
 
   /// Loads vocab.json and merges.txt from a Hugging Face GPT-2 folder.
@@ -67,9 +58,7 @@ public final class GPT2Tokenizer: Tokenizer, @unchecked Sendable {
       throw TokenizerError.malformedVocab(vocabURL, "no \(Self.endOfText) token")
     }
 
-    var merges: [UInt64: Merge] = [:]
-    merges.reserveCapacity(60_000)
-    var rank: Int32 = 0
+    var merges = BPEMerges(capacity: 60_000)
     var right: [UInt8] = []
     try VocabFiles.parseMerges(mergesData, url: mergesURL) { leftText, rightText, line in
       // `raw` ends up holding left + right: the merged token.
@@ -81,9 +70,7 @@ public final class GPT2Tokenizer: Tokenizer, @unchecked Sendable {
       guard let leftID, let rightID, let mergedID = tokens.id(of: raw) else {
         throw TokenizerError.malformedMerges(mergesURL, line: line, "a token of this merge is not in vocab.json")
       }
-      // A repeated pair keeps its last rank, as in HF and openai's encoder.py.
-      merges[Self.pairKey(leftID, rightID)] = Merge(rank: rank, id: Int32(mergedID))
-      rank += 1
+      merges.append(left: leftID, right: rightID, merged: mergedID)
     }
 
     self.tokens = tokens
@@ -164,52 +151,13 @@ public final class GPT2Tokenizer: Tokenizer, @unchecked Sendable {
   }
 
   /// The BPE ids of one pre-token, from the cache when seen before.
-  ///
-  /// The cache is keyed by bytes, not String: Swift's String equality is
-  /// canonical equivalence, which would confuse e.g. U+212B with U+00C5.
   func wordIDs(_ word: [UInt8]) -> [Int] {
     if word.count == 1 { return [byteIDs[Int(word[0])]] }
-    cacheLock.lock()
-    let cached = cache[word]
-    cacheLock.unlock()
-    if let cached { return cached }
-    let ids = bpe(word)
-    cacheLock.lock()
-    if cache.count < Self.cacheCapacity { cache[word] = ids }
-    cacheLock.unlock()
-    return ids
+    return cache.ids(word) { bpe(word) }
   }
 
-  /// Merges the word's byte symbols, always the lowest-ranked adjacent pair
-  /// first (leftmost on ties), until no pair has a merge.
+  /// Merges the word's byte symbols by rank.
   func bpe(_ word: [UInt8]) -> [Int] {
-    var symbols = word.map { byteIDs[Int($0)] }
-    guard symbols.count > 1 else { return symbols }
-    // pairMerges[i] is the merge of symbols[i] and symbols[i + 1], kept up to
-    // date so each step only rescans integers.
-    var pairMerges = (0..<(symbols.count - 1)).map { mergeOf(symbols[$0], symbols[$0 + 1]) }
-    while true {
-      var best = -1
-      var bestRank = Int32.max
-      for (i, merge) in pairMerges.enumerated() where merge.rank < bestRank {
-        best = i
-        bestRank = merge.rank
-      }
-      if best < 0 { break }
-      symbols[best] = Int(pairMerges[best].id)
-      symbols.remove(at: best + 1)
-      pairMerges.remove(at: best)
-      if best > 0 { pairMerges[best - 1] = mergeOf(symbols[best - 1], symbols[best]) }
-      if best < pairMerges.count { pairMerges[best] = mergeOf(symbols[best], symbols[best + 1]) }
-    }
-    return symbols
-  }
-
-  private func mergeOf(_ left: Int, _ right: Int) -> Merge {
-    merges[Self.pairKey(left, right)] ?? .none
-  }
-
-  static func pairKey(_ left: Int, _ right: Int) -> UInt64 {
-    UInt64(UInt32(truncatingIfNeeded: left)) << 32 | UInt64(UInt32(truncatingIfNeeded: right))
+    merges.apply(word.map { byteIDs[Int($0)] })
   }
 }

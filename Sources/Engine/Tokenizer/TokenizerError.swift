@@ -1,6 +1,7 @@
 import Foundation
 
-/// Why a GPT-2 tokenizer could not be loaded from vocab.json and merges.txt.
+/// Why a tokenizer could not be loaded: GPT-2's vocab.json and merges.txt, a
+/// Hugging Face tokenizer.json, or GGUF tokenizer metadata.
 public enum TokenizerError: Error, CustomStringConvertible {
   /// The file does not exist.
   case missingFile(URL)
@@ -10,6 +11,12 @@ public enum TokenizerError: Error, CustomStringConvertible {
   case malformedVocab(URL, String)
   /// A merges.txt line is not two vocabulary tokens separated by one space.
   case malformedMerges(URL, line: Int, String)
+  /// tokenizer.json is not JSON or lacks a needed field.
+  case malformedTokenizerJSON(URL, String)
+  /// tokenizer.json names a component (model, normalizer, ...) this loader does not implement.
+  case unsupportedComponent(URL, kind: String, type: String)
+  /// GGUF `tokenizer.ggml.*` metadata that cannot make a tokenizer.
+  case malformedGGUFVocab(String)
 
   public var description: String {
     switch self {
@@ -23,6 +30,12 @@ public enum TokenizerError: Error, CustomStringConvertible {
     case .malformedMerges(let url, let line, let reason):
       return
         "tokenizer: \(url.path) line \(line): \(reason); re-download merges.txt from the model's Hugging Face folder"
+    case .malformedTokenizerJSON(let url, let reason):
+      return "tokenizer: \(url.path) is not a Hugging Face tokenizer.json (\(reason))"
+    case .unsupportedComponent(let url, let kind, let type):
+      return "tokenizer: \(url.path): unsupported \(kind) type '\(type)'"
+    case .malformedGGUFVocab(let reason):
+      return "tokenizer: GGUF tokenizer metadata: \(reason)"
     }
   }
 }
