@@ -6,24 +6,7 @@ import XCTest
 /// The real SmolLM2-135M-Instruct Q4_1 model: its metadata, and tensors
 /// dequantized bit for bit as gguf-py does (expectations in smollm2-expected.json).
 final class GGUFModelTests: XCTestCase {
-  static let relative = "models/smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf"
-
-  /// The model in the repository (after set-up) or in the shared folder beside
-  /// it (or beside the worktrees' folder); a missing model fails, never skips.
-  func modelFile() throws -> GGUFFile {
-    let candidates = [
-      repoRoot.appendingPathComponent(Self.relative),
-      repoRoot.appendingPathComponent("../shared/" + Self.relative),
-      repoRoot.appendingPathComponent("../../shared/" + Self.relative),
-    ].map { $0.standardizedFileURL }
-    guard let url = candidates.first(where: { FileManager.default.fileExists(atPath: $0.path) }) else {
-      XCTFail(
-        "SmolLM2-135M-Instruct.Q4_1.gguf is not at \(candidates.map(\.path).joined(separator: " or "));"
-          + " run the set-up step that downloads models/smollm2-135m")
-      throw CocoaError(.fileNoSuchFile)
-    }
-    return try GGUFFile(url: url)
-  }
+  func modelFile() throws -> GGUFFile { try GGUFFile(url: try smolLM2File()) }
 
   struct Expected: Decodable {
     let type: String, shape: [Int], first: [UInt32], last: [UInt32], middle: [UInt32], bitsum: String, sum: Double

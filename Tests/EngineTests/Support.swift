@@ -49,3 +49,25 @@ func scratchDirectory() -> URL {
   try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
   return url
 }
+
+/// SmolLM2-135M-Instruct's GGUF file: in the repository after the set-up
+/// step, or in the shared folder beside it (or beside the worktrees' folder).
+/// A missing model fails the test, never skips it.
+func smolLM2File() throws -> URL {
+  let relative = "models/smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf"
+  let candidates = [
+    repoRoot.appendingPathComponent(relative),
+    repoRoot.appendingPathComponent("../shared/" + relative),
+    repoRoot.appendingPathComponent("../../shared/" + relative),
+  ].map { $0.standardizedFileURL }
+  guard let url = candidates.first(where: { FileManager.default.fileExists(atPath: $0.path) }) else {
+    XCTFail(
+      "SmolLM2-135M-Instruct.Q4_1.gguf is not at \(candidates.map(\.path).joined(separator: " or "));"
+        + " run the set-up step (scripts/setup.sh)")
+    throw CocoaError(.fileNoSuchFile)
+  }
+  return url
+}
+
+/// SmolLM2 loaded once for all tests.
+let smolLM2: TransformerModel = try! TransformerModel(gguf: try! smolLM2File())

@@ -21,7 +21,8 @@ final class TinyModelTests: XCTestCase {
 
   func logitColumns(_ logits: Tensor, _ columns: [Int]) -> Tensor {
     let T = logits.shape[0], V = logits.shape[1]
-    return Tensor(shape: [T, columns.count], scalars: (0..<T).flatMap { t in columns.map { logits.pointer[t * V + $0] } })
+    return Tensor(
+      shape: [T, columns.count], scalars: (0..<T).flatMap { t in columns.map { logits.pointer[t * V + $0] } })
   }
 
   func testConfigurationsAreRead() throws {
@@ -51,7 +52,8 @@ final class TinyModelTests: XCTestCase {
       for k in 0..<3 {
         let tokens = try ref.integers("p\(k).tokens")
         let r = try m.forward(tokens, options: ForwardOptions(cache: .all))
-        assertClose(logitColumns(r.logits, columns), try ref.tensor("p\(k).logits"), tolerance: 1e-4, "\(name) p\(k) logits")
+        assertClose(
+          logitColumns(r.logits, columns), try ref.tensor("p\(k).logits"), tolerance: 1e-4, "\(name) p\(k) logits")
         var checked = 0
         for key in ref.names where key.hasPrefix("p\(k).") && !key.hasPrefix("p\(k).grad.") {
           let hookName = String(key.dropFirst("p\(k).".count))
@@ -71,7 +73,8 @@ final class TinyModelTests: XCTestCase {
       let metric = try ref.integers("metric")
       for k in 0..<3 {
         let tokens = try ref.integers("p\(k).tokens")
-        let r = try m.gradients(tokens, metric: .logitDifference(position: -1, target: metric[0], distractor: metric[1]))
+        let r = try m.gradients(
+          tokens, metric: .logitDifference(position: -1, target: metric[0], distractor: metric[1]))
         var checked = 0
         for key in ref.names where key.hasPrefix("p\(k).grad.") {
           let hookName = String(key.dropFirst("p\(k).grad.".count))

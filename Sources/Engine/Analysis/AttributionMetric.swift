@@ -190,13 +190,15 @@ extension TransformerModel {
       let weight = run.cache[.block(l, .pattern)]![h, q, k]
       let direction = logitDirection(
         target: target, distractor: distractor, scale: run.cache[HookPoint(.lnFinalScale)]![q, 0])
-      // seed[k, h, :] = weight · W_O_h d, so Σ seed ⊙ v = weight · (v_k W_O_h) · d.
-      var seed = Tensor(zeros: [T, H, D])
+      // seed[k, g, :] = weight · W_O_h d (g the key/value head h reads), so
+      // Σ seed ⊙ v = weight · (v_k W_O_h) · d.
+      var seed = Tensor(zeros: [T, c.kvHeads, D])
+      let g = c.kvHead(of: h)
       let wo = weights.blocks[l].attnProjWeight.pointer
       for j in 0..<D {
         var s: Float = 0
         for i in 0..<C { s += wo[(h * D + j) * C + i] * direction[i] }
-        seed[k, h, j] = weight * s
+        seed[k, g, j] = weight * s
       }
       return AttributionSetup(
         metric: .hookValue(.block(l, .v), seed: seed), forward: options, read: ln1(l), metricHook: .block(l, .v))

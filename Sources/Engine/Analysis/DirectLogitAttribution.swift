@@ -17,7 +17,8 @@ public enum AttributionGranularity: String, Sendable, CaseIterable {
 extension TransformerModel {
   /// The direction g with logit[target] - logit[distractor] = (x - mean(x)) · g + const
   /// for the final residual x at `position`, with ln_final's scale frozen at `scale`.
-  /// Returned already centred (g - mean(g)), so contribution(c) = c · g.
+  /// Returned already centred (g - mean(g)), so contribution(c) = c · g; for
+  /// RMSNorm (no mean subtracted) g itself.
   func logitDirection(target: Int, distractor: Int?, scale: Float) -> [Float] {
     let C = config.dModel
     var g = [Float](repeating: 0, count: C)
@@ -27,6 +28,7 @@ extension TransformerModel {
       if let d = distractor { u -= wu[d * C + i] }
       g[i] = u * w[i] / scale
     }
+    guard config.norm.centered else { return g }
     let mean = g.reduce(0, +) / Float(C)
     return g.map { $0 - mean }
   }
@@ -43,7 +45,8 @@ extension TransformerModel {
     let T = tokens.count, C = c.dModel, H = c.heads, D = c.dHead, F = c.dMLP
     let pos = position < 0 ? T + position : position
     guard pos >= 0 && pos < T else { throw InterventionError.positionOutOfRange(position, tokens: T) }
-    var wanted: Set<HookPoint> = [HookPoint(.embed), HookPoint(.posEmbed), HookPoint(.lnFinalScale)]
+    var wanted: Set<HookPoint> = [HookPoint(.embed), HookPoint(.lnFinalScale)]
+    if c.positions == .learned { wanted.insert(HookPoint(.posEmbed)) }
     for l in 0..<c.layers { wanted.formUnion([.block(l, .z), .block(l, .mlpPost)]) }
     var latentSAE: SAESplice?
     if granularity == .latent {
@@ -119,16 +122,16 @@ extension TransformerModel {
       out.append(
         Attribution(
           name: "embed", layer: nil, kind: "embed", value: dot(run.cache[HookPoint(.embed)]!.pointer + pos * C, g)))
-      out.append(
-        Attribution(
-          name: "pos_embed", layer: nil, kind: "pos_embed",
-          value: dot(run.cache[HookPoint(.posEmbed)]!.pointer + pos * C, g)))
+      if let posEmbed = run.cache[HookPoint(.posEmbed)] {
+        out.append(
+          Attribution(name: "pos_embed", layer: nil, kind: "pos_embed", value: dot(posEmbed.pointer + pos * C, g)))
+      }
     }
     for l in 0..<c.layers {
       let b = weights.blocks[l]
       if !attnReplaced(l) {
-        let z = run.cache[.block(l, .z)]!.pointer + pos * C
-        let r = project(b.attnProjWeight, rows: C)
+        let z = run.cache[.block(l, .z)]!.pointer + pos * c.qWidth
+        let r = project(b.attnProjWeight, rows: c.qWidth)
         let bias = dot(b.attnProjBias.pointer, g)
         if granularity == .head {
           for h in 0..<H {

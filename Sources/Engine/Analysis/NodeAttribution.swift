@@ -170,10 +170,13 @@ extension TransformerModel {
       let d = direction.mutablePointer(), gp = g.pointer, w = weight.pointer
       for t in 0..<T where (0..<C).contains(where: { gp[t * C + $0] != 0 }) {
         readRows.append(t)
-        // d/dx of ((x - mean(x)) / s) ⊙ w · g with s held fixed: centre(g ⊙ w) / s.
+        // d/dx of ((x - mean(x)) / s) ⊙ w · g with s held fixed: centre(g ⊙ w) / s
+        // (RMSNorm subtracts no mean: (g ⊙ w) / s).
         var mean: Float = 0
-        for i in 0..<C { mean += gp[t * C + i] * w[i] }
-        mean /= Float(C)
+        if config.norm.centered {
+          for i in 0..<C { mean += gp[t * C + i] * w[i] }
+          mean /= Float(C)
+        }
         let s = scale[t, 0]
         for i in 0..<C { d[t * C + i] = (gp[t * C + i] * w[i] - mean) / s }
       }
@@ -244,9 +247,11 @@ extension TransformerModel {
       let pp = pattern.pointer, gp = gPattern.pointer
       var written = [Float](repeating: 0, count: T * C)
       for h in 0..<H {
-        // written[T, C] = v_h[T, D] · W_O_h[D, C] (rows hD ..< (h+1)D of c_proj).
+        // written[T, C] = v_g[T, D] · W_O_h[D, C] (rows hD ..< (h+1)D of the output
+        // projection; g the key/value head h reads).
         gemm(
-          M: T, N: C, K: D, v.pointer + h * D, lda: C, b.attnProjWeight.pointer + h * D * C, ldb: C, &written, ldc: C)
+          M: T, N: C, K: D, v.pointer + c.kvHead(of: h) * D, lda: c.kvWidth, b.attnProjWeight.pointer + h * D * C,
+          ldb: C, &written, ldc: C)
         let norms = (0..<T).map { k in
           (0..<C).reduce(Float(0)) { $0 + written[k * C + $1] * written[k * C + $1] }.squareRoot()
         }

@@ -60,7 +60,8 @@ extension TransformerModel {
     // W_V_h: columns 2C + hD ..< 2C + (h+1)D of c_attn [C, 3C]; W_O_h: rows hD ..< (h+1)D of c_proj [C, C].
     var ev = Tensor(zeros: [V, D])
     gemm(
-      M: V, N: D, K: C, weights.wte.pointer, lda: C, b.attnWeight.pointer + 2 * C + h * D, ldb: 3 * C,
+      M: V, N: D, K: C, weights.wte.pointer, lda: C, b.attnWeight.pointer + config.valueColumn(head: h),
+      ldb: config.qkvWidth,
       ev.mutablePointer(), ldc: D)
     var evo = Tensor(zeros: [V, C])
     gemm(

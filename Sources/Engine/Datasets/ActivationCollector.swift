@@ -168,8 +168,10 @@ public final class ActivationCollector {
     var projected = [Float](repeating: 0, count: T * C)
     projected.withUnsafeMutableBufferPointer { out in
       for h in 0..<H {
-        // v_h [T, D] (row stride C inside [T, H, D]) · W_O rows hD..<(h+1)D [D, C].
-        gemm(M: T, N: C, K: D, v.pointer + h * D, lda: C, wo + h * D * C, ldb: C, out.baseAddress!, ldc: C)
+        // v_g [T, D] (g the key/value head h reads, inside [T, KV, D]) · W_O rows hD..<(h+1)D [D, C].
+        gemm(
+          M: T, N: C, K: D, v.pointer + c.kvHead(of: h) * D, lda: c.kvWidth, wo + h * D * C, ldb: C, out.baseAddress!,
+          ldc: C)
         for t in 0..<T {
           var s: Float = 0
           let row = out.baseAddress! + t * C

@@ -161,7 +161,8 @@ extension TransformerModel {
     let ln1 = try norm(
       x, weight: b.ln1Weight, bias: b.ln1Bias, scale: hook(.ln1Scale), normalized: hook(.ln1Normalized), &run)
     var qkv = Tensor(uninitialized: [n, c.qkvWidth])
-    matmulForward(qkv.mutablePointer(), ln1.pointer, b.attnWeight.pointer, b.attnBias.pointer, T: n, C: C, OC: c.qkvWidth)
+    matmulForward(
+      qkv.mutablePointer(), ln1.pointer, b.attnWeight.pointer, b.attnBias.pointer, T: n, C: C, OC: c.qkvWidth)
     var (q, k, v) = splitHeads(qkv, rows: n)
     if let qn = b.qNormWeight, let kn = b.kNormWeight {
       headNorm(&q, weight: qn, rows: n * H)
@@ -200,7 +201,8 @@ extension TransformerModel {
     }
     try run.pass(hook(.z), &z)
     var out = Tensor(uninitialized: [n, C])
-    matmulForward(out.mutablePointer(), z.pointer, b.attnProjWeight.pointer, b.attnProjBias.pointer, T: n, C: c.qWidth, OC: C)
+    matmulForward(
+      out.mutablePointer(), z.pointer, b.attnProjWeight.pointer, b.attnProjBias.pointer, T: n, C: c.qWidth, OC: C)
     try run.pass(hook(.attnOut), &out)
     return out
   }
@@ -321,7 +323,8 @@ extension TransformerModel {
       throw ModelError.unknownHook(point.name, suggestion: "this model has blocks 0...\(config.layers - 1)")
     }
     guard point.site.exists(in: config) else {
-      throw ModelError.unknownHook(point.name, suggestion: "a \(config.family.displayName) model has no such hook point")
+      throw ModelError.unknownHook(
+        point.name, suggestion: "a \(config.family.displayName) model has no such hook point")
     }
   }
 }

@@ -65,7 +65,8 @@ extension ModelConfig {
     let parameters = (json["rope_parameters"] as? [String: Any]) ?? (json["rope_scaling"] as? [String: Any]) ?? [:]
     let theta =
       (parameters["rope_theta"] as? NSNumber)?.doubleValue ?? (json["rope_theta"] as? NSNumber)?.doubleValue ?? 10_000
-    let partial = (parameters["partial_rotary_factor"] as? NSNumber ?? json["partial_rotary_factor"] as? NSNumber)?
+    let partial =
+      (parameters["partial_rotary_factor"] as? NSNumber ?? json["partial_rotary_factor"] as? NSNumber)?
       .doubleValue ?? 1
     let rotary = RotaryConfig(
       theta: theta, dimensions: Int(Double(dHead) * partial), scaling: try ropeScaling(parameters, path: path))
@@ -85,7 +86,9 @@ extension ModelConfig {
   private static func ropeScaling(_ p: [String: Any], path: String) throws -> RotaryScaling {
     let type = (p["rope_type"] as? String) ?? (p["type"] as? String) ?? "default"
     func double(_ key: String) throws -> Double {
-      guard let n = p[key] as? NSNumber else { throw ModelError.badConfig(path, "rope scaling \(type) needs \"\(key)\"") }
+      guard let n = p[key] as? NSNumber else {
+        throw ModelError.badConfig(path, "rope scaling \(type) needs \"\(key)\"")
+      }
       return n.doubleValue
     }
     switch type {
@@ -97,7 +100,8 @@ extension ModelConfig {
         highFrequencyFactor: try double("high_freq_factor"),
         originalContext: Int(try double("original_max_position_embeddings")))
     default:
-      throw ModelError.badConfig(path, "rope_type \"\(type)\" is not supported (tdb implements default, linear, llama3)")
+      throw ModelError.badConfig(
+        path, "rope_type \"\(type)\" is not supported (tdb implements default, linear, llama3)")
     }
   }
 }

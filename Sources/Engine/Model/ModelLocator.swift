@@ -53,20 +53,23 @@ public enum ModelLocator {
       let url = URL(fileURLWithPath: spec)
       if !isDir.boolValue {
         guard url.pathExtension.lowercased() == "gguf" else {
-          throw LocatorError("--model '\(spec)' is a file but not a .gguf file; give a GGUF file or a Hugging Face folder")
+          throw LocatorError(
+            "--model '\(spec)' is a file but not a .gguf file; give a GGUF file or a Hugging Face folder")
         }
         return url
       }
       guard isModel(url) else {
         throw LocatorError(
-          "--model '\(spec)' has no config.json; it expects a Hugging Face folder (config.json, model.safetensors, tokenizer)")
+          "--model '\(spec)' has no config.json; it expects a Hugging Face folder (config.json, model.safetensors, tokenizer)"
+        )
       }
       return url
     }
     if let known = builtIns.first(where: { $0.name == spec }) {
       guard let url = builtIn(spec) else {
         throw LocatorError(
-          "the built-in model '\(spec)' is not installed (models/\(known.path)); run the README's set-up step (scripts/setup.sh)")
+          "the built-in model '\(spec)' is not installed (models/\(known.path)); run the README's set-up step (scripts/setup.sh)"
+        )
       }
       return url
     }
