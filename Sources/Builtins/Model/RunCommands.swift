@@ -224,16 +224,17 @@ func registerRunCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
 
   r.register(
     CommandSpec(
-      name: "model", group: group, summary: "The loaded model: folder and hyperparameters", examples: ["model"])
+      name: "model", group: group, summary: "The loaded model: folder, family and hyperparameters (heads and key/value heads, norm, positions)", examples: ["model"])
   ) { _, _ in
     let s = try lazy.get()
     let c = s.config
     return .record(
       Record([
-        ("folder", Value(s.model.folder.path)), ("layers", Value(c.layers)), ("heads", Value(c.heads)),
-        ("d_model", Value(c.dModel)),
-        ("d_head", Value(c.dHead)), ("d_mlp", Value(c.dMLP)), ("context", Value(c.context)),
-        ("vocab", Value(c.vocabSize)),
+        ("folder", Value(s.model.folder.path)), ("family", Value(c.family.displayName)), ("layers", Value(c.layers)),
+        ("heads", Value(c.heads)), ("kv_heads", Value(c.kvHeads)), ("d_model", Value(c.dModel)),
+        ("d_head", Value(c.dHead)), ("d_mlp", Value(c.dMLP)), ("mlp", Value(c.mlp == .gelu ? "gelu" : "gated silu")),
+        ("norm", Value(c.norm == .layerNorm ? "LayerNorm" : "RMSNorm")), ("positions", Value(c.positions.summary)),
+        ("context", Value(c.context)), ("vocab", Value(c.vocabSize)),
         ("saes", .list(s.saeNames.map { Value($0) })),
       ]))
   }

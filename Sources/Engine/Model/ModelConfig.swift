@@ -104,6 +104,24 @@ public enum PositionKind: Sendable, Equatable {
   case rotary(RotaryConfig)
 }
 
+extension PositionKind {
+  /// "learned", or "rotary theta 100000" with its dimensions and scaling.
+  public var summary: String {
+    switch self {
+    case .learned: return "learned"
+    case .rotary(let r):
+      var s = "rotary theta \(String(format: "%g", r.theta)) over \(r.dimensions) dims"
+      switch r.scaling {
+      case .none: break
+      case .linear(let f): s += ", linear scaling \(f)"
+      case .llama3(let f, _, _, let original): s += ", llama3 scaling \(f) from \(original)"
+      case .frequencyFactors: s += ", frequency factors"
+      }
+      return s
+    }
+  }
+}
+
 public struct RotaryConfig: Sendable, Equatable {
   public var theta: Double
   /// How many of each head's dimensions rotate (the first ones).
