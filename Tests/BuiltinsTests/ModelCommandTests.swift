@@ -5,6 +5,12 @@ import XCTest
 let ioi = #""When Mary and John went to the store, John gave a drink to""#
 
 final class ModelCommandTests: XCTestCase {
+  func testTokensOfTheEmptyStringIsAnEmptyTableButARunOnItIsAnError() throws {
+    XCTAssertEqual(try number("tokens \"\" | count"), 0)
+    XCTAssertEqual(try number("tokens \"a b\" | count"), 2)
+    XCTAssertThrowsError(try eval("run \"\"")) { XCTAssertTrue("\($0)".contains("the prompt has no tokens"), "\($0)") }
+  }
+
   func testLogitDiffMatchesGolden() throws {
     XCTAssertEqual(try number("logitdiff (run \(ioi)) \" Mary\" \" John\""), 12.2629, accuracy: 1e-3)
   }

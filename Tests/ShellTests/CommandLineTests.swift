@@ -134,7 +134,16 @@ final class ModelPathTests: XCTestCase {
   func testWrongModelAndSAEPathsAreUsageErrors() throws {
     let r = try TDBProcess.run(["--model", "/nonexistent/gpt2", "-c", "print 1"])
     XCTAssertEqual(r.status, 64)
-    XCTAssertEqual(r.stderr, "tdb: error: --model: no such folder '/nonexistent/gpt2'\n")
+    XCTAssertEqual(
+      r.stderr, "tdb: error: --model: no such folder or file '/nonexistent/gpt2' (built-in names: tdb-demo, smollm2)\n")
+    let file = try TDBProcess.run(["--model", "/etc/hostname", "-c", "print 1"])
+    XCTAssertEqual(file.status, 64)
+    XCTAssertTrue(file.stderr.contains("is a file but not a .gguf file"), file.stderr)
+    let gguf = FileManager.default.temporaryDirectory.appendingPathComponent("tdb-bad-\(UUID().uuidString).gguf")
+    try Data("not a gguf file at all".utf8).write(to: gguf)
+    let bad = try TDBProcess.run(["--model", gguf.path, "-c", "model"])
+    XCTAssertEqual(bad.status, 70)
+    XCTAssertTrue(bad.stderr.contains(gguf.path), bad.stderr)
     let s = try TDBProcess.run(["--sae", "/tmp", "-c", "print 1"])
     XCTAssertEqual(s.status, 64)
     XCTAssertTrue(s.stderr.contains("has no cfg.json"), s.stderr)

@@ -76,7 +76,7 @@ public final class ModelSession {
     }
     guard let s = v.string else { throw EvalError("\(what): expected a token (a string or an id), got \(v.typeName)") }
     if let id = tokenizer.singleTokenID(s) { return id }
-    let ids = tokenizer.encode(s)
+    let ids = tokenizer.encode(s, addSpecialTokens: false)
     let shown = ids.map { "'\(tokenText($0))' (\($0))" }.joined(separator: " + ")
     throw EvalError("\(what): \"\(s)\" is \(ids.count) tokens, not one: \(shown)")
   }

@@ -12,7 +12,9 @@ func registerRunCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
       examples: [#"tokens "When Mary and John went to the store""#])
   ) { call, _ in
     let s = try lazy.get()
-    let ids = try s.promptTokens(try call.arg(0))
+    let text: Value = try call.arg(0)
+    // The empty string has no tokens: an empty table (a run on it is an error).
+    let ids = text.string == "" ? [] : try s.promptTokens(text)
     return .table(
       Table(
         columns: ["pos", "id", "token"], rows: ids.enumerated().map { [Value($0), Value($1), Value(s.tokenText($1))] }))
