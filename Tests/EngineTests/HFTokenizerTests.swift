@@ -52,10 +52,13 @@ final class HFTokenizerTests: XCTestCase {
       let ids = tokenizer.encode(c.text)
       let plain = tokenizer.encode(c.text, addSpecialTokens: false)
       if ids != c.ids { failures.append("ids of \(c.text.debugDescription): \(ids) vs HF \(c.ids)") }
-      if plain != c.idsPlain { failures.append("plain ids of \(c.text.debugDescription): \(plain) vs HF \(c.idsPlain)") }
+      if plain != c.idsPlain {
+        failures.append("plain ids of \(c.text.debugDescription): \(plain) vs HF \(c.idsPlain)")
+      }
       let decoded = tokenizer.decode(c.ids)
       if decoded != c.decoded {
-        failures.append("decode of \(c.text.debugDescription): \(decoded.debugDescription) vs HF \(c.decoded.debugDescription)")
+        failures.append(
+          "decode of \(c.text.debugDescription): \(decoded.debugDescription) vs HF \(c.decoded.debugDescription)")
       }
       // Where HF round-trips, so must we.
       if c.decodedPlain == c.text {
@@ -66,7 +69,8 @@ final class HFTokenizerTests: XCTestCase {
     }
     print("\(name): \(cases.count) strings, \(failures.count) mismatches, \(roundTrips) HF round trips checked")
     XCTAssertGreaterThan(cases.count, 300, file: file, line: line)
-    XCTAssert(failures.isEmpty, "\(name): \(failures.count) mismatches:\n" + failures.prefix(8).joined(separator: "\n"),
+    XCTAssert(
+      failures.isEmpty, "\(name): \(failures.count) mismatches:\n" + failures.prefix(8).joined(separator: "\n"),
       file: file, line: line)
   }
 
@@ -135,7 +139,8 @@ final class HFTokenizerTests: XCTestCase {
         let expected = name == "qwen2" ? text.precomposedStringWithCanonicalMapping : text
         let ids = tokenizer.encode(text, addSpecialTokens: false)
         XCTAssertEqual(
-          Array(tokenizer.decode(ids).unicodeScalars), Array(expected.unicodeScalars), "\(name): \(text.debugDescription)")
+          Array(tokenizer.decode(ids).unicodeScalars), Array(expected.unicodeScalars),
+          "\(name): \(text.debugDescription)")
         checked += 1
       }
     }
@@ -172,7 +177,8 @@ final class HFTokenizerTests: XCTestCase {
       if ids != c.ids { mismatches.append(c.text) }
       XCTAssertEqual(gguf.decode(c.ids), c.decoded)
     }
-    print("gguf smollm2: \(cases.count) strings, \(mismatches.count) differ from HF: \(mismatches.map(\.debugDescription))")
+    print(
+      "gguf smollm2: \(cases.count) strings, \(mismatches.count) differ from HF: \(mismatches.map(\.debugDescription))")
     for text in mismatches {
       let hasSpacedDigit = zip(text.unicodeScalars, text.unicodeScalars.dropFirst()).contains {
         $0.0.properties.isWhitespace && PreTokenizerStep.isNumeric($0.1)
@@ -248,7 +254,8 @@ final class HFTokenizerTests: XCTestCase {
     XCTAssertThrowsError(try HFTokenizer(url: try writeTemp("tokenizer.json", unigram))) {
       XCTAssert("\($0)".contains("unsupported model type 'Unigram'") && "\($0)".contains("tokenizer.json"), "\($0)")
     }
-    let bert = #"{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "pre_tokenizer": {"type": "BertPreTokenizer"}}"#
+    let bert =
+      #"{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "pre_tokenizer": {"type": "BertPreTokenizer"}}"#
     XCTAssertThrowsError(try HFTokenizer(url: try writeTemp("tokenizer.json", bert))) {
       XCTAssert("\($0)".contains("unsupported pre_tokenizer type 'BertPreTokenizer'"), "\($0)")
     }
