@@ -18,6 +18,9 @@ Writes Tests/Fixtures/tokenizers/:
                                                    llm_tokenizer_spm (the reference is a
                                                    reimplementation, not llama.cpp itself)
 
+BPE training breaks frequency ties differently from run to run, so a rerun may
+write different (equally valid) vocabularies for llama2, metaspace and misc.
+
 Run from the repository root:  python3 scripts/make-tokenizer-fixtures.py
 Needs: tokenizers (0.23), transformers, sentencepiece.
 """
@@ -504,7 +507,12 @@ def main():
 
         auto = AutoTokenizer.from_pretrained(smol)
         differ = sum(auto.encode(t) != smol_tok.encode(t).ids for t in texts)
-        print(f"smollm2: transformers' AutoTokenizer differs from tokenizers on {differ} strings")
+        print(f"smollm2: transformers' AutoTokenizer encode differs from tokenizers on {differ} strings")
+        differ = sum(
+            auto.decode(smol_tok.encode(t).ids) != smol_tok.decode(smol_tok.encode(t).ids, skip_special_tokens=False)
+            for t in texts
+        )
+        print(f"smollm2: transformers' decode differs from tokenizers on {differ} strings")
     except Exception as error:  # transformers is only a cross-check
         print(f"transformers cross-check skipped: {error}")
     for name, make in [
