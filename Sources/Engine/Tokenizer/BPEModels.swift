@@ -126,7 +126,8 @@ struct ScoredBPE {
 
     func tryBigram(_ left: Int, _ right: Int) {
       guard left >= 0, right >= 0 else { return }
-      let piece = Array(text[symbols[left].start..<(symbols[left].start + symbols[left].length + symbols[right].length)])
+      let piece = Array(
+        text[symbols[left].start..<(symbols[left].start + symbols[left].length + symbols[right].length)])
       guard let id = vocab.id(of: piece), id < scores.count else { return }
       push(&heap, Bigram(left: left, right: right, score: scores[id], size: piece.count))
       reverseMerges[piece] = (left, right)

@@ -116,7 +116,9 @@ extension HFTokenizer {
       // Digits one by one first, then GPT-2's split.
       return .sequence([.split(.regex(try ScalarRegex(#"\p{N}"#)), .isolated, invert: false), gpt2Split])
     case "deepseek-coder":
-      regexes = [#"[\r\n]"#, #"\s?\p{L}+"#, #"\s?\p{P}+"#, #"[\x{4E00}-\x{9FA5}\x{0800}-\x{4E00}\x{AC00}-\x{D7FF}]+"#, #"\p{N}"#]
+      regexes = [
+        #"[\r\n]"#, #"\s?\p{L}+"#, #"\s?\p{P}+"#, #"[\x{4E00}-\x{9FA5}\x{0800}-\x{4E00}\x{AC00}-\x{D7FF}]+"#, #"\p{N}"#,
+      ]
     default:
       throw TokenizerError.malformedGGUFVocab("unsupported tokenizer.ggml.pre '\(pre)'")
     }

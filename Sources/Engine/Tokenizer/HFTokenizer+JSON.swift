@@ -131,7 +131,8 @@ private struct JSONLoader {
       } else {
         pair = entry as? [String] ?? []
       }
-      guard pair.count == 2, let left = vocab.id(of: Array(pair[0].utf8)), let right = vocab.id(of: Array(pair[1].utf8)),
+      guard pair.count == 2, let left = vocab.id(of: Array(pair[0].utf8)),
+        let right = vocab.id(of: Array(pair[1].utf8)),
         let merged = vocab.id(of: Array((pair[0] + pair[1]).utf8))
       else { throw malformed("merge \(rank) (\(entry)) is not two vocabulary tokens forming a third") }
       merges.append(left: left, right: right, merged: merged)

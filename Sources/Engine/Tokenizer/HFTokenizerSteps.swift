@@ -228,7 +228,8 @@ indirect enum PreTokenizerStep {
         // Rust's is_ascii_punctuation (ASCII graphic, not alphanumeric) or Unicode P*.
         let v = scalar.value
         let asciiPunctuation =
-          (0x21...0x2F).contains(v) || (0x3A...0x40).contains(v) || (0x5B...0x60).contains(v) || (0x7B...0x7E).contains(v)
+          (0x21...0x2F).contains(v) || (0x3A...0x40).contains(v) || (0x5B...0x60).contains(v)
+          || (0x7B...0x7E).contains(v)
         return asciiPunctuation || Self.isPunctuation(scalar)
       }
       return behavior.split(piece, matches: matches)
