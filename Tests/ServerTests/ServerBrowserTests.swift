@@ -81,7 +81,7 @@ final class ServerBrowserTests: XCTestCase {
     let s = try await Self.start()
     let plain = try XCTUnwrap(
       attribute("data-value", in: try chromium("\(s.base)/?token=secret&\(Self.ioiQuery)")).flatMap(Double.init))
-    let dom = try chromium("\(s.base)/?token=secret&\(Self.ioiQuery)&ablate=L0H0@13@")
+    let dom = try chromium("\(s.base)/?token=secret&\(Self.ioiQuery)&ablate=L1H2@13@9")
     XCTAssertTrue(dom.contains("id=\"ablations\""), dom)
     XCTAssertTrue(dom.contains("id=\"ld0\""))
     let ablated = try XCTUnwrap(attribute("data-value", in: dom).flatMap(Double.init))
@@ -133,7 +133,7 @@ final class ServerBrowserTests: XCTestCase {
     let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
       .deletingLastPathComponent().appendingPathComponent("docs").path
     for (name, query) in [
-      ("main", ""), ("ablate", "&ablate=L3H0@13@"), ("trace", "&trace=L3N77@13@@"),
+      ("main", ""), ("ablate", "&ablate=L1H2@13@9"), ("trace", "&trace=L3N77@13@@"),
       ("component", "&view=component&c=L3N77"), ("attn", "&view=attn&head=L1H2"),
     ] {
       _ = try runProcess(

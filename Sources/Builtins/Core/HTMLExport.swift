@@ -104,7 +104,7 @@ public enum HTMLExport {
     let finite = values.flatMap { $0 }.filter { $0.isFinite }
     let scale = Double(signed ? max(finite.map(abs).max() ?? 1, 1e-9) : max(finite.max() ?? 1, 1e-9))
     var svg =
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"heatmap\" width=\"\(left + cols * cell + 10)\" height=\"\(topPad + rows * cell + 10)\">"
+      "<svg class=\"heatmap\" width=\"\(left + cols * cell + 10)\" height=\"\(topPad + rows * cell + 10)\">"
     for (i, label) in rowLabels.enumerated() {
       svg +=
         "<text x=\"\(left - 4)\" y=\"\(topPad + i * cell + cell * 7 / 10)\" text-anchor=\"end\">\(escape("\(i) " + visible(label)))</text>"
@@ -136,7 +136,7 @@ public enum HTMLExport {
     if case .list(let bins)? = r["histogram"] {
       let counts = bins.map { $0.record?["count"]?.number ?? 0 }
       let peak = max(counts.max() ?? 1, 1)
-      out += "<h2>histogram</h2><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"400\" height=\"80\">"
+      out += "<h2>histogram</h2><svg width=\"400\" height=\"80\">"
       for (i, c) in counts.enumerated() {
         let h = 80 * c / peak
         out +=
