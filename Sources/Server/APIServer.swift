@@ -73,7 +73,9 @@ public final class APIServer: Sendable {
   func respond(_ request: Request) async -> (Response, Int) {
     let port = boundPort.get() ?? configuration.port
     guard hostAllowed(request.head.authority, port: port) else {
-      return (jsonError(.forbidden, "the Host header must name this server (127.0.0.1:\(port) or localhost:\(port))"), port)
+      return (
+        jsonError(.forbidden, "the Host header must name this server (127.0.0.1:\(port) or localhost:\(port))"), port
+      )
     }
     let path = request.uri.path
     if path.hasPrefix("/api/") {
@@ -81,7 +83,11 @@ public final class APIServer: Sendable {
         return (jsonError(.forbidden, "requests from other origins are refused"), port)
       }
       guard authorised(request) else {
-        return (jsonError(.unauthorized, "missing or wrong token (Authorization: Bearer TOKEN, ?token=TOKEN, or open the page's URL)"), port)
+        return (
+          jsonError(
+            .unauthorized, "missing or wrong token (Authorization: Bearer TOKEN, ?token=TOKEN, or open the page's URL)"),
+          port
+        )
       }
       switch path {
       case "/api/eval":

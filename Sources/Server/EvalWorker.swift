@@ -34,7 +34,8 @@ final class EvalWorker: @unchecked Sendable {
     self.model = model
     self.allowWrite = allowWrite
     self.timeout = timeout
-    let thread = Thread { [unowned self] in self.loop() }
+    // The thread keeps the worker alive: it serves until the process ends.
+    let thread = Thread { self.loop() }
     thread.stackSize = 1 << 29
     thread.name = "tdb-eval"
     thread.start()

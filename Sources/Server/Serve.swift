@@ -23,7 +23,9 @@ struct ServeOptions: ParsableCommand {
   @Option(help: ArgumentHelp("Listen on port N (0 picks a free one).", valueName: "N"))
   var port: Int = 8765
 
-  @Option(help: ArgumentHelp("Listen on H (default 127.0.0.1; anything else is reachable from other machines).", valueName: "H"))
+  @Option(
+    help: ArgumentHelp(
+      "Listen on H (default 127.0.0.1; anything else is reachable from other machines).", valueName: "H"))
   var host: String = "127.0.0.1"
 
   @Option(help: ArgumentHelp("The API token (default: random at each start).", valueName: "T"))

@@ -32,7 +32,8 @@ final class ServerBrowserTests: XCTestCase {
 
   func chromium(_ url: String, extra: [String] = []) throws -> String {
     let path = "/usr/bin/chromium"
-    XCTAssertTrue(FileManager.default.isExecutableFile(atPath: path), "chromium is not installed (apt-get install chromium)")
+    XCTAssertTrue(
+      FileManager.default.isExecutableFile(atPath: path), "chromium is not installed (apt-get install chromium)")
     return try runProcess(
       path,
       ["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000"] + extra + ["--dump-dom", url])

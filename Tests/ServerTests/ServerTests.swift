@@ -136,7 +136,8 @@ final class ServerAPITests: XCTestCase {
     XCTAssertEqual(try s.request("/api/eval", method: "POST", body: #"{"script": "1"}"#, token: "wrong").status, 401)
     XCTAssertEqual(try s.request("/api/model", token: nil).status, 401)
     // ?token= and the cookie work too.
-    XCTAssertEqual(try s.request("/api/eval?token=secret", method: "POST", body: #"{"script": "1"}"#, token: nil).status, 200)
+    XCTAssertEqual(
+      try s.request("/api/eval?token=secret", method: "POST", body: #"{"script": "1"}"#, token: nil).status, 200)
     XCTAssertEqual(
       try s.request(
         "/api/eval", method: "POST", body: #"{"script": "1"}"#, headers: ["Cookie: tdb_token=secret"], token: nil
@@ -268,7 +269,9 @@ final class ServerAPITests: XCTestCase {
     let s = try await Shared.get()
     try await withThrowingTaskGroup(of: Int.self) { group in
       for i in 0..<8 {
-        group.addTask { try s.eval("let x = \(i); x * 2", headers: ["X-TDB-Session: c\(i % 2)"]).json["value"] as? Int ?? -1 }
+        group.addTask {
+          try s.eval("let x = \(i); x * 2", headers: ["X-TDB-Session: c\(i % 2)"]).json["value"] as? Int ?? -1
+        }
       }
       var results: [Int] = []
       for try await r in group { results.append(r) }

@@ -77,7 +77,8 @@ public enum HTMLExport {
       for (c, v) in row.enumerated() {
         if case .number(let d) = v {
           let bg = scales[c].map { " style=\"background:\(shade(d / $0))\"" } ?? ""
-          out += "<td class=\"num\" data-v=\"\(d.isFinite ? formatNumber(d) : "")\"\(bg)>\(escape(formatNumber(d)))</td>"
+          out +=
+            "<td class=\"num\" data-v=\"\(d.isFinite ? formatNumber(d) : "")\"\(bg)>\(escape(formatNumber(d)))</td>"
         } else {
           out += "<td>\(escape(cellText(v)))</td>"
         }
@@ -115,19 +116,22 @@ public enum HTMLExport {
     }
     for (i, row) in values.enumerated() {
       for (j, v) in row.enumerated() where v.isFinite {
-        let tip = "\(rowName) \(i) \(visible(rowLabels[safe: i] ?? "")), \(columnName) \(j) \(visible(columnLabels[safe: j] ?? "")): \(formatNumber(Double(v)))"
+        let tip =
+          "\(rowName) \(i) \(visible(rowLabels[safe: i] ?? "")), \(columnName) \(j) \(visible(columnLabels[safe: j] ?? "")): \(formatNumber(Double(v)))"
         svg +=
           "<rect x=\"\(left + j * cell)\" y=\"\(topPad + i * cell)\" width=\"\(cell - 1)\" height=\"\(cell - 1)\" fill=\"\(shade(Double(v) / scale))\"><title>\(escape(tip))</title></rect>"
       }
     }
-    return svg + "</svg><p class=\"muted\">scale: \(signed ? "±" : "0…")\(formatNumber(scale)); hover a cell for its value</p>"
+    return svg
+      + "</svg><p class=\"muted\">scale: \(signed ? "±" : "0…")\(formatNumber(scale)); hover a cell for its value</p>"
   }
 
   /// TDB's neuron viewer from a component page's record.
   static func componentPage(_ page: Value) -> String {
     guard let r = page.record else { return body(page) }
     func num(_ k: String) -> String { r[k].map { cellText($0) } ?? "" }
-    var out = "<p><b>\(escape(num("explanation")))</b> <span class=\"muted\">score \(escape(num("score"))) (\(escape(num("method"))))</span></p>"
+    var out =
+      "<p><b>\(escape(num("explanation")))</b> <span class=\"muted\">score \(escape(num("score"))) (\(escape(num("method"))))</span></p>"
     out += "<table class=\"record\">"
     for k in ["component", "kind", "dataset", "tokens", "mean", "variance", "frequency", "min", "max"] {
       out += "<tr><th>\(k)</th><td>\(escape(num(k)))</td></tr>"
@@ -146,7 +150,8 @@ public enum HTMLExport {
     }
     for (key, title) in [("promotes", "promoted tokens"), ("suppresses", "suppressed tokens")] {
       if case .list(let tokens)? = r[key] {
-        out += "<h2>\(title)</h2><p>"
+        out +=
+          "<h2>\(title)</h2><p>"
           + tokens.prefix(12).map {
             "<span class=\"chip\">\(escape(visible($0.record?["token"]?.string ?? "")))</span>"
           }.joined(separator: " ") + "</p>"
@@ -177,7 +182,8 @@ public enum HTMLExport {
   /// White to blue for positive x, white to red for negative, |x| <= 1.
   static func shade(_ x: Double) -> String {
     let a = min(1, abs(x.isFinite ? x : 0))
-    let (r, g, b) = x >= 0 ? (255 * (1 - a), 255 * (1 - 0.6 * a), 255.0) : (255.0, 255 * (1 - 0.7 * a), 255 * (1 - 0.7 * a))
+    let (r, g, b) =
+      x >= 0 ? (255 * (1 - a), 255 * (1 - 0.6 * a), 255.0) : (255.0, 255 * (1 - 0.7 * a), 255 * (1 - 0.7 * a))
     return "rgb(\(Int(r)),\(Int(g)),\(Int(b)))"
   }
 
