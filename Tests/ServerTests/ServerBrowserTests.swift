@@ -117,6 +117,14 @@ final class ServerBrowserTests: XCTestCase {
     noJavaScriptErrors(dom)
   }
 
+  func testSweepHeatmapAndLogitLens() async throws {
+    let s = try await Self.start()
+    let dom = try chromium("\(s.base)/?token=secret&\(Self.ioiQuery)&view=sweep")
+    XCTAssertTrue(dom.contains("data-title=\"heads\""), dom)
+    XCTAssertTrue(dom.contains("id=\"lens\""), dom)
+    noJavaScriptErrors(dom)
+  }
+
   func testThePageMakesNoRequestToAnotherHost() throws {
     for asset in ["/", "/app.js", "/app.css"] {
       let text = String(decoding: try XCTUnwrap(PageAssets.asset(at: asset)).bytes, as: UTF8.self)
@@ -135,7 +143,7 @@ final class ServerBrowserTests: XCTestCase {
       .deletingLastPathComponent().appendingPathComponent("docs").path
     for (name, query) in [
       ("main", ""), ("ablate", "&ablate=L1H2@13@9"), ("trace", "&trace=L3N77@13@@"),
-      ("component", "&view=component&c=L3N77"), ("attn", "&view=attn&head=L1H2"),
+      ("component", "&view=component&c=L3N77"), ("attn", "&view=attn&head=L1H2"), ("sweep", "&view=sweep"),
     ] {
       _ = try runProcess(
         "/usr/bin/chromium",

@@ -165,6 +165,7 @@ async function render() {
     let content;
     if (state.view === "component") content = await componentView();
     else if (state.view === "attn") content = await attentionView();
+    else if (state.view === "sweep") content = await sweepView();
     else content = await mainView();
     if (mine !== generation) return;
     view.replaceChildren(content);
@@ -262,6 +263,7 @@ async function mainView() {
       render();
     } }, h.node + " @" + h.pos + (h.key !== "" ? "→" + h.key : "") + (h.through ? " (" + h.through + ")" : "")));
   });
+  out.append(el("p", {}, el("a", { href: urlFor({ view: "sweep" }), id: "sweep-link" }, "head sweep and logit lens")));
   out.append(el("h2", {}, hops.length ? "upstream of the traced node" : "node table"), crumbs);
   out.append(nodeTable(v.nodes, v.tokens));
   return out;
@@ -401,27 +403,63 @@ function svgEl(tag, attrs) {
 
 /// A (query, key, value) table as an SVG heatmap with token labels on both axes.
 function heatmap(rows, title) {
-  const n = 1 + Math.max(0, ...rows.map((r) => Math.max(r.query, r.key)));
-  const labels = [];
-  for (const r of rows) { labels[r.query] = r.query_label; labels[r.key] = r.key_label; }
-  const cell = Math.max(10, Math.min(28, Math.floor(600 / n))), pad = 110;
-  const svg = svgEl("svg", { width: pad + n * cell + 10, height: pad + n * cell + 10, class: "heatmap", "data-title": title });
-  for (let i = 0; i < n; i++) {
-    const t = svgEl("text", { x: pad - 4, y: pad + i * cell + cell * 0.7, "text-anchor": "end" });
-    t.textContent = i + " " + visible(labels[i] || "");
+  return grid(rows, { row: "query", col: "key", value: "value", rowLabel: "query_label", colLabel: "key_label" }, title);
+}
+
+/// Any long table (row index, column index, value, optional labels) as an SVG heatmap.
+function grid(rows, f, title) {
+  const nr = 1 + Math.max(0, ...rows.map((r) => r[f.row])), nc = 1 + Math.max(0, ...rows.map((r) => r[f.col]));
+  const rowLabels = [], colLabels = [];
+  for (const r of rows) {
+    rowLabels[r[f.row]] = f.rowLabel ? r[f.rowLabel] : f.row + " " + r[f.row];
+    colLabels[r[f.col]] = f.colLabel ? r[f.colLabel] : String(r[f.col]);
+  }
+  const cell = Math.max(10, Math.min(28, Math.floor(600 / Math.max(nr, nc)))), pad = 110, top = f.colLabel ? 110 : 30;
+  const svg = svgEl("svg", { width: pad + nc * cell + 10, height: top + nr * cell + 10, class: "heatmap", "data-title": title });
+  for (let i = 0; i < nr; i++) {
+    const t = svgEl("text", { x: pad - 4, y: top + i * cell + cell * 0.7, "text-anchor": "end" });
+    t.textContent = (f.rowLabel ? i + " " : "") + visible(rowLabels[i] || "");
     svg.append(t);
-    const c = svgEl("text", { transform: "translate(" + (pad + i * cell + cell * 0.7) + "," + (pad - 4) + ") rotate(-60)" });
-    c.textContent = visible(labels[i] || "");
+  }
+  for (let j = 0; j < nc; j++) {
+    const c = svgEl("text", { transform: "translate(" + (pad + j * cell + cell * 0.7) + "," + (top - 4) + ") rotate(-60)" });
+    c.textContent = visible(colLabels[j] || "");
     svg.append(c);
   }
-  const max = Math.max(1e-9, ...rows.map((r) => Math.abs(r.value)));
+  const max = Math.max(1e-9, ...rows.map((r) => Math.abs(r[f.value])));
   for (const r of rows) {
-    const rect = svgEl("rect", { x: pad + r.key * cell, y: pad + r.query * cell, width: cell - 1, height: cell - 1, fill: shade(r.value / max) });
-    rect.addEventListener("mousemove", (e) => hover(e, "query " + r.query + " " + JSON.stringify(r.query_label) + ", key " + r.key + " " + JSON.stringify(r.key_label) + ": " + fmt(r.value)));
+    const rect = svgEl("rect", { x: pad + r[f.col] * cell, y: top + r[f.row] * cell, width: cell - 1, height: cell - 1, fill: shade(r[f.value] / max) });
+    const text = f.row + " " + r[f.row] + (f.rowLabel ? " " + JSON.stringify(r[f.rowLabel]) : "") + ", " + f.col + " " + r[f.col] +
+      (f.colLabel ? " " + JSON.stringify(r[f.colLabel]) : "") + ": " + fmt(r[f.value]);
+    rect.addEventListener("mousemove", (e) => hover(e, text));
     rect.addEventListener("mouseleave", unhover);
     svg.append(rect);
   }
   return svg;
+}
+
+// ---- sweeps and the logit lens ----------------------------------------------
+
+async function sweepView() {
+  const metric = "{ |x| logitdiff x " + q(state.target) + " " + q(state.distractor) + " }";
+  const v = await api("let r = run " + q(state.prompt) + withFlag() + "\n" +
+    "{heads: (sweep ablate r --metric " + metric + " --over heads --pos -1), lens: (lens r --top 5)}");
+  const layers = [...new Set(v.lens.map((r) => r.layer))];
+  const lens = el("table", { id: "lens" }, el("tr", {}, el("th", {}, "layer"), [1, 2, 3, 4, 5].map((k) => el("th", {}, "#" + k))),
+    layers.map((layer) => {
+      const cells = v.lens.filter((r) => r.layer === layer);
+      const top = Math.max(...cells.map((r) => r.logit));
+      // Softmax over the layer's top tokens: a probability among the candidates shown.
+      const z = cells.reduce((a, r) => a + Math.exp(r.logit - top), 0);
+      return el("tr", {}, el("td", {}, layer), cells.map((r) => {
+        const p = Math.exp(r.logit - top) / z;
+        return el("td", { class: "tok", style: "background:" + shade(p), title: "logit " + fmt(r.logit) + ", p among these " + fmt(p) }, visible(r.token));
+      }));
+    }));
+  return el("div", { id: "sweep" }, el("p", {}, el("a", { href: urlFor({ view: "main" }) }, "← node table")),
+    el("h2", {}, "ablating each head at the last position: change in logit difference (layer × head)"),
+    grid(v.heads, { row: "layer", col: "head", value: "effect" }, "heads"),
+    el("h2", {}, "logit lens at the last position (shaded by probability among the five shown)"), lens);
 }
 
 // ---- test mode: scripted interactions the browser tests check ---------------
