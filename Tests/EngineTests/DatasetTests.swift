@@ -290,7 +290,7 @@ final class DatasetTests: XCTestCase {
 
     // Windows of 4 tokens over the stream doc + <|endoftext|> ..., limited to 10 tokens.
     let tok = demoModel.tokenizer
-    let stream = docs.flatMap { tok.encode($0) + [tok.endOfTextID] }
+    let stream = docs.flatMap { tok.encode($0) + [tok.endOfSequenceID!] }
     XCTAssertGreaterThan(stream.count, 10)
     var windows: [CorpusWindow] = []
     try CorpusWindows(try Corpus(path: jsonl.path), tokenizer: tok, size: 4, tokenLimit: 10).forEach {
