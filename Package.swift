@@ -7,7 +7,10 @@ let package = Package(
     .executable(name: "tdb", targets: ["Shell"])
   ],
   dependencies: [
-    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+    .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
   ],
   targets: [
     // C interop shims: Debian's libopenblas-dev, libedit-dev and libsqlite3-dev through pkg-config.
@@ -26,10 +29,23 @@ let package = Package(
       swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
     .target(name: "Lang"),
     .target(name: "Builtins", dependencies: ["Engine", "Lang"]),
+    .target(
+      name: "Server",
+      dependencies: [
+        "Engine", "Lang", "Builtins",
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "HTTPTypes", package: "swift-http-types"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      resources: [
+        .embedInCode("Resources/index.html"), .embedInCode("Resources/app.js"),
+        .embedInCode("Resources/app.css"),
+      ]),
     .executableTarget(
       name: "Shell",
       dependencies: [
-        "Engine", "Lang", "Builtins", "CEditLine",
+        "Engine", "Lang", "Builtins", "Server", "CEditLine",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 
@@ -38,6 +54,8 @@ let package = Package(
     .testTarget(
       name: "BuiltinsTests", dependencies: ["Builtins", "Engine", "Lang"], path: "Tests/BuiltinsTests"),
     .testTarget(name: "ShellTests", dependencies: ["Shell"], path: "Tests/ShellTests"),
+    .testTarget(
+      name: "ServerTests", dependencies: ["Server", "Builtins", "Lang"], path: "Tests/ServerTests"),
   ],
   swiftLanguageModes: [.v5]
 )

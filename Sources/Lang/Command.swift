@@ -107,11 +107,14 @@ public struct CommandSpec: Sendable {
   public var input: String?
   /// Longer help text (paragraphs), optional.
   public var details: String?
+  /// Writes files (a file it is given, a dataset): `tdb serve` refuses it
+  /// unless started with `--allow-write`.
+  public var writesFiles: Bool
 
   public init(
     name: String, group: String, summary: String, parameters: [ParameterSpec] = [],
     flags: [FlagSpec] = [], examples: [String] = [], takesInput: Bool = false,
-    input: String? = nil, details: String? = nil
+    input: String? = nil, details: String? = nil, writesFiles: Bool = false
   ) {
     self.name = name
     self.group = group
@@ -122,6 +125,7 @@ public struct CommandSpec: Sendable {
     self.takesInput = takesInput || input != nil
     self.input = input
     self.details = details
+    self.writesFiles = writesFiles
   }
 
   /// `sort [COLUMN] [--desc]`

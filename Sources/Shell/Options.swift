@@ -21,6 +21,7 @@ struct ShellOptions: ParsableCommand {
       tdb [OPTIONS] SCRIPT.tdbs [ARGS...]
       tdb [OPTIONS] -       (a script from standard input)
       tdb [OPTIONS]         (interactive, or a script piped into standard input)
+      tdb serve [--port N] [--token T] ...   (the browser page and HTTP API; tdb serve --help)
       """,
     discussion: """
       Exit status: 0 success, 64 bad command line, 65 syntax error, 70 runtime error,

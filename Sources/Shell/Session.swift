@@ -23,7 +23,7 @@ enum ExitStatus: Int32 {
 /// One tdb session: the command registry, the interpreter, and how results
 /// are shown. Script mode, `-c` and the REPL all run through it.
 final class Session {
-  let registry = CommandRegistry()
+  let registry: CommandRegistry
   let interpreter: Interpreter
   var renderer: Renderer
   /// The model, loaded on first use.
@@ -33,16 +33,13 @@ final class Session {
 
   init(options: SessionOptions) {
     renderer = Renderer(format: options.format, color: options.color, width: options.width)
-    registerCoreCommands(into: registry)
-    interpreter = Interpreter(registry: registry)
     // The model loads on first use: --model, else TDB_MODEL, else the embedded demo.
-    let folder = options.modelPath ?? ProcessInfo.processInfo.environment["TDB_MODEL"]
-    modelFolder = folder
-    let saes = options.saePaths
-    model = LazyModelSession { try ModelSession.load(modelFolder: folder, saeFolders: saes) }
+    modelFolder = options.modelPath ?? ProcessInfo.processInfo.environment["TDB_MODEL"]
+    model = SessionSetup.model(folder: options.modelPath, saeFolders: options.saePaths)
+    interpreter = SessionSetup.interpreter(model: model)
+    registry = interpreter.registry
     interpreter.write = { Terminal.out($0) }
     interpreter.display = { [unowned self] in self.renderer.display($0) }
-    registerModelCommands(into: registry, interpreter: interpreter, session: model)
   }
 
   /// Parses and runs source, printing each top-level result that is not null;

@@ -1,7 +1,8 @@
 import ArgumentParser
-import Engine
+import Builtins
 import Foundation
 import Lang
+import Server
 
 #if canImport(Glibc)
   import Glibc
@@ -33,6 +34,9 @@ func usageError(_ message: String) -> ExitStatus {
 /// Parses the command line, picks the source (`-c`, a file, standard input)
 /// and runs it.
 func runShell(_ arguments: [String]) -> ExitStatus {
+  if arguments.first == "serve" {
+    return ExitStatus(rawValue: runServe(Array(arguments.dropFirst()))) ?? .runtime
+  }
   // --help and --version before the script (the script's own arguments are
   // captured for passthrough, which would swallow them).
   let valued: Set<String> = ["-c", "--model", "--sae", "--format", "--color"]
@@ -62,15 +66,8 @@ func runShell(_ arguments: [String]) -> ExitStatus {
 
   // Folders named on the command line are checked now (a usage error, 64);
   // their contents are read when the model is first used.
-  let fm = FileManager.default
-  if let model = options.model {
-    do { _ = try ModelLocator.resolve(model) } catch { return usageError("\(error)") }
-  }
-  for sae in options.sae where !fm.fileExists(atPath: sae + "/cfg.json") {
-    return usageError(
-      fm.fileExists(atPath: sae)
-        ? "--sae '\(sae)' has no cfg.json; it expects a SAELens folder (cfg.json + sae_weights.safetensors)"
-        : "--sae: no such folder '\(sae)'")
+  if let message = SessionSetup.checkFolders(model: options.model, saes: options.sae) {
+    return usageError(message)
   }
 
   var rest = options.script

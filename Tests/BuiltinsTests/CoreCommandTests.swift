@@ -118,10 +118,10 @@ final class CoreCommandTests: XCTestCase {
     XCTAssertEqual(try eval("[1, 2] | to json"), "[1,2]\n")
     XCTAssertEqual(try eval("[1, 2] | to ndjson"), "1\n2\n")
     XCTAssertEqual(
-      message("1 | to xml"), "to: unknown format 'xml' (use one of json, ndjson, csv, tsv)")
+      message("1 | to xml"), "to: unknown format 'xml' (use one of json, ndjson, csv, tsv, html)")
     XCTAssertEqual(
       message("1 | to jsn"),
-      "to: unknown format 'jsn' (use one of json, ndjson, csv, tsv; did you mean 'json'?)")
+      "to: unknown format 'jsn' (use one of json, ndjson, csv, tsv, html; did you mean 'json'?)")
     XCTAssertTrue(
       message("1 | save \"/nonexistent/dir/x.json\"").hasPrefix(
         "save: cannot write '/nonexistent/dir/x.json'"))

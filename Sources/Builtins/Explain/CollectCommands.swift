@@ -46,7 +46,7 @@ func registerCollectCommands(_ r: CommandRegistry, _ lazy: LazyModelSession, _ d
       details: """
         Windows are the model's context long; the file records which windows are done, so running the same command again after Ctrl-C or a crash resumes where it stopped (each save is one transaction). On a terminal a progress bar shows tokens per second and time left.
         Neurons are read at mlp.hook_post, latents from each loaded SAE, heads as TDB scores them: the attention write of a (query, key) pair, pattern[h,q,k]·‖v_k W_O_h‖, the head's activation at a query being its largest write.
-        """)
+        """, writesFiles: true)
   ) { call, _ in
     let s = try lazy.get()
     let corpus = try Corpus(path: try corpusPath(try call.arg(0)))
@@ -107,7 +107,7 @@ func registerCollectCommands(_ r: CommandRegistry, _ lazy: LazyModelSession, _ d
       ],
       examples: [
         #"merge (collect demo --tokens 1024 --kind heads --shard "0/2" --db "/tmp/tdb-shard0.db").db (collect demo --tokens 1024 --kind heads --shard "1/2" --db "/tmp/tdb-shard1.db").db --db "/tmp/tdb-merged.db" --replace"#
-      ])
+      ], writesFiles: true)
   ) { call, _ in
     let inputs = try call.rest(from: 0).flatMap { v -> [String] in
       guard let s = v.string else { throw EvalError("DATASETS: expected file names, got \(v.typeName)") }

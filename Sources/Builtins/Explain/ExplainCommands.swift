@@ -174,7 +174,7 @@ func registerExplainQueryCommands(_ r: CommandRegistry, _ lazy: LazyModelSession
       examples: [
         #"dla (run "When Mary and John went to the store, John gave a drink to") " Mary" " John" --by head | sort total --desc | head 3 | annotate \#(dbHeads)"#
       ],
-      input: "a table with a component column")
+      input: "a table with a component column", writesFiles: true)
   ) { call, _ in
     let table = try Table.from(try call.requireInput())
     // dla and sweeps name their rows in "component", attribute and trace in "node".

@@ -1,0 +1,38 @@
+import Engine
+import Foundation
+import Lang
+
+/// How a tdb front end (the shell, `tdb serve`) sets up the model and its
+/// interpreters: one lazily loaded model shared by every interpreter.
+public enum SessionSetup {
+  /// The model of `--model` (else `TDB_MODEL`, else the embedded demo) with
+  /// the SAEs of `--sae`, loaded on first use.
+  public static func model(folder: String?, saeFolders: [String]) -> LazyModelSession {
+    let folder = folder ?? ProcessInfo.processInfo.environment["TDB_MODEL"]
+    return LazyModelSession { try ModelSession.load(modelFolder: folder, saeFolders: saeFolders) }
+  }
+
+  /// An interpreter with every core and model command registered on its own registry.
+  public static func interpreter(model: LazyModelSession) -> Interpreter {
+    let registry = CommandRegistry()
+    registerCoreCommands(into: registry)
+    let interpreter = Interpreter(registry: registry)
+    registerModelCommands(into: registry, interpreter: interpreter, session: model)
+    return interpreter
+  }
+
+  /// The usage error for a `--model` that names no model (folder, .gguf file
+  /// or built-in name) or `--sae` folders that cannot be SAEs, or nil if they look right (their contents are read on first use).
+  public static func checkFolders(model: String?, saes: [String]) -> String? {
+    let fm = FileManager.default
+    if let model {
+      do { _ = try ModelLocator.resolve(model) } catch { return "\(error)" }
+    }
+    for sae in saes where !fm.fileExists(atPath: sae + "/cfg.json") {
+      return fm.fileExists(atPath: sae)
+        ? "--sae '\(sae)' has no cfg.json; it expects a SAELens folder (cfg.json + sae_weights.safetensors)"
+        : "--sae: no such folder '\(sae)'"
+    }
+    return nil
+  }
+}
