@@ -288,6 +288,9 @@ final class HFTokenizerTests: XCTestCase {
   }
 
   func testEncodingSpeed() throws {
+    let loadStart = Date()
+    _ = try HFTokenizer(folder: Self.fixtures.appendingPathComponent("smollm2"))
+    print("smollm2 tokenizer.json loads in \(String(format: "%.3f", Date().timeIntervalSince(loadStart))) s")
     let smol = try XCTUnwrap(Self.loaded["smollm2"])
     let llama3 = try XCTUnwrap(Self.loaded["llama3"])
     let text = try String(contentsOf: demoFolder.appendingPathComponent("corpus/stories-sample.txt"), encoding: .utf8)
