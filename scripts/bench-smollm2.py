@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""SmolLM2-135M-Instruct in fp32: tdb against PyTorch + transformers, side by side.
+
+    python3 scripts/bench-smollm2.py [--threads 2] [--repeat 7]
+
+Needs torch, transformers, gguf and accelerate (pip install them; not needed
+by tdb or its tests) and the model from scripts/setup.sh. Both sides run the
+same random token ids with the same thread count; PyTorch uses its fastest
+attention (sdpa) and computes every position's logits, as `run` does. Prints
+a Markdown table of medians with the machine's load average.
+"""
+import argparse, json, os, random, statistics, subprocess, sys, time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GGUF = os.path.join(REPO, "models/smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf")
+TDB = os.environ.get("TDB", os.path.join(REPO, ".build/release/tdb"))
+
+
+def tdb_forward_ms(ids, repeat, threads):
+    script = f"time {{ run {json.dumps(ids)} --nocache }} --repeat {repeat}"
+    env = dict(os.environ, TDB_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
+    out = subprocess.run([TDB, "--model", "smollm2", "--format", "json", "-c", script], env=env,
+                         capture_output=True, text=True, check=True).stdout
+    return json.loads(out)["median_ms"]
+
+
+def tdb_cold_s(repeat, threads):
+    env = dict(os.environ, TDB_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        subprocess.run([TDB, "--model", "smollm2", "-c", 'predict "The Eiffel Tower is in the city of" --top 1'],
+                       env=env, capture_output=True, check=True)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--lengths", default="16,128,1024")
+    a = ap.parse_args()
+    import torch
+    from transformers import AutoModelForCausalLM
+    torch.set_num_threads(a.threads)
+    t0 = time.perf_counter()
+    model = AutoModelForCausalLM.from_pretrained(os.path.dirname(GGUF), gguf_file=os.path.basename(GGUF),
+                                                 dtype=torch.float32, attn_implementation="sdpa").eval()
+    torch_load = time.perf_counter() - t0
+    rng = random.Random(0)
+    rows = []
+    for T in [int(x) for x in a.lengths.split(",")]:
+        ids = [rng.randrange(49152) for _ in range(T)]
+        x = torch.tensor([ids])
+        with torch.inference_mode():
+            model(x)  # warm-up
+            times = []
+            for _ in range(a.repeat):
+                t = time.perf_counter()
+                model(x)
+                times.append((time.perf_counter() - t) * 1000)
+        torch_ms = statistics.median(times)
+        tdb_ms = tdb_forward_ms(ids, a.repeat, a.threads)
+        rows.append((f"forward {T} tokens", tdb_ms, torch_ms))
+    cold = tdb_cold_s(3, a.threads)
+    print(f"SmolLM2-135M fp32, {a.threads} threads, median of {a.repeat}; load average {os.getloadavg()[0]:.2f}")
+    print("| | tdb | PyTorch + transformers | ratio |")
+    print("|---|---|---|---|")
+    for name, t, p in rows:
+        print(f"| {name} | {t:.0f} ms | {p:.0f} ms | {t / p:.2f}x |")
+    print(f"| cold one-shot predict from the GGUF (process start to answer) | {cold:.2f} s | "
+          f"{torch_load:.1f} s (loading alone) | |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
