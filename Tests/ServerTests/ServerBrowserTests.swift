@@ -15,7 +15,7 @@ final class ServerBrowserTests: XCTestCase {
 
   /// A server with a small activation dataset (for component pages).
   nonisolated(unsafe) static var server: TestServer?
-  static func start() async throws -> TestServer {
+  static func start() throws -> TestServer {
     if let server { return server }
     let db = NSTemporaryDirectory() + "tdb-serve-browser.db"
     if !FileManager.default.fileExists(atPath: db) {
@@ -23,7 +23,7 @@ final class ServerBrowserTests: XCTestCase {
       try interpreter.evaluate("collect demo --tokens 2048 --db '\(db)'")
     }
     setenv("TDB_DB", db, 1)
-    let s = try await TestServer.start()
+    let s = try TestServer.start()
     // Load the model before the browser's first request.
     _ = try s.eval("predict \"warm up\" --top 1")
     server = s
@@ -53,8 +53,8 @@ final class ServerBrowserTests: XCTestCase {
     return String(rest[..<(rest.firstIndex(of: "\"") ?? rest.endIndex)])
   }
 
-  func testInvestigationPageShowsTheNodeTable() async throws {
-    let s = try await Self.start()
+  func testInvestigationPageShowsTheNodeTable() throws {
+    let s = try Self.start()
     let dom = try chromium("\(s.base)/?token=secret&\(Self.ioiQuery)")
     XCTAssertTrue(dom.contains("id=\"nodes\""), dom)
     XCTAssertTrue(dom.contains("data-state=\"ready\""), dom)
@@ -67,8 +67,8 @@ final class ServerBrowserTests: XCTestCase {
     noJavaScriptErrors(dom)
   }
 
-  func testAblatingAHeadChangesTheLogitDifference() async throws {
-    let s = try await Self.start()
+  func testAblatingAHeadChangesTheLogitDifference() throws {
+    let s = try Self.start()
     let dom = try chromium("\(s.base)/?token=secret&\(Self.ioiQuery)&test=ablate-first")
     XCTAssertEqual(attribute("data-test-done", in: dom), "1", dom)
     let before = try XCTUnwrap(attribute("data-ld-before", in: dom).flatMap(Double.init))
@@ -78,8 +78,8 @@ final class ServerBrowserTests: XCTestCase {
     noJavaScriptErrors(dom)
   }
 
-  func testStateInTheURLReproducesAnAblation() async throws {
-    let s = try await Self.start()
+  func testStateInTheURLReproducesAnAblation() throws {
+    let s = try Self.start()
     let plain = try XCTUnwrap(
       attribute("data-value", in: try chromium("\(s.base)/?token=secret&\(Self.ioiQuery)")).flatMap(Double.init))
     let dom = try chromium("\(s.base)/?token=secret&\(Self.ioiQuery)&ablate=L1H2@13@9")
@@ -90,8 +90,8 @@ final class ServerBrowserTests: XCTestCase {
     noJavaScriptErrors(dom)
   }
 
-  func testTraceShowsTheUpstreamTableWithABreadcrumb() async throws {
-    let s = try await Self.start()
+  func testTraceShowsTheUpstreamTableWithABreadcrumb() throws {
+    let s = try Self.start()
     let dom = try chromium("\(s.base)/?token=secret&\(Self.ioiQuery)&trace=L3N77@13@@")
     XCTAssertTrue(dom.contains("id=\"breadcrumb\""), dom)
     XCTAssertTrue(dom.contains("L3N77 @13"), dom)
@@ -99,8 +99,8 @@ final class ServerBrowserTests: XCTestCase {
     noJavaScriptErrors(dom)
   }
 
-  func testComponentPageColoursItsExamples() async throws {
-    let s = try await Self.start()
+  func testComponentPageColoursItsExamples() throws {
+    let s = try Self.start()
     let dom = try chromium("\(s.base)/?token=secret&\(Self.ioiQuery)&view=component&c=L3N77")
     XCTAssertTrue(dom.contains("id=\"examples-top\""), dom)
     XCTAssertTrue(dom.contains("class=\"tok\" style=\"background:rgb("), dom)
@@ -109,16 +109,16 @@ final class ServerBrowserTests: XCTestCase {
     noJavaScriptErrors(dom)
   }
 
-  func testAttentionPatternIsAnSVGHeatmap() async throws {
-    let s = try await Self.start()
+  func testAttentionPatternIsAnSVGHeatmap() throws {
+    let s = try Self.start()
     let dom = try chromium("\(s.base)/?token=secret&\(Self.ioiQuery)&view=attn&head=L1H2")
     XCTAssertTrue(dom.contains("class=\"heatmap\""), dom)
     XCTAssertTrue(dom.contains("<rect"))
     noJavaScriptErrors(dom)
   }
 
-  func testSweepHeatmapAndLogitLens() async throws {
-    let s = try await Self.start()
+  func testSweepHeatmapAndLogitLens() throws {
+    let s = try Self.start()
     let dom = try chromium("\(s.base)/?token=secret&\(Self.ioiQuery)&view=sweep")
     XCTAssertTrue(dom.contains("data-title=\"heads\""), dom)
     XCTAssertTrue(dom.contains("id=\"lens\""), dom)
@@ -136,9 +136,9 @@ final class ServerBrowserTests: XCTestCase {
   }
 
   /// Screenshots of the main views for docs/ (TDB_SCREENSHOTS=1).
-  func testScreenshots() async throws {
+  func testScreenshots() throws {
     guard ProcessInfo.processInfo.environment["TDB_SCREENSHOTS"] == "1" else { return }
-    let s = try await Self.start()
+    let s = try Self.start()
     let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
       .deletingLastPathComponent().appendingPathComponent("docs").path
     for (name, query) in [

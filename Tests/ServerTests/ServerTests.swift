@@ -17,18 +17,23 @@ final class TestServer: @unchecked Sendable {
     self.token = token
   }
 
-  static func start(_ configure: (inout ServerConfiguration) -> Void = { _ in }) async throws -> TestServer {
+  /// Starts a server and waits (blocking, off Swift's cooperative pool) until it listens.
+  static func start(_ configure: (inout ServerConfiguration) -> Void = { _ in }) throws -> TestServer {
     var configuration = ServerConfiguration(token: "secret")
     configuration.port = 0
     configuration.logRequests = false
     configure(&configuration)
     let server = APIServer(configuration)
-    let (ports, continuation) = AsyncStream<Int>.makeStream()
-    let app = server.application { port in continuation.yield(port) }
+    final class Box: @unchecked Sendable { var port = 0 }
+    let box = Box()
+    let ready = DispatchSemaphore(value: 0)
+    let app = server.application { port in
+      box.port = port
+      ready.signal()
+    }
     let task = Task { try await app.runService(gracefulShutdownSignals: []) }
-    var iterator = ports.makeAsyncIterator()
-    guard let port = await iterator.next() else { throw EvalError("the server did not start") }
-    return TestServer(port: port, task: task, token: configuration.token)
+    guard ready.wait(timeout: .now() + 60) == .success else { throw EvalError("the server did not start") }
+    return TestServer(port: box.port, task: task, token: configuration.token)
   }
 
   var base: String { "http://127.0.0.1:\(port)" }
@@ -79,17 +84,17 @@ func runProcess(_ path: String, _ arguments: [String], environment: [String: Str
 /// One server for the API tests (starting one loads the model once).
 enum Shared {
   nonisolated(unsafe) static var server: TestServer?
-  static func get() async throws -> TestServer {
+  static func get() throws -> TestServer {
     if let server { return server }
-    let s = try await TestServer.start()
+    let s = try TestServer.start()
     server = s
     return s
   }
 }
 
 final class ServerAPITests: XCTestCase {
-  func testEvalReturnsTheValueAsJSON() async throws {
-    let s = try await Shared.get()
+  func testEvalReturnsTheValueAsJSON() throws {
+    let s = try Shared.get()
     let (status, body) = try s.eval("1 + 2")
     XCTAssertEqual(status, 200)
     XCTAssertEqual(body["value"] as? Double, 3)
@@ -98,8 +103,8 @@ final class ServerAPITests: XCTestCase {
     XCTAssertEqual((value["a"] as? [Any])?.count, 2)
   }
 
-  func testPredictAsInTheIssue() async throws {
-    let s = try await Shared.get()
+  func testPredictAsInTheIssue() throws {
+    let s = try Shared.get()
     let (status, text) = try s.request(
       "/api/eval", method: "POST", body: #"{"script": "predict \"The cow said\" --top 3"}"#)
     XCTAssertEqual(status, 200, text)
@@ -109,16 +114,16 @@ final class ServerAPITests: XCTestCase {
     XCTAssertNotNil(rows[0]["prob"] as? Double)
   }
 
-  func testPrintedOutputIsReturned() async throws {
-    let s = try await Shared.get()
+  func testPrintedOutputIsReturned() throws {
+    let s = try Shared.get()
     let (status, body) = try s.eval("print \"hi\"; 5")
     XCTAssertEqual(status, 200)
     XCTAssertEqual(body["output"] as? String, "hi\n")
     XCTAssertEqual(body["value"] as? Double, 5)
   }
 
-  func testScriptErrorIs400WithLineAndColumn() async throws {
-    let s = try await Shared.get()
+  func testScriptErrorIs400WithLineAndColumn() throws {
+    let s = try Shared.get()
     let (status, body) = try s.eval("let x = 1\nx + nosuchvariable")
     XCTAssertEqual(status, 400)
     let error = try XCTUnwrap(body["error"] as? [String: Any])
@@ -130,8 +135,8 @@ final class ServerAPITests: XCTestCase {
     XCTAssertEqual((syntax["error"] as? [String: Any])?["line"] as? Int, 1)
   }
 
-  func testTokenIsRequired() async throws {
-    let s = try await Shared.get()
+  func testTokenIsRequired() throws {
+    let s = try Shared.get()
     XCTAssertEqual(try s.request("/api/eval", method: "POST", body: #"{"script": "1"}"#, token: nil).status, 401)
     XCTAssertEqual(try s.request("/api/eval", method: "POST", body: #"{"script": "1"}"#, token: "wrong").status, 401)
     XCTAssertEqual(try s.request("/api/model", token: nil).status, 401)
@@ -144,8 +149,8 @@ final class ServerAPITests: XCTestCase {
       ).status, 200)
   }
 
-  func testThePageSetsTheCookieOnlyForTheRightToken() async throws {
-    let s = try await Shared.get()
+  func testThePageSetsTheCookieOnlyForTheRightToken() throws {
+    let s = try Shared.get()
     let out = try runProcess("/usr/bin/curl", ["-s", "-D", "-", "-o", "/dev/null", s.base + "/?token=secret"])
     XCTAssertTrue(out.lowercased().contains("set-cookie: tdb_token=secret"), out)
     XCTAssertTrue(out.contains("HttpOnly"))
@@ -153,8 +158,8 @@ final class ServerAPITests: XCTestCase {
     XCTAssertFalse(wrong.lowercased().contains("set-cookie"), wrong)
   }
 
-  func testForeignHostIsRefused() async throws {
-    let s = try await Shared.get()
+  func testForeignHostIsRefused() throws {
+    let s = try Shared.get()
     let (status, text) = try s.request(
       "/api/eval", method: "POST", body: #"{"script": "1"}"#, headers: ["Host: evil.example:\(s.port)"])
     XCTAssertEqual(status, 403)
@@ -172,8 +177,8 @@ final class ServerAPITests: XCTestCase {
     XCTAssertFalse(out.lowercased().contains("access-control-allow"), out)
   }
 
-  func testUnknownRoutesAndWrongMethods() async throws {
-    let s = try await Shared.get()
+  func testUnknownRoutesAndWrongMethods() throws {
+    let s = try Shared.get()
     let missing = try s.request("/api/nothing")
     XCTAssertEqual(missing.status, 404)
     XCTAssertNotNil(try json(missing.body)["error"])
@@ -186,8 +191,8 @@ final class ServerAPITests: XCTestCase {
     XCTAssertEqual(try s.request("/", method: "POST", body: "x").status, 405)
   }
 
-  func testBadJSONIs400() async throws {
-    let s = try await Shared.get()
+  func testBadJSONIs400() throws {
+    let s = try Shared.get()
     for body in ["not json", "{\"script\": 1}", "[1]", "{}", ""] {
       let (status, text) = try s.request("/api/eval", method: "POST", body: body)
       XCTAssertEqual(status, 400, body)
@@ -195,8 +200,8 @@ final class ServerAPITests: XCTestCase {
     }
   }
 
-  func testBodySizeIsLimited() async throws {
-    let s = try await Shared.get()
+  func testBodySizeIsLimited() throws {
+    let s = try Shared.get()
     let path = NSTemporaryDirectory() + "tdb-big-body.json"
     try ("{\"script\": \"" + String(repeating: "1", count: 2 << 20) + "\"}").write(
       toFile: path, atomically: true, encoding: .utf8)
@@ -205,8 +210,8 @@ final class ServerAPITests: XCTestCase {
     XCTAssertEqual(status, 413)
   }
 
-  func testCommandsThatWriteFilesAreRefused() async throws {
-    let s = try await Shared.get()
+  func testCommandsThatWriteFilesAreRefused() throws {
+    let s = try Shared.get()
     let path = NSTemporaryDirectory() + "tdb-refused.txt"
     try? FileManager.default.removeItem(atPath: path)
     for script in [
@@ -221,8 +226,8 @@ final class ServerAPITests: XCTestCase {
     XCTAssertFalse(FileManager.default.fileExists(atPath: path))
   }
 
-  func testAllowWriteLetsSaveWrite() async throws {
-    let s = try await TestServer.start { $0.allowWrite = true }
+  func testAllowWriteLetsSaveWrite() throws {
+    let s = try TestServer.start { $0.allowWrite = true }
     defer { s.task.cancel() }
     let path = NSTemporaryDirectory() + "tdb-allowed.txt"
     try? FileManager.default.removeItem(atPath: path)
@@ -231,8 +236,8 @@ final class ServerAPITests: XCTestCase {
     XCTAssertEqual(try String(contentsOfFile: path, encoding: .utf8), "x")
   }
 
-  func testTimeoutStopsALongScript() async throws {
-    let s = try await TestServer.start { $0.timeout = 1 }
+  func testTimeoutStopsALongScript() throws {
+    let s = try TestServer.start { $0.timeout = 1 }
     defer { s.task.cancel() }
     let started = Date()
     let (status, body) = try s.eval("let n = 0\nwhile true { n = n + 1 }")
@@ -244,8 +249,8 @@ final class ServerAPITests: XCTestCase {
     XCTAssertEqual(try s.eval("2").status, 200)
   }
 
-  func testSessionsKeepTheirVariables() async throws {
-    let s = try await Shared.get()
+  func testSessionsKeepTheirVariables() throws {
+    let s = try Shared.get()
     XCTAssertEqual(try s.eval("let kept = 41", headers: ["X-TDB-Session: one"]).status, 200)
     let (status, body) = try s.eval("kept + 1", headers: ["X-TDB-Session: one"])
     XCTAssertEqual(status, 200)
@@ -254,8 +259,8 @@ final class ServerAPITests: XCTestCase {
     XCTAssertEqual(try s.eval("kept").status, 400)
   }
 
-  func testModelDescribesTheModel() async throws {
-    let s = try await Shared.get()
+  func testModelDescribesTheModel() throws {
+    let s = try Shared.get()
     let (status, text) = try s.request("/api/model")
     XCTAssertEqual(status, 200, text)
     let body = try json(text)
@@ -265,18 +270,18 @@ final class ServerAPITests: XCTestCase {
     XCTAssertEqual(body["allow_write"] as? Bool, false)
   }
 
-  func testConcurrentRequestsAreSerialised() async throws {
-    let s = try await Shared.get()
-    try await withThrowingTaskGroup(of: Int.self) { group in
-      for i in 0..<8 {
-        group.addTask {
-          try s.eval("let x = \(i); x * 2", headers: ["X-TDB-Session: c\(i % 2)"]).json["value"] as? Int ?? -1
-        }
-      }
-      var results: [Int] = []
-      for try await r in group { results.append(r) }
-      XCTAssertEqual(results.sorted(), (0..<8).map { $0 * 2 })
+  func testConcurrentRequestsAreSerialised() throws {
+    let s = try Shared.get()
+    final class Results: @unchecked Sendable {
+      let lock = NSLock()
+      var values: [Int] = []
     }
+    let results = Results()
+    DispatchQueue.concurrentPerform(iterations: 8) { i in
+      let v = (try? s.eval("let x = \(i); x * 2", headers: ["X-TDB-Session: c\(i % 2)"]).json["value"] as? Int) ?? -1
+      results.lock.withLock { results.values.append(v) }
+    }
+    XCTAssertEqual(results.values.sorted(), (0..<8).map { $0 * 2 })
   }
 }
 
