@@ -71,3 +71,11 @@ func smolLM2File() throws -> URL {
 
 /// SmolLM2 loaded once for all tests.
 let smolLM2: TransformerModel = try! TransformerModel(gguf: try! smolLM2File())
+
+/// The logits [T, V] at the vocabulary ids `columns`: [T, columns.count]
+/// (the references keep a sample of columns, not all 49,152).
+func logitColumns(_ logits: Tensor, _ columns: [Int]) -> Tensor {
+  let T = logits.shape[0], V = logits.shape[1]
+  return Tensor(
+    shape: [T, columns.count], scalars: (0..<T).flatMap { t in columns.map { logits.pointer[t * V + $0] } })
+}

@@ -19,12 +19,6 @@ final class TinyModelTests: XCTestCase {
     return (TransformerModel(config: config, weights: weights, tokenizer: demoModel.tokenizer), reference)
   }
 
-  func logitColumns(_ logits: Tensor, _ columns: [Int]) -> Tensor {
-    let T = logits.shape[0], V = logits.shape[1]
-    return Tensor(
-      shape: [T, columns.count], scalars: (0..<T).flatMap { t in columns.map { logits.pointer[t * V + $0] } })
-  }
-
   func testConfigurationsAreRead() throws {
     let expected: [String: (ModelFamily, Int, Int, Int, Bool)] = [
       "gpt2": (.gpt2, 4, 4, 8, true), "llama": (.llama, 4, 2, 8, false), "llama3": (.llama, 4, 4, 8, true),

@@ -17,6 +17,8 @@ struct BackwardPass {
   let gradientInterventions: [HookPoint: [Intervention]]
   /// The returned gradients.
   var gradients: [HookPoint: Tensor] = [:]
+  /// Rotary angles of every position (rotary models), for every block's inverse rotation.
+  let rotary: RotaryTable?
 
   init(
     model: TransformerModel, tape: ForwardTape, tokens T: Int, options: BackwardOptions, saeAt: [HookPoint: SAESplice],
@@ -29,6 +31,11 @@ struct BackwardPass {
     self.saeAt = saeAt
     self.seed = seed.map { (point: $0.0, value: $0.1) }
     gradientInterventions = Dictionary(grouping: options.gradientInterventions, by: \.hook)
+    if case .rotary(let r) = model.config.positions {
+      rotary = RotaryTable(r, positions: 0..<T)
+    } else {
+      rotary = nil
+    }
   }
 
   func shape(_ p: HookPoint) -> [Int] {
@@ -167,7 +174,7 @@ struct BackwardPass {
   /// softmax(scores), scores_h = rot(q_h) rot(k_g)ᵀ / √D, q | k | v = ln1 · W_qkv + b.
   mutating func attention(_ l: Int, _ b: BlockWeights, _ gOut: Tensor?) throws -> Tensor? {
     let c = model.config, C = c.dModel, H = c.heads, KV = c.kvHeads, D = c.dHead, T = self.T
-    let geometry = HeadGeometry(c), rotary = c.positions != .learned
+    let geometry = HeadGeometry(c)
     func hook(_ s: HookPoint.Site) -> HookPoint { .block(l, s) }
     var gZ = gOut.map { linear($0, b.attnProjWeight, in: c.qWidth, out: C, shape: [T, H, D]) }
     gZ = try visit(hook(.z), gZ)
@@ -207,7 +214,8 @@ struct BackwardPass {
     }
     var gQ: Tensor? = nil, gK: Tensor? = nil
     if let gScores {
-      let q = tape.flowingValue(hook(rotary ? .rotQ : .q)), k = tape.flowingValue(hook(rotary ? .rotK : .k))
+      let q = tape.flowingValue(hook(rotary != nil ? .rotQ : .q))
+      let k = tape.flowingValue(hook(rotary != nil ? .rotK : .k))
       var dq = Tensor(zeros: [T, H, D]), dk = Tensor(zeros: [T, KV, D])
       let dqp = dq.mutablePointer(), dkp = dk.mutablePointer()
       let rows = nonzeroQueries(gScores.pointer, heads: H, T: T)
@@ -218,9 +226,8 @@ struct BackwardPass {
       }
       (gQ, gK) = (dq, dk)
     }
-    if case .rotary(let r) = c.positions {
+    if let table = rotary {
       // The rotation is orthogonal: its backward is the inverse rotation.
-      let table = RotaryTable(r, positions: 0..<T)
       gK = try visit(hook(.rotK), gK)
       gQ = try visit(hook(.rotQ), gQ)
       if var g = gK {
@@ -262,12 +269,10 @@ struct BackwardPass {
     let ln1 = tape.flowingValue(.block(l, .ln1Normalized))
     var qkv = Tensor(uninitialized: [T, W])
     matmulForward(qkv.mutablePointer(), ln1.pointer, b.attnWeight.pointer, b.attnBias.pointer, T: T, C: c.dModel, OC: W)
-    func back(_ g: Tensor?, offset: Int, heads: Int, weight: Tensor) -> Tensor? {
+    let (q, k, _) = model.splitHeads(qkv, rows: T)
+    func back(_ g: Tensor?, input x: Tensor, heads: Int, weight: Tensor) -> Tensor? {
       guard let g else { return nil }
-      let rows = T * heads, width = heads * D
-      var x = Tensor(uninitialized: [T, heads, D])
-      let xp = x.mutablePointer()
-      for t in 0..<T { (xp + t * width).update(from: qkv.pointer + t * W + offset, count: width) }
+      let rows = T * heads
       var mean = [Float](repeating: 0, count: rows), scale = mean
       layerNormStatistics(x.pointer, mean: &mean, scale: &scale, T: rows, C: D, eps: c.normEpsilon, centered: false)
       var d = Tensor(zeros: [T, heads, D]), ds = [Float](repeating: 0, count: rows)
@@ -279,8 +284,8 @@ struct BackwardPass {
       return d
     }
     return (
-      back(gQ, offset: 0, heads: c.heads, weight: weights.0),
-      back(gK, offset: c.qWidth, heads: c.kvHeads, weight: weights.1)
+      back(gQ, input: q, heads: c.heads, weight: weights.0),
+      back(gK, input: k, heads: c.kvHeads, weight: weights.1)
     )
   }
 

@@ -246,7 +246,7 @@ extension TransformerModel {
   }
 
   /// q [n, H, D], k and v [n, KV, D] out of the fused projection [n, Q + 2K].
-  private func splitHeads(_ qkv: Tensor, rows n: Int) -> (Tensor, Tensor, Tensor) {
+  func splitHeads(_ qkv: Tensor, rows n: Int) -> (Tensor, Tensor, Tensor) {
     let c = config, W = c.qkvWidth
     func part(_ offset: Int, _ heads: Int) -> Tensor {
       var out = Tensor(uninitialized: [n, heads, c.dHead])
