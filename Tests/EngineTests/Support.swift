@@ -50,11 +50,10 @@ func scratchDirectory() -> URL {
   return url
 }
 
-/// SmolLM2-135M-Instruct's GGUF file: in the repository after the set-up
-/// step, or in the shared folder beside it (or beside the worktrees' folder).
-/// A missing model fails the test, never skips it.
-func smolLM2File() throws -> URL {
-  let relative = "models/smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf"
+/// A model file the set-up step puts into the repository's `models/` (or
+/// that the shared folder beside it holds). A missing model fails the test,
+/// never skips it.
+func setUpModelFile(_ relative: String) throws -> URL {
   let candidates = [
     repoRoot.appendingPathComponent(relative),
     repoRoot.appendingPathComponent("../shared/" + relative),
@@ -62,11 +61,21 @@ func smolLM2File() throws -> URL {
   ].map { $0.standardizedFileURL }
   guard let url = candidates.first(where: { FileManager.default.fileExists(atPath: $0.path) }) else {
     XCTFail(
-      "SmolLM2-135M-Instruct.Q4_1.gguf is not at \(candidates.map(\.path).joined(separator: " or "));"
+      "\(relative) is not at \(candidates.map(\.path).joined(separator: " or "));"
         + " run the set-up step (scripts/setup.sh)")
     throw CocoaError(.fileNoSuchFile)
   }
   return url
+}
+
+/// SmolLM2-135M-Instruct's GGUF file.
+func smolLM2File() throws -> URL {
+  try setUpModelFile("models/smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf")
+}
+
+/// Gemma 3 270M's GGUF file (Q4_K_M).
+func gemma3File() throws -> URL {
+  try setUpModelFile("models/gemma3-270m/gemma-3-270m-q4_k_m.gguf")
 }
 
 /// SmolLM2 loaded once for all tests.

@@ -143,6 +143,7 @@ extension HFTokenizer {
       scores: key("scores")?.floats, tokenTypes: key("token_type")?.ints, bosID: key("bos_token_id")?.int,
       eosID: key("eos_token_id")?.int, unknownID: key("unknown_token_id")?.int,
       addBOS: key("add_bos_token")?.bool ?? (model == "llama"), addEOS: key("add_eos_token")?.bool ?? false,
-      addSpacePrefix: key("add_space_prefix")?.bool)
+      addSpacePrefix: key("add_space_prefix")?.bool,
+      mergesInFileOrder: file.metadata["general.architecture"]?.string?.hasPrefix("gemma") ?? false)
   }
 }

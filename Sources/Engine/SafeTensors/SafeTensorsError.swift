@@ -23,7 +23,7 @@ public enum SafeTensorsError: Error, CustomStringConvertible, Equatable {
     case .unsupportedDType(let file, let tensor, let dtype):
       "'\(file)': tensor '\(tensor)' has dtype \(dtype); tdb reads F32, F16, BF16, I32 and I64"
     case .missingTensor(let file, let tensor):
-      "'\(file)' has no tensor '\(tensor)'; is this a GPT-2 checkpoint?"
+      "'\(file)' has no tensor '\(tensor)'; the file is incomplete or written for another architecture or format"
     case .wrongShape(let file, let tensor, let expected, let found):
       "'\(file)': tensor '\(tensor)' has shape \(found) but config.json implies \(expected)"
     case .badIndex(let file, let detail):

@@ -14,9 +14,14 @@ extension HFTokenizer {
   /// text (`addSpacePrefix`, default true) and `<0xNN>` byte fallback. Control,
   /// user-defined and unknown tokens (types 3, 4, 2) are matched in the text
   /// first, as llama.cpp's special-token partition does.
+  ///
+  /// `mergesInFileOrder` (Gemma's files) makes "llama" a BPE whose merges
+  /// follow the order of the tokens in the file, not their scores, as
+  /// transformers reads these files (see `FileOrderMerges`).
   public convenience init(
     gguf model: String, pre: String?, tokens: [String], merges: [String]?, scores: [Float]?, tokenTypes: [Int]?,
-    bosID: Int?, eosID: Int?, unknownID: Int?, addBOS: Bool, addEOS: Bool, addSpacePrefix: Bool?
+    bosID: Int?, eosID: Int?, unknownID: Int?, addBOS: Bool, addEOS: Bool, addSpacePrefix: Bool?,
+    mergesInFileOrder: Bool = false
   ) throws {
     guard !tokens.isEmpty else { throw TokenizerError.malformedGGUFVocab("tokenizer.ggml.tokens is empty") }
     if let tokenTypes, tokenTypes.count != tokens.count {
@@ -28,14 +33,18 @@ extension HFTokenizer {
         throw TokenizerError.malformedGGUFVocab("the \(name) token id \(id) is outside the \(tokens.count) tokens")
       }
     }
+    let spelled = mergesInFileOrder ? FileOrderMerges.respell(tokens) : tokens
     var vocab = TokenTable()
-    for (id, token) in tokens.enumerated() { Array(token.utf8).withUnsafeBufferPointer { vocab.insert($0, id: id) } }
+    for (id, token) in spelled.enumerated() { Array(token.utf8).withUnsafeBufferPointer { vocab.insert($0, id: id) } }
 
     var added: [AddedToken] = []
     for (id, type) in (tokenTypes ?? []).enumerated() {
       guard let kind = GGUFTokenType(rawValue: type), [.control, .userDefined, .unknown].contains(kind),
         !tokens[id].isEmpty
       else { continue }
+      // A user-defined token respelled for the merges (Gemma's runs of spaces)
+      // is no longer matched whole, as in transformers: the merges build it.
+      if kind == .userDefined, spelled[id] != tokens[id] { continue }
       added.append(AddedToken(content: Array(tokens[id].unicodeScalars), id: id, special: kind != .userDefined))
     }
 
@@ -75,7 +84,17 @@ extension HFTokenizer {
         throw TokenizerError.malformedGGUFVocab(
           "a llama tokenizer needs one score per token (\(scores?.count ?? 0) for \(tokens.count))")
       }
-      tokenModel = .scored(ScoredBPE(vocab: vocab, scores: scores, byteIDs: byteTokenIDs(vocab), unknownID: unknownID))
+      if mergesInFileOrder {
+        var bpe = RankedBPE(
+          vocab: vocab, merges: FileOrderMerges.merges(tokens: spelled, vocab: vocab), unknownID: unknownID)
+        bpe.fuseUnknown = true
+        bpe.byteFallback = true
+        bpe.byteIDs = byteTokenIDs(vocab)
+        tokenModel = .ranked(bpe)
+      } else {
+        tokenModel = .scored(
+          ScoredBPE(vocab: vocab, scores: scores, byteIDs: byteTokenIDs(vocab), unknownID: unknownID))
+      }
       let space: [Unicode.Scalar] = ["\u{2581}"]
       let escape = Normalizer.replace(.literal([" "]), space)
       // Every run of text follows the start or a special token, so each gets the prefix.
