@@ -110,6 +110,10 @@ extension ModelSession {
       try c.validate(in: config, saes: saes)
       return .host(ComponentValue(c))
     }
+    if let kv = KeyValueHead(name: word) {
+      try kv.validate(in: config)
+      return .host(KeyValueHeadValue(kv))
+    }
     return nil
   }
 

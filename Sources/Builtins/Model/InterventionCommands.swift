@@ -12,7 +12,11 @@ func registerInterventionCommands(_ r: CommandRegistry, _ lazy: LazyModelSession
       name: "ablate", group: group,
       summary:
         "A hook that knocks out a component or hook value: zero (default), mean over prompts, or resampled from another run",
-      parameters: [ParameterSpec("what", .any, optional: true, "a component (L1H2, L3N77, sae.F12) or a hook point")],
+      parameters: [
+        ParameterSpec(
+          "what", .any, optional: true,
+          "a component (L1H2, L3N77, sae.F12), a key/value head (L1KV0: its keys and values) or a hook point")
+      ],
       flags: [
         posFlag, .switch("zero", "set to zero (the default)"),
         FlagSpec(
@@ -21,7 +25,7 @@ func registerInterventionCommands(_ r: CommandRegistry, _ lazy: LazyModelSession
         FlagSpec("resample", .any, valueName: "RUN", "replace by the value in another run of the same length"),
       ],
       examples: [
-        "ablate L1H2 --pos -1", "ablate blocks.2.hook_mlp_out",
+        "ablate L1H2 --pos -1", "ablate L1KV0 --pos -1", "ablate blocks.2.hook_mlp_out",
         #"ablate L1H2 --mean ["When Anna and Tom went to the park, Tom gave a ball to", "Then, Sarah and Tom went to the park. Tom gave a ball to"]"#,
         #"attribute (run "When Mary and John went to the store, John gave a drink to") " Mary" " John" --kind heads | sort total --desc | head 2 | ablate"#,
       ],
@@ -38,44 +42,42 @@ func registerInterventionCommands(_ r: CommandRegistry, _ lazy: LazyModelSession
     guard call[0] != nil else {
       throw EvalError("ablate needs WHAT (a component or hook point), or rows of attribute piped in")
     }
-    let (sel, saes, name) = try selection(s, try call.arg(0), positions: try positions(call))
+    let (sels, saes, name) = try selections(s, try call.arg(0), positions: try positions(call))
     let label = "ablate \(name)" + posLabel(call)
     if let m = call.flags["mean"] {
       let prompts = try meanPrompts(m)
-      var values: [Tensor] = []
+      var values: [[Tensor]] = Array(repeating: [], count: sels.count)
       for p in prompts {
         try interp.checkInterrupt(at: call.location)
-        var o = ForwardOptions(
-          cache: .points([sel.hook]), saes: saes.map { SAESplice($0, keepError: true) }, logits: .none)
-        o.interventions = []
-        let tokens = try s.promptTokens(.string(p))
-        values.append(try s.forward(tokens, o).cache[sel.hook]!)
+        let o = ForwardOptions(
+          cache: .points(Set(sels.map(\.hook))), saes: saes.map { SAESplice($0, keepError: true) }, logits: .none)
+        let cache = try s.forward(try s.promptTokens(.string(p)), o).cache
+        for (i, sel) in sels.enumerated() { values[i].append(cache[sel.hook]!) }
       }
       // The mean over every position of every prompt; then applied at the chosen positions.
-      var all = sel
-      all.positions = nil
-      let mean = try Interventions.meanRun(of: values, all)
+      let interventions = try zip(sels, values).map { sel, values in
+        var all = sel
+        all.positions = nil
+        return Interventions.constant(sel, run: try Interventions.meanRun(of: values, all), label: label)
+      }
       return .host(
-        HookValue(
-          label: label + " (mean of \(prompts.count))",
-          interventions: [Interventions.constant(sel, run: mean, label: label)], saes: saes))
+        HookValue(label: label + " (mean of \(prompts.count))", interventions: interventions, saes: saes))
     }
     if let v = call.flags["resample"] {
       let other = try s.run(v, what: "--resample")
-      let source = try other.value(sel.hook)
-      return .host(
-        HookValue(
-          label: label + " (resampled)", interventions: [Interventions.copy(sel, from: source, label: label)],
-          saes: saes))
+      let interventions = try sels.map { Interventions.copy($0, from: try other.value($0.hook), label: label) }
+      return .host(HookValue(label: label + " (resampled)", interventions: interventions, saes: saes))
     }
-    return .host(HookValue(label: label, interventions: [Interventions.zero(sel, label: label)], saes: saes))
+    return .host(HookValue(label: label, interventions: sels.map { Interventions.zero($0, label: label) }, saes: saes))
   }
 
   r.register(
     CommandSpec(
       name: "patch", group: group,
       summary: "A hook that copies a component or hook value from another run (activation patching)",
-      parameters: [ParameterSpec("what", .any, "a component or hook point")],
+      parameters: [
+        ParameterSpec("what", .any, "a component, a key/value head (L1KV0: its keys and values) or a hook point")
+      ],
       flags: [FlagSpec("from", .any, valueName: "RUN", "the run to copy from (same length)"), posFlag],
       examples: [
         #"let c = run "When Mary and John went to the store, Anna gave a drink to"; run "When Mary and John went to the store, John gave a drink to" --with (patch blocks.3.hook_resid_pre --from c --pos -1)"#
@@ -83,11 +85,11 @@ func registerInterventionCommands(_ r: CommandRegistry, _ lazy: LazyModelSession
   ) { call, _ in
     let s = try lazy.get()
     guard let from = call.flags["from"] else { throw EvalError("patch needs --from RUN") }
-    let (sel, saes, name) = try selection(s, try call.arg(0), positions: try positions(call))
-    let source = try s.run(from, what: "--from").value(sel.hook)
+    let (sels, saes, name) = try selections(s, try call.arg(0), positions: try positions(call))
+    let source = try s.run(from, what: "--from")
     let label = "patch \(name)" + posLabel(call)
-    return .host(
-      HookValue(label: label, interventions: [Interventions.copy(sel, from: source, label: label)], saes: saes))
+    let interventions = try sels.map { Interventions.copy($0, from: try source.value($0.hook), label: label) }
+    return .host(HookValue(label: label, interventions: interventions, saes: saes))
   }
 
   r.register(

@@ -138,7 +138,7 @@ func registerAttributionCommands(_ r: CommandRegistry, _ lazy: LazyModelSession)
       flags: [
         FlagSpec(
           "through", .word, valueName: "SIDE",
-          "heads: q (query side), k (key side), qk (both) or v (its write on the direction of interest, needs --target and --distractor)",
+          "heads: q (query side), k (key side), qk (both) or v (its write on the direction of interest, needs --target and --distractor); with grouped-query attention, k and v trace the key/value head the query head reads (L4H1's k side is its group's L4KV0 keys)",
           default: "qk"),
         FlagSpec("pos", .int, valueName: "P", "the node's token (for a head, the query)", default: "the row's, or -1"),
         FlagSpec("key", .int, valueName: "K", "a head's key position", default: "the row's, or where it attends most"),
