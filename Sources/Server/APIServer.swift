@@ -40,9 +40,12 @@ public final class APIServer: Sendable {
 
   /// The Hummingbird application; `onRunning` receives the bound port.
   public func application(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
-    let responder = CallbackResponder<BasicRequestContext> { [self] request, _ in
+    let responder = CallbackResponder<ServeRequestContext> { [self] request, context in
       let started = Date()
-      let (response, port) = await respond(request)
+      let ticket = EvalTicket()
+      let (response, port) = await context.whileConnected(onClose: { ticket.cancel() }) {
+        await respond(request, ticket: ticket)
+      }
       if configuration.logRequests {
         let ms = Int(Date().timeIntervalSince(started) * 1000)
         FileHandle.standardError.write(
@@ -70,7 +73,8 @@ public final class APIServer: Sendable {
 
   // MARK: - Routing
 
-  func respond(_ request: Request) async -> (Response, Int) {
+  /// The response to `request`; cancelling `ticket` (its client has gone) stops its script.
+  func respond(_ request: Request, ticket: EvalTicket = EvalTicket()) async -> (Response, Int) {
     let port = boundPort.get() ?? configuration.port
     guard hostAllowed(request.head.authority, port: port) else {
       return (
@@ -92,7 +96,7 @@ public final class APIServer: Sendable {
       switch path {
       case "/api/eval":
         guard request.method == .post else { return (methodNotAllowed("POST"), port) }
-        return (await eval(request), port)
+        return (await eval(request, ticket: ticket), port)
       case "/api/model":
         guard request.method == .get || request.method == .head else { return (methodNotAllowed("GET"), port) }
         return (await modelInfo(), port)
@@ -149,7 +153,7 @@ public final class APIServer: Sendable {
 
   // MARK: - Endpoints
 
-  func eval(_ request: Request) async -> Response {
+  func eval(_ request: Request, ticket: EvalTicket) async -> Response {
     var request = request
     let body: ByteBuffer
     do {
@@ -165,7 +169,9 @@ public final class APIServer: Sendable {
       return jsonError(.badRequest, "expected a JSON object with a string field \"script\"")
     }
     let session = request.headers[HTTPField.Name("X-TDB-Session")!]
-    switch await worker.evaluate(script, session: session) {
+    switch await worker.evaluate(script, session: session, ticket: ticket) {
+    case .cancelled:
+      return jsonError(.requestTimeout, "the client closed the connection; the script was stopped")
     case .value(let json, let output):
       var text = "{\"value\":" + json
       if !output.isEmpty { text += ",\"output\":" + jsonString(output) }
@@ -191,7 +197,7 @@ public final class APIServer: Sendable {
       return jsonResponse(.ok, text)
     case .scriptError(let message, _, _):
       return jsonResponse(.internalServerError, errorJSON("cannot describe the model: \(message)"))
-    case .timedOut:
+    case .timedOut, .cancelled:
       return jsonResponse(.requestTimeout, errorJSON("describing the model took longer than --timeout"))
     }
   }

@@ -10,6 +10,8 @@ enum EvalOutcome: Sendable {
   case scriptError(message: String, line: Int, column: Int)
   /// Stopped by `--timeout`.
   case timedOut(seconds: Double, line: Int, column: Int)
+  /// Stopped because the client closed its connection.
+  case cancelled
 }
 
 /// Runs every script on one thread with a large stack, one at a time: the
@@ -61,9 +63,10 @@ final class EvalWorker: @unchecked Sendable {
     }
   }
 
-  /// Evaluates `script` in the named session (nil: a fresh environment).
-  func evaluate(_ script: String, session: String?) async -> EvalOutcome {
-    await perform { self.evaluateNow(script, session: session) }
+  /// Evaluates `script` in the named session (nil: a fresh environment);
+  /// cancelling `ticket` skips it or stops it.
+  func evaluate(_ script: String, session: String?, ticket: EvalTicket = EvalTicket()) async -> EvalOutcome {
+    await perform { self.evaluateNow(script, session: session, ticket: ticket) }
   }
 
   /// An interpreter for a session; over HTTP, commands that write files are
@@ -90,7 +93,7 @@ final class EvalWorker: @unchecked Sendable {
     return interpreter
   }
 
-  private func evaluateNow(_ script: String, session: String?) -> EvalOutcome {
+  private func evaluateNow(_ script: String, session: String?, ticket: EvalTicket) -> EvalOutcome {
     let interpreter = interpreter(for: session)
     var output = ""
     interpreter.write = { output += $0 }
@@ -101,25 +104,28 @@ final class EvalWorker: @unchecked Sendable {
     runningJob = job
     jobLock.unlock()
     Interrupt.requested = false
-    if timeout > 0 {
-      DispatchQueue.global().asyncAfter(deadline: .now() + timeout) { [self] in
-        jobLock.lock()
-        if runningJob == job { Interrupt.requested = true }
-        jobLock.unlock()
-      }
+    let stop = { [self] in
+      jobLock.lock()
+      if runningJob == job { Interrupt.requested = true }
+      jobLock.unlock()
     }
+    if timeout > 0 { DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: stop) }
     defer {
+      _ = ticket.whileRunning(nil)
       jobLock.lock()
       runningJob = 0
       jobLock.unlock()
       Interrupt.requested = false
     }
+    guard ticket.whileRunning(stop) else { return .cancelled }
     do {
       let value = try interpreter.evaluate(script, file: "script")
       return .value(json: value.json(), output: output)
     } catch let e as LangError {
       let line = e.location.line, column = e.location.column
-      if case .interrupted = e { return .timedOut(seconds: timeout, line: line, column: column) }
+      if case .interrupted = e {
+        return ticket.cancelled ? .cancelled : .timedOut(seconds: timeout, line: line, column: column)
+      }
       return .scriptError(message: e.message, line: line, column: column)
     } catch {
       return .scriptError(message: (error as? EvalError)?.message ?? String(describing: error), line: 0, column: 0)

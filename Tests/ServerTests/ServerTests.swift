@@ -249,6 +249,24 @@ final class ServerAPITests: XCTestCase {
     XCTAssertEqual(try s.eval("2").status, 200)
   }
 
+  func testAClientThatGoesAwayStopsItsScript() throws {
+    let s = try TestServer.start { $0.timeout = 0 }  // no timeout: only the disconnect can stop it
+    defer { s.task.cancel() }
+    let body = #"{"script": "let n = 0\nwhile true { n = n + 1 }"}"#
+    // curl gives up after a second and closes the connection.
+    _ = try? runProcess(
+      "/usr/bin/curl",
+      ["-s", "--max-time", "1", "-H", "Authorization: Bearer secret", "--data-binary", body, s.base + "/api/eval"])
+    // Were the loop still running, this would wait behind it until curl's own limit.
+    let out = try runProcess(
+      "/usr/bin/curl",
+      [
+        "-s", "--max-time", "20", "-w", "\n%{http_code}", "-H", "Authorization: Bearer secret", "--data-binary",
+        #"{"script": "2"}"#, s.base + "/api/eval",
+      ])
+    XCTAssertEqual(out.split(separator: "\n").last, "200", out)
+  }
+
   func testSessionsKeepTheirVariables() throws {
     let s = try Shared.get()
     XCTAssertEqual(try s.eval("let kept = 41", headers: ["X-TDB-Session: one"]).status, 200)
