@@ -57,7 +57,7 @@ let package = Package(
       name: "BuiltinsTests", dependencies: ["Builtins", "Engine", "Lang"], path: "Tests/BuiltinsTests"),
     .testTarget(name: "ShellTests", dependencies: ["Shell"], path: "Tests/ShellTests"),
     .testTarget(
-      name: "ServerTests", dependencies: ["Server", "Builtins", "Lang"], path: "Tests/ServerTests"),
+      name: "ServerTests", dependencies: ["Server", "Builtins", "Engine", "Lang"], path: "Tests/ServerTests"),
   ],
   swiftLanguageModes: [.v5]
 )

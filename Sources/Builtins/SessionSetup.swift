@@ -13,11 +13,11 @@ public enum SessionSetup {
   }
 
   /// An interpreter with every core and model command registered on its own registry.
-  public static func interpreter(model: LazyModelSession) -> Interpreter {
+  public static func interpreter(model: LazyModelSession, readOnlyDatasets: Bool = false) -> Interpreter {
     let registry = CommandRegistry()
     registerCoreCommands(into: registry)
     let interpreter = Interpreter(registry: registry)
-    registerModelCommands(into: registry, interpreter: interpreter, session: model)
+    registerModelCommands(into: registry, interpreter: interpreter, session: model, readOnlyDatasets: readOnlyDatasets)
     return interpreter
   }
 

@@ -70,14 +70,14 @@ final class EvalWorker: @unchecked Sendable {
   }
 
   /// An interpreter for a session; over HTTP, commands that write files are
-  /// replaced by a refusal unless `--allow-write` was given.
+  /// replaced by a refusal, and datasets open read-only, unless `--allow-write` was given.
   private func interpreter(for session: String?) -> Interpreter {
     if let session, let i = sessions.firstIndex(where: { $0.id == session }) {
       let entry = sessions.remove(at: i)
       sessions.append(entry)
       return entry.interpreter
     }
-    let interpreter = SessionSetup.interpreter(model: model)
+    let interpreter = SessionSetup.interpreter(model: model, readOnlyDatasets: !allowWrite)
     if !allowWrite {
       for command in interpreter.registry.all where command.spec.writesFiles {
         let name = command.spec.name

@@ -75,7 +75,8 @@ func scaledDerivative(
 
 /// The logit difference at `position` from full logits, in Double.
 func logitDifference(
-  _ model: TransformerModel, _ tokens: [Int], _ interventions: [Intervention], position: Int, target: Int, distractor: Int
+  _ model: TransformerModel, _ tokens: [Int], _ interventions: [Intervention], position: Int, target: Int,
+  distractor: Int
 ) throws -> Double {
   let r = try model.forward(tokens, options: ForwardOptions(interventions: interventions, logits: .all))
   let V = model.config.vocabSize, p = position < 0 ? tokens.count + position : position

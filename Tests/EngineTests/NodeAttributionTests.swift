@@ -227,7 +227,9 @@ final class NodeAttributionTests: XCTestCase {
   }
 
   /// The biases' share of the logit difference (DLA's attn_bias, mlp_bias and ln_final_bias parts).
-  func biasTerms(_ model: TransformerModel, _ tokens: [Int], position: Int, target: Int, distractor: Int) throws -> Double {
+  func biasTerms(_ model: TransformerModel, _ tokens: [Int], position: Int, target: Int, distractor: Int) throws
+    -> Double
+  {
     let parts = try model.directLogitAttribution(
       tokens, position: position, target: target, distractor: distractor, by: .neuron)
     let attn = try model.directLogitAttribution(

@@ -1,4 +1,5 @@
 import Builtins
+import Engine
 import Foundation
 import Lang
 import XCTest
@@ -234,6 +235,23 @@ final class ServerAPITests: XCTestCase {
     let (status, _) = try s.eval("\"x\" | save '\(path)'")
     XCTAssertEqual(status, 200)
     XCTAssertEqual(try String(contentsOfFile: path, encoding: .utf8), "x")
+  }
+
+  func testDatasetsAreReadOnlyUnlessWritesAreAllowed() throws {
+    let db = NSTemporaryDirectory() + "tdb-serve-readonly-\(UUID().uuidString).db"
+    defer { try? FileManager.default.removeItem(atPath: db) }
+    let local = SessionSetup.interpreter(model: SessionSetup.model(folder: nil, saeFolders: []))
+    try local.evaluate("collect demo --tokens 256 --kind neurons --db '\(db)'")
+    let explain = "explain L0N5 --db '\(db)'"
+    let readOnly = try TestServer.start()
+    defer { readOnly.task.cancel() }
+    let (status, body) = try readOnly.eval(explain)
+    XCTAssertEqual(status, 200, "\(body)")
+    XCTAssertEqual(try ActivationStore(path: db).explanations().count, 0, "the read-only server saved an explanation")
+    let writable = try TestServer.start { $0.allowWrite = true }
+    defer { writable.task.cancel() }
+    XCTAssertEqual(try writable.eval(explain).status, 200)
+    XCTAssertEqual(try ActivationStore(path: db).explanations().keys.sorted(), ["L0N5"])
   }
 
   func testTimeoutStopsALongScript() throws {

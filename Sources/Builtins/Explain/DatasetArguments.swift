@@ -6,6 +6,10 @@ import Lang
 /// `explain L3N77` works without repeating `--db`.
 final class DatasetContext {
   var current: String?
+  /// Datasets open only for reading (`tdb serve` without --allow-write).
+  let readOnly: Bool
+
+  init(readOnly: Bool = false) { self.readOnly = readOnly }
 
   /// `--db FILE`, else the dataset last used in this session, else `TDB_DB`,
   /// else `activations.db` if it exists (where `collect` writes by default).
@@ -24,7 +28,7 @@ final class DatasetContext {
 
   /// Opens the dataset at `path` and makes it the session's current one.
   func open(_ path: String) throws -> ActivationStore {
-    let store = try ActivationStore(path: path)
+    let store = try ActivationStore(path: path, readOnly: readOnly)
     current = path
     return store
   }

@@ -29,14 +29,17 @@ public final class LazyModelSession {
 }
 
 /// Registers every model command and installs the word resolver, so that
-/// `L1H2` and `blocks.3.hook_resid_pre` evaluate to values.
-public func registerModelCommands(into registry: CommandRegistry, interpreter: Interpreter, session: LazyModelSession) {
+/// `L1H2` and `blocks.3.hook_resid_pre` evaluate to values. With
+/// `readOnlyDatasets`, datasets open only for reading.
+public func registerModelCommands(
+  into registry: CommandRegistry, interpreter: Interpreter, session: LazyModelSession, readOnlyDatasets: Bool = false
+) {
   registerRunCommands(registry, session)
   registerInterventionCommands(registry, session)
   registerLookCommands(registry, session)
   registerSweepCommands(registry, session)
   registerAttributionCommands(registry, session)
-  registerExplainCommands(registry, session)
+  registerExplainCommands(registry, session, readOnlyDatasets: readOnlyDatasets)
   interpreter.wordResolver = { word in
     // Unknown words may name a component, hook point or SAE; that needs the model.
     try session.get().resolveWord(word)

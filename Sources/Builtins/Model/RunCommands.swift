@@ -226,7 +226,9 @@ func registerRunCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
 
   r.register(
     CommandSpec(
-      name: "model", group: group, summary: "The loaded model: folder, family and hyperparameters (heads and key/value heads, norm, positions)", examples: ["model"])
+      name: "model", group: group,
+      summary: "The loaded model: folder, family and hyperparameters (heads and key/value heads, norm, positions)",
+      examples: ["model"])
   ) { _, _ in
     let s = try lazy.get()
     let c = s.config

@@ -21,21 +21,26 @@ import Foundation
 public final class ActivationStore {
   public let path: String
   let db: Database
+  /// Opened only for reading (`tdb serve` without --allow-write): explanations
+  /// are computed but not saved.
+  public let readOnly: Bool
 
   /// The quantiles stored for each component.
   public static let quantileLevels: [Double] = [0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 0.999, 0.9999]
 
   /// Opens an existing dataset.
-  public init(path: String) throws {
+  public init(path: String, readOnly: Bool = false) throws {
     guard FileManager.default.fileExists(atPath: path) else { throw DatabaseError.open(path, "no such file") }
     self.path = path
-    db = try Database(path: path, create: false)
+    self.readOnly = readOnly
+    db = try Database(path: path, create: false, readOnly: readOnly)
     guard try db.hasTable("meta"), try db.hasTable("components") else { throw DatabaseError.notADataset(path) }
   }
 
   /// Opens or creates a dataset file for writing.
   init(creating path: String) throws {
     self.path = path
+    readOnly = false
     db = try Database(path: path, create: true)
     // WAL: readers (explain) do not block the collector, and a commit is atomic on a crash.
     // Large pages suit rows of a few hundred bytes of blobs (only takes effect on a new file).
@@ -344,8 +349,10 @@ public final class ActivationStore {
     return out
   }
 
-  /// Saves explanations (replacing earlier ones of the same components).
+  /// Saves explanations (replacing earlier ones of the same components);
+  /// nothing in a dataset opened read-only.
   public func saveExplanations(_ list: [SavedExplanation]) throws {
+    guard !readOnly else { return }
     try db.transaction {
       let s = try db.prepare(
         "INSERT OR REPLACE INTO explanations(component, explanation, score, method) VALUES (?, ?, ?, ?)")

@@ -27,10 +27,11 @@ final class Database {
   let path: String
   private var handle: OpaquePointer?
 
-  /// Opens (creating if asked) the database file at `path`.
-  init(path: String, create: Bool) throws {
+  /// Opens (creating if asked, or only for reading) the database file at `path`.
+  init(path: String, create: Bool, readOnly: Bool = false) throws {
     self.path = path
-    let flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX
+    let access = readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0)
+    let flags = access | SQLITE_OPEN_NOMUTEX
     var db: OpaquePointer?
     let rc = sqlite3_open_v2(path, &db, flags, nil)
     guard rc == SQLITE_OK, let db else {
