@@ -1,3 +1,5 @@
+import Foundation
+
 /// One part of a decomposed logit (difference): a component, a bias or an
 /// embedding, and how much it adds.
 public struct Attribution: Sendable, Equatable {
@@ -48,6 +50,10 @@ extension TransformerModel {
     var wanted: Set<HookPoint> = [HookPoint(.embed), HookPoint(.lnFinalScale)]
     if c.positions == .learned { wanted.insert(HookPoint(.posEmbed)) }
     for l in 0..<c.layers { wanted.formUnion([.block(l, .z), .block(l, .mlpPost)]) }
+    if c.finalSoftcap != nil { wanted.insert(HookPoint(.lnFinalNormalized)) }
+    if c.postNorms {
+      for l in 0..<c.layers { wanted.formUnion([.block(l, .ln1PostScale), .block(l, .ln2PostScale)]) }
+    }
     var latentSAE: SAESplice?
     if granularity == .latent {
       guard let splice = options.saes.first else {
@@ -73,12 +79,20 @@ extension TransformerModel {
       for i in 0..<v.count { s += p[i] * v[i] }
       return s
     }
-    /// r = W v for W [rows, C] (row-major): how much a unit of each input writes along g.
-    func project(_ w: Tensor, rows: Int) -> [Float] {
+    /// r = W d for W [rows, C] (row-major): how much a unit of each input writes along d.
+    func project(_ w: Tensor, rows: Int, along d: [Float]) -> [Float] {
       var r = [Float](repeating: 0, count: rows)
       let p = w.pointer
-      for i in 0..<rows { r[i] = dot(p + i * C, g) }
+      for i in 0..<rows { r[i] = dot(p + i * C, d) }
       return r
+    }
+    /// The direction a layer's attention or MLP output is read along: g, or
+    /// through its post-norm with the scale frozen from the run (x ↦ x · w / scale
+    /// is then linear), g ⊙ w / scale.
+    func outputDirection(_ l: Int, _ weight: Tensor?, _ scale: HookPoint.Site) -> [Float] {
+      guard let weight else { return g }
+      let k = 1 / run.cache[.block(l, scale)]![pos, 0], w = weight.pointer
+      return (0..<C).map { g[$0] * w[$0] * k }
     }
     var out: [Attribution] = []
     // A latent split replaces everything upstream of the SAE's hook.
@@ -105,7 +119,9 @@ extension TransformerModel {
       let err = run.cache[HookPoint(sae.hook.site, layer: sae.hook.layer, sae: .error)]!
       let isMLP = sae.hook.site == .mlpPost
       // Each latent writes W_dec[f] (through W_out for an MLP SAE) into the stream.
-      let outDir = isMLP ? project(weights.blocks[saeLayer].fcProjWeight, rows: F) : g
+      let b = weights.blocks[saeLayer]
+      let outDir =
+        isMLP ? project(b.fcProjWeight, rows: F, along: outputDirection(saeLayer, b.ln2PostWeight, .ln2PostScale)) : g
       let decProj: [Float] = (0..<sae.dSAE).map { f in dot(sae.wDec.pointer + f * sae.dIn, outDir) }
       let a = acts.pointer + pos * sae.dSAE
       for f in 0..<sae.dSAE where a[f] != 0 {
@@ -131,8 +147,9 @@ extension TransformerModel {
       let b = weights.blocks[l]
       if !attnReplaced(l) {
         let z = run.cache[.block(l, .z)]!.pointer + pos * c.qWidth
-        let r = project(b.attnProjWeight, rows: c.qWidth)
-        let bias = dot(b.attnProjBias.pointer, g)
+        let d = outputDirection(l, b.ln1PostWeight, .ln1PostScale)
+        let r = project(b.attnProjWeight, rows: c.qWidth, along: d)
+        let bias = dot(b.attnProjBias.pointer, d)
         if granularity == .head {
           for h in 0..<H {
             var s: Float = 0
@@ -142,14 +159,15 @@ extension TransformerModel {
           out.append(Attribution(name: "L\(l).attn_bias", layer: l, kind: "attn_bias", value: bias))
         } else {
           var s: Float = bias
-          for i in 0..<C { s += z[i] * r[i] }
+          for i in 0..<c.qWidth { s += z[i] * r[i] }
           out.append(Attribution(name: "L\(l).attn", layer: l, kind: "attn", value: s))
         }
       }
       if !mlpReplaced(l) && !(saeSite == .mlpPost && l == saeLayer) {
         let post = run.cache[.block(l, .mlpPost)]!.pointer + pos * F
-        let r = project(b.fcProjWeight, rows: F)
-        let bias = dot(b.fcProjBias.pointer, g)
+        let d = outputDirection(l, b.ln2PostWeight, .ln2PostScale)
+        let r = project(b.fcProjWeight, rows: F, along: d)
+        let bias = dot(b.fcProjBias.pointer, d)
         if granularity == .neuron {
           for n in 0..<F where post[n] != 0 {
             out.append(Attribution(name: "L\(l)N\(n)", layer: l, kind: "neuron", value: post[n] * r[n]))
@@ -161,7 +179,8 @@ extension TransformerModel {
           out.append(Attribution(name: "L\(l).mlp", layer: l, kind: "mlp", value: s))
         }
       } else if saeSite == .mlpPost && l == saeLayer {
-        out.append(Attribution(name: "L\(l).mlp_bias", layer: l, kind: "mlp_bias", value: dot(b.fcProjBias.pointer, g)))
+        let d = outputDirection(l, b.ln2PostWeight, .ln2PostScale)
+        out.append(Attribution(name: "L\(l).mlp_bias", layer: l, kind: "mlp_bias", value: dot(b.fcProjBias.pointer, d)))
       }
     }
     // ln_final's bias adds a constant: b · (W_U[target] - W_U[distractor]).
@@ -169,6 +188,21 @@ extension TransformerModel {
     let wu = weights.lmHead.pointer, lb = weights.lnfBias.pointer
     for i in 0..<C { biasTerm += lb[i] * (wu[target * C + i] - (distractor.map { wu[$0 * C + i] } ?? 0)) }
     out.append(Attribution(name: "ln_final.bias", layer: nil, kind: "ln_final_bias", value: biasTerm))
-    return out
+    guard let cap = c.finalSoftcap else { return out }
+    // The final soft-cap is not linear: freeze it as the final norm's scale is
+    // frozen, as the ratio of the capped to the uncapped logit (difference)
+    // on this run, so the parts still sum to what the model outputs.
+    let x = run.cache[HookPoint(.lnFinalNormalized)]!.pointer + pos * C
+    let rawTarget = dot(wu + target * C, Array(UnsafeBufferPointer(start: x, count: C)))
+    let rawDistractor = distractor.map { dot(wu + $0 * C, Array(UnsafeBufferPointer(start: x, count: C))) } ?? 0
+    func capped(_ v: Float) -> Float { cap * tanhf(v / cap) }
+    let raw = rawTarget - rawDistractor
+    let ratio: Float
+    if abs(raw) > 1e-6 {
+      ratio = (capped(rawTarget) - (distractor == nil ? 0 : capped(rawDistractor))) / raw
+    } else {
+      ratio = 1 - (capped(rawTarget) / cap) * (capped(rawTarget) / cap)
+    }
+    return out.map { Attribution(name: $0.name, layer: $0.layer, kind: $0.kind, value: $0.value * ratio) }
   }
 }

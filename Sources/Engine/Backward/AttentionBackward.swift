@@ -41,34 +41,47 @@ func causalSoftmaxBackward(
   }
 }
 
-/// Through scores_h = q_h · k_gᵀ / √D (forward: attentionScores), for queries
+/// Through scores_h = q_h · k_gᵀ · scale (forward: attentionScores), for queries
 /// in `rows` (dscores is zero above the diagonal, so keys stop at rows.upperBound):
-///   dq_h[rows, D]  = dscores_h[rows, keys] · k_g[keys, D] / √D
-///   dk_g[keys, D] += dscores_h[rows, keys]ᵀ · q_h[rows, D] / √D
+///   dq_h[rows, D]  = dscores_h[rows, keys] · k_g[keys, D] · scale
+///   dk_g[keys, D] += dscores_h[rows, keys]ᵀ · q_h[rows, D] · scale
 func attentionScoresBackward(
   dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dscores: UnsafePointer<Float>,
   q: UnsafePointer<Float>, k: UnsafePointer<Float>, head h: Int, _ g: HeadGeometry, T: Int, rows: Range<Int>
 ) {
   guard !rows.isEmpty else { return }
   let D = g.D, QS = g.qStride, KS = g.kvStride, kv = g.kvOffset(h)
-  let scale = 1 / Float(D).squareRoot(), lo = rows.lowerBound, n = rows.count, keys = rows.upperBound
+  let scale = g.scale, lo = rows.lowerBound, n = rows.count, keys = rows.upperBound
   gemm(M: n, N: D, K: keys, alpha: scale, dscores + lo * T, lda: T, k + kv, ldb: KS, dq + lo * QS + h * D, ldc: QS)
   gemm(
     transA: true, M: keys, N: D, K: n, alpha: scale, dscores + lo * T, lda: T, q + lo * QS + h * D, ldb: QS, beta: 1,
     dk + kv, ldc: KS)
 }
 
-/// Query heads, key/value heads and their width, for the attention kernels.
+/// Query heads, key/value heads and their width, and how one layer's scores
+/// are made (scale, soft-cap, sliding window), for the attention kernels.
 struct HeadGeometry {
   let heads: Int
   let kvHeads: Int
   let D: Int
+  /// scores = q·kᵀ · scale (1/√D unless the model says otherwise).
+  let scale: Float
+  /// scores -> cap · tanh(scores / cap) before the mask (Gemma 2).
+  let softcap: Float?
+  /// The query at position i sees keys i - window + 1 ... i (nil: 0 ... i).
+  let window: Int?
 
-  init(_ c: ModelConfig) {
+  init(_ c: ModelConfig, layer l: Int) {
     heads = c.heads
     kvHeads = c.kvHeads
     D = c.dHead
+    scale = c.attentionScale
+    softcap = c.attentionSoftcap
+    window = c.attentionWindows[l]
   }
+
+  /// The first key the query at `position` sees.
+  func firstKey(_ position: Int) -> Int { window.map { max(0, position - $0 + 1) } ?? 0 }
 
   var qStride: Int { heads * D }
   var kvStride: Int { kvHeads * D }

@@ -17,8 +17,10 @@ struct BackwardPass {
   let gradientInterventions: [HookPoint: [Intervention]]
   /// The returned gradients.
   var gradients: [HookPoint: Tensor] = [:]
-  /// Rotary angles of every position (rotary models), for every block's inverse rotation.
+  /// Rotary angles of every position (rotary models), for every block's
+  /// inverse rotation, and of the local layers where they differ (Gemma 3).
   let rotary: RotaryTable?
+  let localRotary: RotaryTable?
 
   init(
     model: TransformerModel, tape: ForwardTape, tokens T: Int, options: BackwardOptions, saeAt: [HookPoint: SAESplice],
@@ -31,11 +33,11 @@ struct BackwardPass {
     self.saeAt = saeAt
     self.seed = seed.map { (point: $0.0, value: $0.1) }
     gradientInterventions = Dictionary(grouping: options.gradientInterventions, by: \.hook)
-    if case .rotary(let r) = model.config.positions {
-      rotary = RotaryTable(r, positions: 0..<T)
-    } else {
-      rotary = nil
-    }
+    (rotary, localRotary) = RotaryTable.tables(model.config, positions: 0..<T)
+  }
+
+  func rotary(layer l: Int) -> RotaryTable? {
+    model.config.attentionWindows[l] != nil ? localRotary ?? rotary : rotary
   }
 
   func shape(_ p: HookPoint) -> [Int] {
@@ -83,10 +85,11 @@ struct BackwardPass {
   /// d metric / d (the value flowing from ln_final.hook_normalized), nil for a
   /// `hookValue` metric.
   mutating func run(_ gLogitsInput: Tensor?) throws {
-    let c = model.config, w = model.weights
+    let c = model.config, w = model.weights, tape = self.tape
     var g = try visit(HookPoint(.lnFinalNormalized), gLogitsInput)
     g = try layerNorm(
-      g, residual: nil, input: .block(c.layers - 1, .residPost), scale: HookPoint(.lnFinalScale), weight: w.lnfWeight,
+      g, residual: nil, input: tape.flowingValue(.block(c.layers - 1, .residPost)), scale: HookPoint(.lnFinalScale),
+      weight: w.lnfWeight,
       detach: options.detachFinalLayerNormScale || options.detachLayerNormScales)
     for l in stride(from: c.layers - 1, through: 0, by: -1) {
       g = try block(l, g)
@@ -102,22 +105,75 @@ struct BackwardPass {
   /// forward's layer calls in reverse. Each step works only on the rows
   /// (tokens) where its incoming gradient is nonzero.
   mutating func block(_ l: Int, _ gOut: Tensor?) throws -> Tensor? {
-    let b = model.weights.blocks[l]
+    let b = model.weights.blocks[l], tape = self.tape, recompute = PostNormInputs(model: model, tape: tape, T: T)
     // resid_post = resid_mid + mlp_out: the gradient goes to both unchanged.
     let gResidPost = try visit(.block(l, .residPost), gOut)
-    var gLN2 = try mlp(l, b, try visit(.block(l, .mlpOut), gResidPost))
+    var gMLPOut = try visit(.block(l, .mlpOut), gResidPost)
+    if let w = b.ln2PostWeight {
+      gMLPOut = try postNorm(
+        gMLPOut, normalized: .block(l, .ln2PostNormalized), scale: .block(l, .ln2PostScale), weight: w,
+        input: recompute.mlpOutput(l, b))
+    }
+    var gLN2 = try mlp(l, b, gMLPOut)
     gLN2 = try visit(.block(l, .ln2Normalized), gLN2)
     var gResidMid = try layerNorm(
-      gLN2, residual: gResidPost, input: .block(l, .residMid), scale: .block(l, .ln2Scale), weight: b.ln2Weight,
-      detach: options.detachLayerNormScales)
+      gLN2, residual: gResidPost, input: tape.flowingValue(.block(l, .residMid)), scale: .block(l, .ln2Scale),
+      weight: b.ln2Weight, detach: options.detachLayerNormScales)
     gResidMid = try visit(.block(l, .residMid), gResidMid)
-    var gLN1 = try attention(l, b, try visit(.block(l, .attnOut), gResidMid))
+    var gAttnOut = try visit(.block(l, .attnOut), gResidMid)
+    if let w = b.ln1PostWeight {
+      gAttnOut = try postNorm(
+        gAttnOut, normalized: .block(l, .ln1PostNormalized), scale: .block(l, .ln1PostScale), weight: w,
+        input: recompute.attentionOutput(l, b))
+    }
+    var gLN1 = try attention(l, b, gAttnOut)
     gLN1 = try visit(.block(l, .ln1Normalized), gLN1)
     let gResidPre = try layerNorm(
-      gLN1, residual: gResidMid, input: .block(l, .residPre), scale: .block(l, .ln1Scale), weight: b.ln1Weight,
-      detach: options.detachLayerNormScales)
+      gLN1, residual: gResidMid, input: tape.flowingValue(.block(l, .residPre)), scale: .block(l, .ln1Scale),
+      weight: b.ln1Weight, detach: options.detachLayerNormScales)
     return try visit(.block(l, .residPre), gResidPre)
   }
+
+  /// Back through a post-norm (Gemma's ln1_post, ln2_post), from the
+  /// gradient of its output to that of its input `input` (which is no hook point).
+  mutating func postNorm(
+    _ gOut: Tensor?, normalized: HookPoint, scale: HookPoint, weight: Tensor, input: @autoclosure () -> Tensor
+  ) throws -> Tensor? {
+    let g = try visit(normalized, gOut)
+    return try layerNorm(
+      g, residual: nil, input: input(), scale: scale, weight: weight, detach: options.detachLayerNormScales)
+  }
+
+}
+
+/// The inputs of a block's post-norms (no hook points), computed again from
+/// the values recorded at z and mlp.hook_post.
+struct PostNormInputs {
+  let model: TransformerModel
+  let tape: ForwardTape
+  let T: Int
+
+  /// Attention's output before its post-norm, z · W_O + b.
+  func attentionOutput(_ l: Int, _ b: BlockWeights) -> Tensor {
+    let c = model.config, z = tape.flowingValue(.block(l, .z))
+    var out = Tensor(uninitialized: [T, c.dModel])
+    matmulForward(
+      out.mutablePointer(), z.pointer, b.attnProjWeight.pointer, b.attnProjBias.pointer, T: T, C: c.qWidth,
+      OC: c.dModel)
+    return out
+  }
+
+  /// The MLP's output before its post-norm, post · W_out + b.
+  func mlpOutput(_ l: Int, _ b: BlockWeights) -> Tensor {
+    let c = model.config, post = tape.flowingValue(.block(l, .mlpPost))
+    var out = Tensor(uninitialized: [T, c.dModel])
+    matmulForward(
+      out.mutablePointer(), post.pointer, b.fcProjWeight.pointer, b.fcProjBias.pointer, T: T, C: c.dMLP, OC: c.dModel)
+    return out
+  }
+}
+
+extension BackwardPass {
 
   /// dinp[rows, inWidth] = g[rows, outWidth] · W[inWidth, outWidth]ᵀ, zero elsewhere.
   func linear(_ g: Tensor, _ weight: Tensor, in inWidth: Int, out outWidth: Int, shape: [Int], into: Tensor? = nil)
@@ -151,15 +207,16 @@ struct BackwardPass {
       gPre = try visit(hook(.mlpPre), gPre)
       return gPre.map { linear($0, b.fcWeight, in: C, out: F, shape: [T, C]) }
     }
-    // post = silu(gate) ⊙ up
+    // post = silu(gate) ⊙ up, or gelu(gate) ⊙ up
     var gGate: Tensor? = nil, gUp: Tensor? = nil
     if let g = gPost {
       let gate = tape.flowingValue(hook(.mlpPre)), up = tape.flowingValue(hook(.mlpPreLinear))
       var dg = Tensor(zeros: [T, F]), du = Tensor(zeros: [T, F])
       let rows = nonzeroRows(g.pointer, count: T, width: F), at = rows.lowerBound * F
-      siluGateBackward(
-        dgate: dg.mutablePointer() + at, dup: du.mutablePointer() + at, dout: g.pointer + at, gate: gate.pointer + at,
-        up: up.pointer + at, count: rows.count * F)
+      let backward = c.mlp == .gatedGELU ? geluGateBackward : siluGateBackward
+      backward(
+        dg.mutablePointer() + at, du.mutablePointer() + at, g.pointer + at, gate.pointer + at, up.pointer + at,
+        rows.count * F)
       (gGate, gUp) = (dg, du)
     }
     gUp = try visit(hook(.mlpPreLinear), gUp)
@@ -174,7 +231,7 @@ struct BackwardPass {
   /// softmax(scores), scores_h = rot(q_h) rot(k_g)ᵀ / √D, q | k | v = ln1 · W_qkv + b.
   mutating func attention(_ l: Int, _ b: BlockWeights, _ gOut: Tensor?) throws -> Tensor? {
     let c = model.config, C = c.dModel, H = c.heads, KV = c.kvHeads, D = c.dHead, T = self.T
-    let geometry = HeadGeometry(c)
+    let geometry = HeadGeometry(c, layer: l), rotation = rotary(layer: l)
     func hook(_ s: HookPoint.Site) -> HookPoint { .block(l, s) }
     var gZ = gOut.map { linear($0, b.attnProjWeight, in: c.qWidth, out: C, shape: [T, H, D]) }
     gZ = try visit(hook(.z), gZ)
@@ -207,15 +264,30 @@ struct BackwardPass {
     gScores = try visit(hook(.attnScores), gScores)
     // Masked scores are constants (-inf whatever q and k are): a seed or a
     // rewritten gradient there must not reach q and k.
-    if var g = gScores, !isCausal(g, heads: H) {
+    if var g = gScores, !isMasked(g, heads: H, geometry) {
       let p = g.mutablePointer()
-      for h in 0..<H { for i in 0..<T { for j in (i + 1)..<max(T, i + 1) { p[(h * T + i) * T + j] = 0 } } }
+      for h in 0..<H {
+        for i in 0..<T {
+          for j in 0..<geometry.firstKey(i) { p[(h * T + i) * T + j] = 0 }
+          for j in (i + 1)..<max(T, i + 1) { p[(h * T + i) * T + j] = 0 }
+        }
+      }
+      gScores = g
+    }
+    if let cap = geometry.softcap, var g = gScores {
+      // scores = cap · tanh(raw / cap): d raw = d scores · (1 - (scores / cap)²), from the capped scores themselves.
+      let capped = tape.before[hook(.attnScores)] ?? tape.flowingValue(hook(.attnScores))
+      let d = g.mutablePointer(), s = capped.pointer
+      for i in 0..<g.count where d[i] != 0 {
+        let t = s[i] / cap
+        d[i] *= 1 - t * t
+      }
       gScores = g
     }
     var gQ: Tensor? = nil, gK: Tensor? = nil
     if let gScores {
-      let q = tape.flowingValue(hook(rotary != nil ? .rotQ : .q))
-      let k = tape.flowingValue(hook(rotary != nil ? .rotK : .k))
+      let q = tape.flowingValue(hook(rotation != nil ? .rotQ : .q))
+      let k = tape.flowingValue(hook(rotation != nil ? .rotK : .k))
       var dq = Tensor(zeros: [T, H, D]), dk = Tensor(zeros: [T, KV, D])
       let dqp = dq.mutablePointer(), dkp = dk.mutablePointer()
       let rows = nonzeroQueries(gScores.pointer, heads: H, T: T)
@@ -226,7 +298,7 @@ struct BackwardPass {
       }
       (gQ, gK) = (dq, dk)
     }
-    if let table = rotary {
+    if let table = rotation {
       // The rotation is orthogonal: its backward is the inverse rotation.
       gK = try visit(hook(.rotK), gK)
       gQ = try visit(hook(.rotQ), gQ)
@@ -294,14 +366,15 @@ struct BackwardPass {
   /// Returns `residual` plus the LayerNorm input's gradient: the residual
   /// stream feeds both the LayerNorm and the next residual sum.
   mutating func layerNorm(
-    _ gOut: Tensor?, residual: Tensor?, input: HookPoint, scale: HookPoint, weight: Tensor, detach: Bool
+    _ gOut: Tensor?, residual: Tensor?, input: @autoclosure () -> Tensor, scale: HookPoint, weight: Tensor,
+    detach: Bool
   ) throws -> Tensor? {
     let C = model.config.dModel, T = self.T
     var gIn = residual
     var stats: (x: Tensor, mean: [Float], scale: [Float])? = nil
     func statistics() -> (x: Tensor, mean: [Float], scale: [Float]) {
       if let stats { return stats }
-      let x = tape.flowingValue(input)
+      let x = input()
       var mean = [Float](repeating: 0, count: T), s = [Float](repeating: 0, count: T)
       layerNormStatistics(
         x.pointer, mean: &mean, scale: &s, T: T, C: C, eps: model.config.normEpsilon,
@@ -335,11 +408,15 @@ struct BackwardPass {
   }
 }
 
-/// Whether every [T, T] matrix of `t` [heads, T, T] is zero above the diagonal.
-func isCausal(_ t: Tensor, heads: Int) -> Bool {
+/// Whether every [T, T] matrix of `t` [heads, T, T] is zero where the
+/// attention mask is: above the diagonal, and before a sliding window.
+func isMasked(_ t: Tensor, heads: Int, _ geometry: HeadGeometry) -> Bool {
   let T = t.shape[1], p = t.pointer
   for h in 0..<heads {
-    for i in 0..<T { for j in (i + 1)..<max(T, i + 1) where p[(h * T + i) * T + j] != 0 { return false } }
+    for i in 0..<T {
+      for j in 0..<geometry.firstKey(i) where p[(h * T + i) * T + j] != 0 { return false }
+      for j in (i + 1)..<max(T, i + 1) where p[(h * T + i) * T + j] != 0 { return false }
+    }
   }
   return true
 }

@@ -45,6 +45,15 @@ final class ForwardTape: @unchecked Sendable {
         }
         // Qwen3's q/k norms are differentiated from their inputs, computed again from ln1's output.
         if c.qkNorm { flowing.insert(.block(l, .ln1Normalized)) }
+        // Post-norms likewise, from z and mlp.hook_post; their scales as used.
+        if c.postNorms {
+          flowing.formUnion([.block(l, .z), .block(l, .mlpPost), .block(l, .ln1PostScale), .block(l, .ln2PostScale)])
+        }
+        // Soft-capped scores: their derivative reads the capped scores.
+        if c.attentionSoftcap != nil {
+          flowing.insert(.block(l, .attnScores))
+          if intervened.contains(.block(l, .attnScores)) { before.insert(.block(l, .attnScores)) }
+        }
         // The softmax's own output, when an intervention rewrites the pattern.
         if intervened.contains(.block(l, .pattern)) { before.insert(.block(l, .pattern)) }
       }

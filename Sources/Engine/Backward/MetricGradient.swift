@@ -57,7 +57,13 @@ extension TransformerModel {
       var row = Tensor(zeros: [1, V])
       unembedForward(
         row.mutablePointer(), tape.flowingValue(HookPoint(.lnFinalNormalized)).pointer + p * C, E, T: 1, C: C, V: V)
+      softcapLogits(&row)
       return row.scalars
+    }
+    // d logit / d (logit before the final soft-cap): 1 - (logit / cap)², or 1 without one.
+    func capSlope(_ logit: Float) -> Float {
+      guard let cap = config.finalSoftcap else { return 1 }
+      return 1 - (logit / cap) * (logit / cap)
     }
     // Only row p of the gradient is nonzero for the single-position metrics.
     func gradientAtRow(_ fill: (UnsafeMutablePointer<Float>) -> Void) -> Tensor {
@@ -68,22 +74,26 @@ extension TransformerModel {
     switch m.metric {
     case .logitDifference(_, let a, let b):
       let row = logitsRow()
+      let ka = capSlope(row[a]), kb = capSlope(row[b])
       return (
-        Double(row[a]) - Double(row[b]), gradientAtRow { g in for i in 0..<C { g[i] = E[a * C + i] - E[b * C + i] } }
+        Double(row[a]) - Double(row[b]),
+        gradientAtRow { g in for i in 0..<C { g[i] = ka * E[a * C + i] - kb * E[b * C + i] } }
       )
     case .logit(_, let a):
-      return (Double(logitsRow()[a]), gradientAtRow { g in g.update(from: E + a * C, count: C) })
+      let row = logitsRow(), k = capSlope(row[a])
+      return (Double(row[a]), gradientAtRow { g in for i in 0..<C { g[i] = k * E[a * C + i] } })
     case .logProbability(_, let a):
-      var probs = logitsRow()
+      let row = logitsRow()
+      var probs = row
       let logit = probs[a]
       let value = Double(logit) - softmaxInPlace(&probs)
-      // d/dlogits = onehot(a) - softmax, so the row is E[a] - softmaxᵀ E.
+      // d/dlogits = onehot(a) - softmax, so the row is E[a] - softmaxᵀ E
+      // (each entry times its soft-cap slope).
+      var weights = probs.enumerated().map { j, q in -q * capSlope(row[j]) }
+      weights[a] += capSlope(row[a])
       return (
         value,
-        gradientAtRow { g in
-          gemm(M: 1, N: C, K: V, alpha: -1, probs, lda: V, E, ldb: C, g, ldc: C)
-          for i in 0..<C { g[i] += E[a * C + i] }
-        }
+        gradientAtRow { g in gemm(M: 1, N: C, K: V, weights, lda: V, E, ldb: C, g, ldc: C) }
       )
     case .loss:
       return lossGradient(tokens, result: result, tape: tape)
@@ -110,7 +120,9 @@ extension TransformerModel {
       unembedForward(
         logits.mutablePointer(), tape.flowingValue(HookPoint(.lnFinalNormalized)).pointer, weights.lmHead.pointer, T: T,
         C: C, V: V)
+      softcapLogits(&logits)
     }
+    let cap = config.finalSoftcap
     // Overwritten row by row with dlogits (a copy if the logits are the result's).
     let d = logits.mutablePointer()
     var losses = [Double](repeating: 0, count: n)
@@ -119,6 +131,8 @@ extension TransformerModel {
       parallelChunks(n, minimumChunk: 8) { rows in
         for t in rows {
           let row = d + t * V, next = tokens[t + 1], target = row[next]
+          // The soft-capped logits, kept for the soft-cap's own derivative below.
+          let capped = cap == nil ? [] : Array(UnsafeBufferPointer(start: row, count: V))
           var m = -Float.infinity
           for j in 0..<V where row[j] > m { m = row[j] }
           var s: Double = 0
@@ -131,6 +145,12 @@ extension TransformerModel {
           let k = Float(1 / s) / Float(n)
           for j in 0..<V { row[j] *= k }
           row[next] -= 1 / Float(n)
+          if let cap {
+            for j in 0..<V {
+              let u = capped[j] / cap
+              row[j] *= 1 - u * u
+            }
+          }
         }
       }
     }

@@ -18,6 +18,8 @@ public struct HookPoint: Hashable, Sendable, CustomStringConvertible, Comparable
     case attnScores = "attn.hook_attn_scores"  // [H, T, T], masked entries -inf
     case pattern = "attn.hook_pattern"  // [H, T, T]
     case z = "attn.hook_z"  // [T, H, D]
+    case ln1PostScale = "ln1_post.hook_scale"  // [T, 1]  post-norm models (Gemma 2, 3): the norm of attn's output
+    case ln1PostNormalized = "ln1_post.hook_normalized"  // [T, C]
     case attnOut = "hook_attn_out"  // [T, C]
     case residMid = "hook_resid_mid"  // [T, C]
     case ln2Scale = "ln2.hook_scale"  // [T, 1]
@@ -25,6 +27,8 @@ public struct HookPoint: Hashable, Sendable, CustomStringConvertible, Comparable
     case mlpPre = "mlp.hook_pre"  // [T, F]  (the gate, before its activation, in a gated MLP)
     case mlpPreLinear = "mlp.hook_pre_linear"  // [T, F]  a gated MLP's up projection
     case mlpPost = "mlp.hook_post"  // [T, F]
+    case ln2PostScale = "ln2_post.hook_scale"  // [T, 1]  post-norm models: the norm of the MLP's output
+    case ln2PostNormalized = "ln2_post.hook_normalized"  // [T, C]
     case mlpOut = "hook_mlp_out"  // [T, C]
     case residPost = "hook_resid_post"  // [T, C]
     // After the last block.
@@ -134,10 +138,10 @@ public struct HookPoint: Hashable, Sendable, CustomStringConvertible, Comparable
       }
     }
     switch site {
-    case .embed, .posEmbed, .residPre, .ln1Normalized, .attnOut, .residMid, .ln2Normalized, .mlpOut, .residPost,
-      .lnFinalNormalized:
+    case .embed, .posEmbed, .residPre, .ln1Normalized, .ln1PostNormalized, .attnOut, .residMid, .ln2Normalized,
+      .ln2PostNormalized, .mlpOut, .residPost, .lnFinalNormalized:
       return [T, c.dModel]
-    case .ln1Scale, .ln2Scale, .lnFinalScale: return [T, 1]
+    case .ln1Scale, .ln2Scale, .ln1PostScale, .ln2PostScale, .lnFinalScale: return [T, 1]
     case .q, .rotQ, .z: return [T, c.heads, c.dHead]
     case .k, .v, .rotK: return [T, c.kvHeads, c.dHead]
     case .attnScores, .pattern: return [c.heads, T, T]
@@ -152,7 +156,8 @@ extension HookPoint.Site {
     switch self {
     case .posEmbed: c.positions == .learned
     case .rotQ, .rotK: c.positions != .learned
-    case .mlpPreLinear: c.mlp == .gatedSiLU
+    case .mlpPreLinear: c.mlp.isGated
+    case .ln1PostScale, .ln1PostNormalized, .ln2PostScale, .ln2PostNormalized: c.postNorms
     default: true
     }
   }

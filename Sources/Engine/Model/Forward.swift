@@ -132,9 +132,6 @@ extension TransformerModel {
     let T = tokens.count, V = config.vocabSize
     guard T > 0 else { throw ModelError.emptyPrompt }
     guard T <= config.context else { throw ModelError.promptTooLong(tokens: T, context: config.context) }
-    if let window = config.slidingWindow, T > window {
-      throw ModelError.beyondSlidingWindow(tokens: T, window: window)
-    }
     if let bad = tokens.first(where: { $0 < 0 || $0 >= V }) { throw ModelError.tokenOutOfRange(bad, vocab: V) }
   }
 
@@ -144,6 +141,7 @@ extension TransformerModel {
     var embed = Tensor(uninitialized: [n, C])
     let e = embed.mutablePointer()
     for t in 0..<n { (e + t * C).update(from: weights.wte.pointer + run.tokens[p + t] * C, count: C) }
+    if let k = config.embeddingScale { for i in 0..<n * C { e[i] *= k } }
     try run.pass(HookPoint(.embed), &embed)
     guard let wpe = weights.wpe else { return embed }
     var posEmbed = Tensor(uninitialized: [n, C])
@@ -153,7 +151,8 @@ extension TransformerModel {
   }
 
   /// attn(ln1(x)) [n, C]: q | k | v projections, per-head q/k norms, the
-  /// rotation, causal softmax(q kᵀ/√D) v, the output projection.
+  /// rotation, causal softmax(q kᵀ/√D) v, the output projection (and its
+  /// post-norm in post-norm models).
   private func attention(_ l: Int, _ x: Tensor, _ run: inout ForwardRun) throws -> Tensor {
     let c = config, b = weights.blocks[l], n = run.n, T = run.T, C = c.dModel, D = c.dHead
     let H = c.heads, KV = c.kvHeads
@@ -171,7 +170,7 @@ extension TransformerModel {
     try run.pass(hook(.q), &q)
     try run.pass(hook(.k), &k)
     try run.pass(hook(.v), &v)
-    if let rotary = run.rotary {
+    if let rotary = run.rotary(layer: l) {
       rotary.rotate(q.mutablePointer(), rows: n, heads: H, D: D)
       rotary.rotate(k.mutablePointer(), rows: n, heads: KV, D: D)
       try run.pass(hook(.rotQ), &q)
@@ -179,7 +178,7 @@ extension TransformerModel {
     }
     let (keys, values) = run.keysAndValues(l, k, v)
     var z = Tensor(uninitialized: [n, H, D])
-    let inputs = AttentionInputs(q: q.pointer, k: keys.pointer, v: values.pointer, geometry: HeadGeometry(c))
+    let inputs = AttentionInputs(q: q.pointer, k: keys.pointer, v: values.pointer, geometry: HeadGeometry(c, layer: l))
     if run.wants(hook(.attnScores)) || run.wants(hook(.pattern)) {
       var pattern = Tensor(uninitialized: [H, n, T])
       do {
@@ -190,7 +189,7 @@ extension TransformerModel {
       do {
         let pat = pattern.mutablePointer()
         parallelChunks(H, minimumChunk: n >= 64 ? 1 : H) { heads in
-          for h in heads { causalSoftmax(pat + h * n * T, pat + h * n * T, queries: n, T: T) }
+          for h in heads { causalSoftmax(pat + h * n * T, pat + h * n * T, queries: n, T: T, inputs.geometry) }
         }
       }
       try run.pass(hook(.pattern), &pattern)
@@ -203,11 +202,15 @@ extension TransformerModel {
     var out = Tensor(uninitialized: [n, C])
     matmulForward(
       out.mutablePointer(), z.pointer, b.attnProjWeight.pointer, b.attnProjBias.pointer, T: n, C: c.qWidth, OC: C)
+    if let w = b.ln1PostWeight {
+      out = try norm(out, weight: w, bias: b.ln1Bias, scale: hook(.ln1PostScale), normalized: hook(.ln1PostNormalized), &run)
+    }
     try run.pass(hook(.attnOut), &out)
     return out
   }
 
-  /// mlp(ln2(x)) [n, C]: gelu(x·W_in) or silu(x·W_gate) ⊙ (x·W_up), then W_out.
+  /// mlp(ln2(x)) [n, C]: gelu(x·W_in), or silu or gelu of x·W_gate ⊙ (x·W_up),
+  /// then W_out (and its post-norm in post-norm models).
   private func mlp(_ l: Int, _ x: Tensor, _ run: inout ForwardRun) throws -> Tensor {
     let c = config, b = weights.blocks[l], n = run.n, C = c.dModel, F = c.dMLP
     func hook(_ s: HookPoint.Site) -> HookPoint { .block(l, s) }
@@ -221,13 +224,20 @@ extension TransformerModel {
       var up = Tensor(uninitialized: [n, F])
       matmulForward(up.mutablePointer(), ln2.pointer, upWeight.pointer, nil, T: n, C: C, OC: F)
       try run.pass(hook(.mlpPreLinear), &up)
-      siluGateForward(post.mutablePointer(), gate: pre.pointer, up: up.pointer, count: n * F)
+      if c.mlp == .gatedGELU {
+        geluGateForward(post.mutablePointer(), gate: pre.pointer, up: up.pointer, count: n * F)
+      } else {
+        siluGateForward(post.mutablePointer(), gate: pre.pointer, up: up.pointer, count: n * F)
+      }
     } else {
       geluForward(post.mutablePointer(), pre.pointer, count: n * F)
     }
     try run.pass(hook(.mlpPost), &post)
     var out = Tensor(uninitialized: [n, C])
     matmulForward(out.mutablePointer(), post.pointer, b.fcProjWeight.pointer, b.fcProjBias.pointer, T: n, C: F, OC: C)
+    if let w = b.ln2PostWeight {
+      out = try norm(out, weight: w, bias: b.ln2Bias, scale: hook(.ln2PostScale), normalized: hook(.ln2PostNormalized), &run)
+    }
     try run.pass(hook(.mlpOut), &out)
     return out
   }
@@ -240,6 +250,7 @@ extension TransformerModel {
     case .last:
       var out = Tensor(uninitialized: [1, V])
       unembedForward(out.mutablePointer(), final.pointer + (n - 1) * C, weights.lmHead.pointer, T: 1, C: C, V: V)
+      softcapLogits(&out)
       return out
     case .none: return Tensor(zeros: [0, V])
     }
@@ -335,6 +346,14 @@ extension TransformerModel {
     let T = x.shape[0]
     var out = Tensor(uninitialized: [T, config.vocabSize])
     unembedForward(out.mutablePointer(), x.pointer, weights.lmHead.pointer, T: T, C: config.dModel, V: config.vocabSize)
+    softcapLogits(&out)
     return out
+  }
+
+  /// Gemma 2's final soft-cap, logits -> cap·tanh(logits/cap), in place.
+  func softcapLogits(_ logits: inout Tensor) {
+    guard let cap = config.finalSoftcap else { return }
+    let p = logits.mutablePointer()
+    for i in 0..<logits.count { p[i] = cap * tanhf(p[i] / cap) }
   }
 }

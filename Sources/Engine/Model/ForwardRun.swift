@@ -14,8 +14,10 @@ struct ForwardRun {
   let resume: ResumePoint?
   let keepCheckpoint: Bool
   let shouldStop: (() -> Bool)?
-  /// Rotary angles of the computed positions (rotary models only).
+  /// Rotary angles of the computed positions (rotary models only), and of
+  /// the local layers where they differ (Gemma 3).
   let rotary: RotaryTable?
+  let localRotary: RotaryTable?
   private(set) var keptKeys: [Tensor] = [], keptValues: [Tensor] = [], keptResid: [Tensor] = []
 
   init(tokens: [Int], options: ForwardOptions, saeAt: [HookPoint: SAESplice], config: ModelConfig) {
@@ -27,12 +29,14 @@ struct ForwardRun {
     resume = options.resume
     keepCheckpoint = options.keepCheckpoint
     shouldStop = options.shouldStop
-    if case .rotary(let r) = config.positions {
-      rotary = RotaryTable(r, positions: first..<tokens.count)
-    } else {
-      rotary = nil
-    }
+    (rotary, localRotary) = RotaryTable.tables(config, positions: first..<tokens.count)
+    windows = config.attentionWindows
   }
+
+  private let windows: [Int?]
+
+  /// The rotation of block `l`'s queries and keys.
+  func rotary(layer l: Int) -> RotaryTable? { windows[l] != nil ? localRotary ?? rotary : rotary }
 
   /// A hook point the value passes: user interventions, then an SAE splice if one sits there.
   mutating func pass(_ point: HookPoint, _ value: inout Tensor) throws {

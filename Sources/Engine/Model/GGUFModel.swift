@@ -13,6 +13,9 @@ extension ModelConfig {
     case "mistral": family = .mistral
     case "qwen2": family = .qwen2
     case "qwen3": family = .qwen3
+    case "gemma": family = .gemma
+    case "gemma2": family = .gemma2
+    case "gemma3": family = .gemma3
     default: throw ModelError.unsupportedArchitecture(arch, file: path)
     }
     func int(_ key: String) throws -> Int {
@@ -36,13 +39,30 @@ extension ModelConfig {
     let rotary = RotaryConfig(
       theta: m["\(arch).rope.freq_base"]?.double ?? 10_000,
       dimensions: m["\(arch).rope.dimension_count"]?.int ?? dHead, scaling: scaling)
+    let isGemma = [.gemma, .gemma2, .gemma3].contains(family)
     self.init(
       family: family, layers: try int("block_count"), heads: heads,
       kvHeads: m["\(arch).attention.head_count_kv"]?.int ?? heads, dModel: dModel, dHead: dHead,
       dMLP: try int("feed_forward_length"), context: try int("context_length"), vocabSize: vocab, norm: .rmsNorm,
       normEpsilon: m["\(arch).attention.layer_norm_rms_epsilon"]?.float ?? 1e-6, positions: .rotary(rotary),
-      mlp: .gatedSiLU, qkNorm: family == .qwen3, tiedEmbeddings: file.tensors["output.weight"] == nil,
-      slidingWindow: nil)
+      mlp: isGemma ? .gatedGELU : .gatedSiLU, qkNorm: family == .qwen3 || family == .gemma3,
+      tiedEmbeddings: file.tensors["output.weight"] == nil, slidingWindow: nil)
+    if isGemma {
+      // What llama.cpp's converter leaves out, transformers' GGUF loader takes
+      // from the Gemma configurations' defaults; so does tdb.
+      embeddingScale = Float(dModel).squareRoot()
+      postNorms = family != .gemma
+      attentionSoftcap = m["\(arch).attn_logit_softcapping"]?.float
+      finalSoftcap = m["\(arch).final_logit_softcapping"]?.float
+      if let window = m["\(arch).attention.sliding_window"]?.int {
+        // Gemma 2 alternates local and global layers; Gemma 3 has five local layers to one global.
+        let period = family == .gemma3 ? 6 : 2
+        attentionWindows = (0..<layers).map { l in
+          family == .gemma3 ? ((l + 1) % period != 0 ? window : nil) : (l % period == 0 ? window : nil)
+        }
+      }
+      if family == .gemma3 { localPositions = .rotary(RotaryConfig(theta: 10_000, dimensions: dHead)) }
+    }
     self = try validated(path)
   }
 }
@@ -62,12 +82,21 @@ struct GGUFWeights: WeightSource {
     self.file = file
     self.config = c
     permutedQK = file.metadata["general.architecture"]?.string == "llama"
+    let postNorms = c.postNorms
     var map = [
       "model.embed_tokens.weight": "token_embd.weight", "model.norm.weight": "output_norm.weight",
       "lm_head.weight": "output.weight",
     ]
-    let parts = [
-      ("input_layernorm.weight", "attn_norm.weight"), ("post_attention_layernorm.weight", "ffn_norm.weight"),
+    // Gemma 2 and 3 name their pre-MLP norm as Llama does, and add two post-norms.
+    let norms =
+      postNorms
+      ? [
+        ("pre_feedforward_layernorm.weight", "ffn_norm.weight"),
+        ("post_attention_layernorm.weight", "post_attention_norm.weight"),
+        ("post_feedforward_layernorm.weight", "post_ffw_norm.weight"),
+      ] : [("post_attention_layernorm.weight", "ffn_norm.weight")]
+    let parts = norms + [
+      ("input_layernorm.weight", "attn_norm.weight"),
       ("self_attn.q_proj.weight", "attn_q.weight"), ("self_attn.k_proj.weight", "attn_k.weight"),
       ("self_attn.v_proj.weight", "attn_v.weight"), ("self_attn.o_proj.weight", "attn_output.weight"),
       ("self_attn.q_proj.bias", "attn_q.bias"), ("self_attn.k_proj.bias", "attn_k.bias"),
@@ -83,6 +112,9 @@ struct GGUFWeights: WeightSource {
   }
 
   var names: [String] { ggufName.keys.filter(has).sorted() }
+
+  /// llama.cpp's converter stores Gemma's norm weights with the 1 added.
+  var normWeightsAreMultipliers: Bool { true }
 
   func has(_ name: String) -> Bool { ggufName[name].map { file.tensors[$0] != nil } ?? false }
 

@@ -17,9 +17,17 @@ extension ModelConfig {
   private static func family(_ json: [String: Any], path: String) throws -> ModelFamily {
     let architectures = (json["architectures"] as? [String]) ?? []
     let type = json["model_type"] as? String
+    if type == "gemma3" || architectures.contains("Gemma3ForConditionalGeneration") {
+      throw ModelError.badConfig(
+        path,
+        "this is a multimodal Gemma 3 checkpoint; tdb runs the text-only ones (Gemma3ForCausalLM, model_type gemma3_text: 270M, 1B)"
+      )
+    }
+    if type == "gemma3_text" { return .gemma3 }
     if let type, let family = ModelFamily(rawValue: type) { return family }
     for (prefix, family) in [
       ("GPT2", ModelFamily.gpt2), ("Llama", .llama), ("Mistral", .mistral), ("Qwen2", .qwen2), ("Qwen3", .qwen3),
+      ("Gemma3", .gemma3), ("Gemma2", .gemma2), ("Gemma", .gemma),
     ] where architectures.contains(where: { $0.hasPrefix(prefix) && !$0.hasPrefix(prefix + "Moe") }) {
       return family
     }
@@ -55,32 +63,76 @@ extension ModelConfig {
 
   private static func llamaLike(_ json: [String: Any], family: ModelFamily, path: String) throws -> ModelConfig {
     func int(_ keys: String...) throws -> Int { try number(json, keys, path: path).intValue }
-    let activation = (json["hidden_act"] as? String) ?? "silu"
-    guard activation == "silu" else {
-      throw ModelError.badConfig(path, "hidden_act \"\(activation)\" is not supported (tdb implements silu)")
+    func float(_ key: String) -> Float? { (json[key] as? NSNumber)?.floatValue }
+    let isGemma = [.gemma, .gemma2, .gemma3].contains(family)
+    // Gemma's hidden_activation wins over its hidden_act, as in transformers.
+    let activation =
+      (isGemma ? json["hidden_activation"] as? String : nil) ?? (json["hidden_act"] as? String)
+      ?? (isGemma ? "gelu_pytorch_tanh" : "silu")
+    let mlp: MLPKind
+    switch activation {
+    case "silu": mlp = .gatedSiLU
+    case "gelu_pytorch_tanh", "gelu_new" where isGemma: mlp = .gatedGELU
+    case "gelu" where family == .gemma: mlp = .gatedGELU  // Gemma 1 configs say gelu and mean the tanh form
+    default:
+      throw ModelError.badConfig(
+        path, "hidden_act \"\(activation)\" is not supported (tdb implements silu and gelu_pytorch_tanh gates)")
     }
     let heads = try int("num_attention_heads"), dModel = try int("hidden_size")
     let dHead = (json["head_dim"] as? NSNumber)?.intValue ?? dModel / max(heads, 1)
     // transformers 5 puts theta and scaling in rope_parameters; 4.x in rope_theta + rope_scaling.
     let parameters = (json["rope_parameters"] as? [String: Any]) ?? (json["rope_scaling"] as? [String: Any]) ?? [:]
+    // Gemma 3 in transformers 5 keys its rope parameters by layer type.
+    let global = (parameters["full_attention"] as? [String: Any]) ?? parameters
+    let local = parameters["sliding_attention"] as? [String: Any]
     let theta =
-      (parameters["rope_theta"] as? NSNumber)?.doubleValue ?? (json["rope_theta"] as? NSNumber)?.doubleValue ?? 10_000
+      (global["rope_theta"] as? NSNumber)?.doubleValue ?? (json["rope_theta"] as? NSNumber)?.doubleValue ?? 10_000
     let partial =
       (parameters["partial_rotary_factor"] as? NSNumber ?? json["partial_rotary_factor"] as? NSNumber)?
       .doubleValue ?? 1
     let rotary = RotaryConfig(
-      theta: theta, dimensions: Int(Double(dHead) * partial), scaling: try ropeScaling(parameters, path: path))
+      theta: theta, dimensions: Int(Double(dHead) * partial), scaling: try ropeScaling(global, path: path))
     var window: Int? = nil
     if family == .mistral || (json["use_sliding_window"] as? Bool) == true {
       window = (json["sliding_window"] as? NSNumber)?.intValue
     }
-    return ModelConfig(
-      family: family, layers: try int("num_hidden_layers"), heads: heads,
+    let layers = try int("num_hidden_layers")
+    var config = ModelConfig(
+      family: family, layers: layers, heads: heads,
       kvHeads: (json["num_key_value_heads"] as? NSNumber)?.intValue ?? heads, dModel: dModel, dHead: dHead,
       dMLP: try int("intermediate_size"), context: try int("max_position_embeddings"), vocabSize: try int("vocab_size"),
-      norm: .rmsNorm, normEpsilon: (json["rms_norm_eps"] as? NSNumber)?.floatValue ?? 1e-6,
-      positions: .rotary(rotary), mlp: .gatedSiLU, qkNorm: family == .qwen3,
-      tiedEmbeddings: (json["tie_word_embeddings"] as? Bool) ?? false, slidingWindow: window)
+      norm: .rmsNorm, normEpsilon: float("rms_norm_eps") ?? 1e-6, positions: .rotary(rotary), mlp: mlp,
+      qkNorm: family == .qwen3 || family == .gemma3,
+      tiedEmbeddings: (json["tie_word_embeddings"] as? Bool) ?? isGemma, slidingWindow: window)
+    guard isGemma else { return config }
+    config.embeddingScale = Float(dModel).squareRoot()
+    config.postNorms = family != .gemma
+    config.attentionScale = 1 / (float("query_pre_attn_scalar") ?? Float(dHead)).squareRoot()
+    config.attentionSoftcap = float("attn_logit_softcapping")
+    config.finalSoftcap = float("final_logit_softcapping")
+    if family != .gemma, let size = (json["sliding_window"] as? NSNumber)?.intValue {
+      // layer_types when written; else Gemma 2 alternates (local first) and
+      // Gemma 3 has sliding_window_pattern - 1 local layers to one global.
+      let pattern = (json["sliding_window_pattern"] as? NSNumber ?? json["_sliding_window_pattern"] as? NSNumber)?
+        .intValue ?? 6
+      let types =
+        (json["layer_types"] as? [String])
+        ?? (0..<layers).map { l in
+          family == .gemma2
+            ? (l % 2 == 0 ? "sliding_attention" : "full_attention")
+            : ((l + 1) % pattern != 0 ? "sliding_attention" : "full_attention")
+        }
+      guard types.count == layers else { throw ModelError.badConfig(path, "layer_types needs one entry per layer") }
+      config.attentionWindows = types.map { $0 == "sliding_attention" ? size : nil }
+    }
+    if family == .gemma3 {
+      let localTheta =
+        (local?["rope_theta"] as? NSNumber)?.doubleValue ?? (json["rope_local_base_freq"] as? NSNumber)?.doubleValue
+        ?? 10_000
+      config.localPositions = .rotary(
+        RotaryConfig(theta: localTheta, dimensions: dHead, scaling: try ropeScaling(local ?? [:], path: path)))
+    }
+    return config
   }
 
   private static func ropeScaling(_ p: [String: Any], path: String) throws -> RotaryScaling {

@@ -20,8 +20,24 @@ public struct ModelConfig: Sendable, Equatable {
   /// RMSNorm over each head's q and k before the rotation (Qwen3).
   public var qkNorm: Bool
   public var tiedEmbeddings: Bool
-  /// Attention sees only this many keys back (Mistral); tdb refuses longer prompts.
-  public var slidingWindow: Int?
+  /// Per layer, how many keys back attention sees (the query's own included;
+  /// nil: every earlier key): Mistral's sliding window on every layer,
+  /// Gemma's on its local layers.
+  public var attentionWindows: [Int?]
+  /// The rotary embedding of the sliding-window layers where it differs from
+  /// `positions` (Gemma 3's local layers keep theta 10,000 and no scaling).
+  public var localPositions: PositionKind?
+  /// Scores are q·kᵀ times this: 1/√d_head, or 1/√query_pre_attn_scalar (Gemma).
+  public var attentionScale: Float
+  /// Scores become cap·tanh(score/cap) before the mask (Gemma 2).
+  public var attentionSoftcap: Float?
+  /// Logits become cap·tanh(logit/cap) (Gemma 2).
+  public var finalSoftcap: Float?
+  /// Token embeddings are multiplied by this (Gemma: √d_model); hook_embed is the product.
+  public var embeddingScale: Float?
+  /// A norm after attention and after the MLP too, before their residual add
+  /// (Gemma 2 and 3: TransformerLens' ln1_post and ln2_post).
+  public var postNorms: Bool
 
   public init(
     family: ModelFamily = .gpt2, layers: Int, heads: Int, kvHeads: Int? = nil, dModel: Int, dHead: Int? = nil,
@@ -29,12 +45,13 @@ public struct ModelConfig: Sendable, Equatable {
     positions: PositionKind = .learned, mlp: MLPKind = .gelu, qkNorm: Bool = false, tiedEmbeddings: Bool = true,
     slidingWindow: Int? = nil
   ) {
+    let dHead = dHead ?? dModel / max(heads, 1)
     self.family = family
     self.layers = layers
     self.heads = heads
     self.kvHeads = kvHeads ?? heads
     self.dModel = dModel
-    self.dHead = dHead ?? dModel / max(heads, 1)
+    self.dHead = dHead
     self.dMLP = dMLP ?? 4 * dModel
     self.context = context
     self.vocabSize = vocabSize
@@ -44,7 +61,13 @@ public struct ModelConfig: Sendable, Equatable {
     self.mlp = mlp
     self.qkNorm = qkNorm
     self.tiedEmbeddings = tiedEmbeddings
-    self.slidingWindow = slidingWindow
+    attentionWindows = Array(repeating: slidingWindow, count: layers)
+    localPositions = nil
+    attentionScale = 1 / Float(dHead).squareRoot()
+    attentionSoftcap = nil
+    finalSoftcap = nil
+    embeddingScale = nil
+    postNorms = false
   }
 
   /// Width of the query projection (heads · d_head) and of keys and values.
@@ -54,6 +77,12 @@ public struct ModelConfig: Sendable, Equatable {
   public var qkvWidth: Int { qWidth + 2 * kvWidth }
   /// The key/value head query head `h` reads.
   public func kvHead(of h: Int) -> Int { h / (heads / kvHeads) }
+  /// The rotary embedding layer `l` uses (nil for learned positions).
+  public func rotary(layer l: Int) -> RotaryConfig? {
+    let kind = attentionWindows[l] != nil ? (localPositions ?? positions) : positions
+    if case .rotary(let r) = kind { return r }
+    return nil
+  }
   /// Column of the fused q|k|v projection where head h's value starts.
   public func valueColumn(head h: Int) -> Int { qWidth + kvWidth + kvHead(of: h) * dHead }
 
@@ -65,8 +94,12 @@ public struct ModelConfig: Sendable, Equatable {
     guard heads % kvHeads == 0 else {
       throw ModelError.badConfig(source, "\(heads) query heads cannot share \(kvHeads) key/value heads evenly")
     }
-    if case .rotary(let r) = positions, r.dimensions % 2 != 0 || r.dimensions > dHead {
+    for case .rotary(let r) in [positions, localPositions ?? positions]
+    where r.dimensions % 2 != 0 || r.dimensions > dHead {
       throw ModelError.badConfig(source, "rotary dimension \(r.dimensions) must be even and at most d_head \(dHead)")
+    }
+    guard attentionWindows.count == layers, attentionWindows.allSatisfy({ ($0 ?? 1) > 0 }) else {
+      throw ModelError.badConfig(source, "a sliding window must be positive, one entry per layer")
     }
     return self
   }
@@ -74,7 +107,7 @@ public struct ModelConfig: Sendable, Equatable {
 
 /// The architectures tdb runs, as `config.json` names them.
 public enum ModelFamily: String, Sendable, CaseIterable {
-  case gpt2, llama, mistral, qwen2, qwen3
+  case gpt2, llama, mistral, qwen2, qwen3, gemma, gemma2, gemma3
 
   public var displayName: String {
     switch self {
@@ -83,6 +116,9 @@ public enum ModelFamily: String, Sendable, CaseIterable {
     case .mistral: "Mistral"
     case .qwen2: "Qwen2"
     case .qwen3: "Qwen3"
+    case .gemma: "Gemma"
+    case .gemma2: "Gemma 2"
+    case .gemma3: "Gemma 3"
     }
   }
 }
@@ -150,6 +186,11 @@ public enum MLPKind: String, Sendable {
   case gelu
   /// (silu(x · W_gate) ⊙ (x · W_up)) · W_down (SwiGLU: Llama, Mistral, Qwen).
   case gatedSiLU
+  /// (gelu_tanh(x · W_gate) ⊙ (x · W_up)) · W_down (GeGLU: Gemma).
+  case gatedGELU
+
+  /// Whether there is an up projection beside the gate.
+  public var isGated: Bool { self != .gelu }
 }
 
 /// Errors loading or running a model; one line each.
@@ -158,7 +199,6 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
   case badConfig(String, String)
   case unsupportedArchitecture(String, file: String)
   case promptTooLong(tokens: Int, context: Int)
-  case beyondSlidingWindow(tokens: Int, window: Int)
   case emptyPrompt
   case tokenOutOfRange(Int, vocab: Int)
   case unknownHook(String, suggestion: String?)
@@ -175,8 +215,6 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
       "'\(file)': the architecture '\(name)' is not supported; tdb runs "
         + ModelFamily.allCases.map(\.rawValue).joined(separator: ", ")
     case .promptTooLong(let n, let ctx): "the prompt is \(n) tokens but the model's context is \(ctx); shorten it"
-    case .beyondSlidingWindow(let n, let w):
-      "the prompt is \(n) tokens but this model attends only \(w) tokens back (sliding window), which tdb does not implement; shorten it to \(w)"
     case .emptyPrompt: "the prompt has no tokens"
     case .tokenOutOfRange(let id, let vocab): "token id \(id) is outside the vocabulary (0..<\(vocab))"
     case .unknownHook(let name, let hint): "unknown hook point '\(name)'" + (hint.map { ": \($0)" } ?? "")

@@ -19,9 +19,12 @@ public struct BlockWeights: Sendable {
   public var fcProjBias: Tensor  // [C]
   /// A gated MLP's up projection [C, F] (nil for GPT-2's MLP).
   public var upWeight: Tensor? = nil
-  /// Qwen3's RMSNorm weights over each head's q and k [D].
+  /// Qwen3's and Gemma 3's RMSNorm weights over each head's q and k [D].
   public var qNormWeight: Tensor? = nil
   public var kNormWeight: Tensor? = nil
+  /// Post-norm models (Gemma 2, 3): the RMSNorms of attention's and the MLP's outputs [C].
+  public var ln1PostWeight: Tensor? = nil
+  public var ln2PostWeight: Tensor? = nil
 }
 
 /// All parameters of a model (llm.c's ParameterTensors, one block per layer).
@@ -66,10 +69,22 @@ public struct ModelWeights: Sendable {
   }
 
   /// Hugging Face Llama names (`model.layers.N.self_attn.q_proj.weight` ...),
-  /// shared by Mistral and Qwen; biases where the file has them.
+  /// shared by Mistral, Qwen and Gemma; biases where the file has them.
+  /// Gemma's norms multiply by (1 + weight): its norm weights are stored here
+  /// as that multiplier, so every later computation reads one layout.
   private init(llama source: any WeightSource, config c: ModelConfig) throws {
     let C = c.dModel, F = c.dMLP, D = c.dHead, Q = c.qWidth, K = c.kvWidth
+    let isGemma = [.gemma, .gemma2, .gemma3].contains(c.family)
     func t(_ name: String, _ shape: [Int]) throws -> Tensor { try source.tensor(name, shape: shape) }
+    func normWeight(_ name: String, _ width: Int) throws -> Tensor {
+      var w = try t(name, [width])
+      guard isGemma, !source.normWeightsAreMultipliers else { return w }
+      let p = w.mutablePointer()
+      for i in 0..<width { p[i] += 1 }
+      return w
+    }
+    // Gemma 2 and 3 call the post-attention norm what Llama calls the pre-MLP norm.
+    let ln2Name = c.postNorms ? "pre_feedforward_layernorm.weight" : "post_attention_layernorm.weight"
     func bias(_ name: String, _ width: Int) throws -> Tensor {
       source.has(name) ? try t(name, [width]) : Tensor(zeros: [width])
     }
@@ -84,35 +99,45 @@ public struct ModelWeights: Sendable {
         try bias(p + "self_attn.v_proj.bias", K),
       ]
       return BlockWeights(
-        ln1Weight: try t(p + "input_layernorm.weight", [C]), ln1Bias: Tensor(zeros: [C]),
+        ln1Weight: try normWeight(p + "input_layernorm.weight", C), ln1Bias: Tensor(zeros: [C]),
         attnWeight: inputMajor([q, k, v]), attnBias: concatenated(qkvBias),
         attnProjWeight: inputMajor([try t(p + "self_attn.o_proj.weight", [C, Q])]),
         attnProjBias: try bias(p + "self_attn.o_proj.bias", C),
-        ln2Weight: try t(p + "post_attention_layernorm.weight", [C]), ln2Bias: Tensor(zeros: [C]),
+        ln2Weight: try normWeight(p + ln2Name, C), ln2Bias: Tensor(zeros: [C]),
         fcWeight: inputMajor([try t(p + "mlp.gate_proj.weight", [F, C])]),
         fcBias: try bias(p + "mlp.gate_proj.bias", F),
         fcProjWeight: inputMajor([try t(p + "mlp.down_proj.weight", [C, F])]),
         fcProjBias: try bias(p + "mlp.down_proj.bias", C),
         upWeight: inputMajor([try t(p + "mlp.up_proj.weight", [F, C])]),
-        qNormWeight: c.qkNorm ? try t(p + "self_attn.q_norm.weight", [D]) : nil,
-        kNormWeight: c.qkNorm ? try t(p + "self_attn.k_norm.weight", [D]) : nil)
+        qNormWeight: c.qkNorm ? try normWeight(p + "self_attn.q_norm.weight", D) : nil,
+        kNormWeight: c.qkNorm ? try normWeight(p + "self_attn.k_norm.weight", D) : nil,
+        ln1PostWeight: c.postNorms ? try normWeight(p + "post_attention_layernorm.weight", C) : nil,
+        ln2PostWeight: c.postNorms ? try normWeight(p + "post_feedforward_layernorm.weight", C) : nil)
     }
-    lnfWeight = try t("model.norm.weight", [C])
+    lnfWeight = try normWeight("model.norm.weight", C)
     lnfBias = Tensor(zeros: [C])
-    lmHead = !c.tiedEmbeddings && source.has("lm_head.weight") ? try t("lm_head.weight", [c.vocabSize, C]) : wte
+    lmHead =
+      !c.tiedEmbeddings && source.has("lm_head.weight")
+      ? try t("lm_head.weight", [c.vocabSize, C]) : wte
   }
+
 }
 
 /// Where weights come from: a safetensors checkpoint or a GGUF file, each
 /// giving fp32 tensors by Hugging Face name.
 public protocol WeightSource {
   var names: [String] { get }
+  /// Gemma norm weights stored as their multiplier 1 + w (llama.cpp's
+  /// converter adds the 1), not as w (Hugging Face).
+  var normWeightsAreMultipliers: Bool { get }
   func has(_ name: String) -> Bool
   /// A tensor that must exist with exactly `shape`, as fp32.
   func tensor(_ name: String, shape: [Int]) throws -> Tensor
 }
 
-extension Checkpoint: WeightSource {}
+extension Checkpoint: WeightSource {
+  public var normWeightsAreMultipliers: Bool { false }
+}
 
 /// Linear weights [out_i, in] side by side as one [in, Σ out_i] matrix.
 func inputMajor(_ parts: [Tensor]) -> Tensor {

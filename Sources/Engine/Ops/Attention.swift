@@ -22,48 +22,59 @@ struct AttentionInputs {
 }
 
 /// Scaled, causally masked attention scores for one head:
-/// scores[n, T] = q_h · k_hᵀ / √D, with -inf where a key comes after its query.
+/// scores[n, T] = q_h · k_hᵀ · scale (soft-capped where the model does), with
+/// -inf where a key comes after its query or before its sliding window.
 func attentionScores(
   _ scores: UnsafeMutablePointer<Float>, _ a: AttentionInputs, head h: Int, queries n: Int, T: Int
 ) {
-  let D = a.D, k = a.k + a.kvOffset(h)
+  let D = a.D, k = a.k + a.kvOffset(h), g = a.geometry
   for rows in causalBlocks(n) {
     // Keys after the block's last query are masked: leave them out of the product.
     let q = a.q + rows.lowerBound * a.qStride + h * D
     gemm(
-      transB: true, M: rows.count, N: T - n + rows.upperBound, K: D, alpha: 1 / Float(D).squareRoot(), q,
+      transB: true, M: rows.count, N: T - n + rows.upperBound, K: D, alpha: g.scale, q,
       lda: a.qStride, k, ldb: a.kvStride, scores + rows.lowerBound * T, ldc: T)
   }
   for i in 0..<n {
-    let row = scores + i * T
-    for j in (T - n + i + 1)..<max(T, T - n + i + 1) { row[j] = -.infinity }
+    let row = scores + i * T, position = T - n + i, first = g.firstKey(position)
+    if let cap = g.softcap { for j in first...position { row[j] = cap * tanhf(row[j] / cap) } }
+    for j in 0..<first { row[j] = -.infinity }
+    for j in (position + 1)..<max(T, position + 1) { row[j] = -.infinity }
   }
 }
 
-/// Row-wise softmax of causally masked scores [n, T] into pattern [n, T];
-/// only the keys a row may see are read (the rest become zero).
-func causalSoftmax(_ pattern: UnsafeMutablePointer<Float>, _ scores: UnsafePointer<Float>, queries n: Int, T: Int) {
-  for i in 0..<n { causalSoftmaxRow(pattern + i * T, scores + i * T, last: T - n + i, length: T) }
+/// Row-wise softmax of masked scores [n, T] into pattern [n, T]; only the
+/// keys a row may see are read (the rest become zero).
+func causalSoftmax(
+  _ pattern: UnsafeMutablePointer<Float>, _ scores: UnsafePointer<Float>, queries n: Int, T: Int, _ g: HeadGeometry
+) {
+  for i in 0..<n {
+    let position = T - n + i
+    causalSoftmaxRow(pattern + i * T, scores + i * T, first: g.firstKey(position), last: position, length: T)
+  }
 }
 
-/// One row: softmax over keys 0...last, zero for the keys after it up to `length`.
+/// One row: softmax over keys first...last, zero for the others up to `length`.
 @inline(__always)
-func causalSoftmaxRow(_ p: UnsafeMutablePointer<Float>, _ s: UnsafePointer<Float>, last: Int, length: Int) {
+func causalSoftmaxRow(
+  _ p: UnsafeMutablePointer<Float>, _ s: UnsafePointer<Float>, first: Int = 0, last: Int, length: Int
+) {
   var maxv = -Float.infinity
-  for j in 0...last where s[j] > maxv { maxv = s[j] }
+  for j in first...last where s[j] > maxv { maxv = s[j] }
   if maxv == -.infinity {
     // Every key masked (only possible after an intervention): attend nowhere.
     for j in 0..<length { p[j] = 0 }
     return
   }
   var sum: Float = 0
-  for j in 0...last {
+  for j in first...last {
     let e = expf(s[j] - maxv)
     p[j] = e
     sum += e
   }
   let inv = 1 / sum
-  for j in 0...last { p[j] *= inv }
+  for j in 0..<first { p[j] = 0 }
+  for j in first...last { p[j] *= inv }
   for j in (last + 1)..<max(length, last + 1) { p[j] = 0 }
 }
 
@@ -74,7 +85,7 @@ func causalSoftmaxRow(_ p: UnsafeMutablePointer<Float>, _ s: UnsafePointer<Float
 /// changes the scores or the pattern.
 func fusedCausalAttention(_ z: UnsafeMutablePointer<Float>, _ a: AttentionInputs, queries n: Int, T: Int) {
   let blocks = causalBlocks(n)
-  let offset = T - n, D = a.D, scale = 1 / Float(D).squareRoot()
+  let offset = T - n, D = a.D, g = a.geometry
   let buffer = UnsafeMutablePointer<Float>.allocate(capacity: blocks[0].count * T)
   defer { buffer.deallocate() }
   for h in 0..<a.heads {
@@ -83,12 +94,13 @@ func fusedCausalAttention(_ z: UnsafeMutablePointer<Float>, _ a: AttentionInputs
       let keys = offset + rows.upperBound
       let q = a.q + rows.lowerBound * a.qStride + h * D
       gemm(
-        transB: true, M: rows.count, N: keys, K: D, alpha: scale, q, lda: a.qStride, a.k + a.kvOffset(h),
+        transB: true, M: rows.count, N: keys, K: D, alpha: g.scale, q, lda: a.qStride, a.k + a.kvOffset(h),
         ldb: a.kvStride, buffer, ldc: keys)
       parallelChunks(rows.count, minimumChunk: 32) { part in
         for i in part {
-          let row = buffer + i * keys
-          causalSoftmaxRow(row, row, last: offset + rows.lowerBound + i, length: keys)
+          let row = buffer + i * keys, position = offset + rows.lowerBound + i, first = g.firstKey(position)
+          if let cap = g.softcap { for j in first...position { row[j] = cap * tanhf(row[j] / cap) } }
+          causalSoftmaxRow(row, row, first: first, last: position, length: keys)
         }
       }
       gemm(

@@ -42,6 +42,15 @@ struct RotaryTable {
     self.sin = s
   }
 
+  /// The tables of a configuration's positions, global and (where it differs) local.
+  static func tables(_ c: ModelConfig, positions: Range<Int>) -> (RotaryTable?, RotaryTable?) {
+    func table(_ kind: PositionKind?) -> RotaryTable? {
+      if case .rotary(let r)? = kind { return RotaryTable(r, positions: positions) }
+      return nil
+    }
+    return (table(c.positions), c.localPositions == c.positions ? nil : table(c.localPositions))
+  }
+
   /// Rotates x [n, heads, D] in place (rotate-half layout: dimension i pairs
   /// with i + R/2; dimensions R..<D pass through). `inverse` applies the
   /// transposed rotation, which is the backward pass of the forward one:

@@ -27,3 +27,28 @@ func siluGateBackward(
     }
   }
 }
+
+/// Gemma's gated MLP activation: out[N] = gelu_tanh(gate) · up.
+func geluGateForward(
+  _ out: UnsafeMutablePointer<Float>, gate: UnsafePointer<Float>, up: UnsafePointer<Float>, count N: Int
+) {
+  geluForward(out, gate, count: N)
+  parallelChunks(N, minimumChunk: 16_384) { range in for i in range { out[i] *= up[i] } }
+}
+
+/// Backward of out = gelu(gate) · up:
+///   dgate = dout · up · gelu'(gate)
+///   dup   = dout · gelu(gate)
+func geluGateBackward(
+  dgate: UnsafeMutablePointer<Float>, dup: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+  gate: UnsafePointer<Float>, up: UnsafePointer<Float>, count N: Int
+) {
+  geluForward(dup, gate, count: N)
+  parallelChunks(N, minimumChunk: 16_384) { range in
+    for i in range {
+      dgate[i] = dout[i] * up[i]
+      dup[i] *= dout[i]
+    }
+  }
+  geluBackward(dgate, gate, dgate, count: N)
+}
