@@ -2,10 +2,10 @@
 """Random-weight tiny Hugging Face models of every family tdb supports, with
 reference hook values and gradients computed by transformers.
 
-    python scripts/make-tiny-models.py [OUT_DIR]   # default Tests/Fixtures/tiny-models
+    python scripts/make-tiny-models.py [OUT_DIR [NAME ...]]   # default Tests/Fixtures/tiny-models, every model
 
 Writes OUT_DIR/<name>/{config.json, weights, reference.safetensors} for
-llama, llama3, mistral, qwen2, qwen3, gpt2 and OUT_DIR/tokenizer/ (the
+llama, llama3, mistral, qwen2, qwen3, gpt2, gemma, gemma2, gemma3 and OUT_DIR/tokenizer/ (the
 SmolLM2 tokenizer, shared by all). See OUT_DIR/README.md for the layout.
 """
 
@@ -25,6 +25,12 @@ from safetensors.torch import save_file  # noqa: E402
 from tokenizers import Tokenizer  # noqa: E402
 from transformers import (  # noqa: E402
     AutoModelForCausalLM,
+    Gemma2Config,
+    Gemma2ForCausalLM,
+    Gemma3ForCausalLM,
+    Gemma3TextConfig,
+    GemmaConfig,
+    GemmaForCausalLM,
     GPT2Config,
     GPT2LMHeadModel,
     LlamaConfig,
@@ -79,6 +85,24 @@ MODELS = [
      GPT2Config(vocab_size=V, n_embd=32, n_layer=2, n_head=4, n_positions=128,
                 initializer_range=0.2, bos_token_id=1, eos_token_id=2, tie_word_embeddings=True),
      torch.float32, "5.x", {}),
+    # Gemma: (1 + w) RMSNorms, GeGLU, embeddings times sqrt(d_model). Gemma 2 adds
+    # post-norms, soft-caps and a sliding window (4, so the prompts pass it) on
+    # alternate layers; Gemma 3 q/k norms and local layers with their own rope.
+    ("gemma", GemmaForCausalLM,
+     GemmaConfig(**COMMON, num_attention_heads=4, num_key_value_heads=1, head_dim=8,
+                 hidden_activation="gelu_pytorch_tanh", rope_theta=10000.0),
+     torch.bfloat16, "5.x", {}),
+    ("gemma2", Gemma2ForCausalLM,
+     Gemma2Config(**COMMON, num_attention_heads=4, num_key_value_heads=2, head_dim=8, query_pre_attn_scalar=12,
+                  sliding_window=4, attn_logit_softcapping=2.0, final_logit_softcapping=5.0,
+                  hidden_activation="gelu_pytorch_tanh", rope_theta=10000.0),
+     torch.float32, "5.x", {}),
+    ("gemma3", Gemma3ForCausalLM,
+     Gemma3TextConfig(**COMMON, num_attention_heads=4, num_key_value_heads=2, head_dim=16, query_pre_attn_scalar=8,
+                      sliding_window=4, layer_types=["sliding_attention", "full_attention"],
+                      rope_parameters={"full_attention": dict(rope_type="linear", factor=2.0, rope_theta=1000000.0),
+                                       "sliding_attention": dict(rope_type="default", rope_theta=10000.0)}),
+     torch.bfloat16, "5.x", {}),
 ]
 
 
@@ -134,7 +158,10 @@ def main():
     cols = torch.tensor(sorted(cols), dtype=torch.int64)
     assert cols.numel() == 256
 
+    only = sys.argv[2:]  # model names to write (all by default)
     for mi, (name, cls, cfg, dtype, style, save_kw) in enumerate(MODELS):
+        if only and name not in only:
+            continue
         print(f"== {name}")
         d = os.path.join(OUT, name)
         shutil.rmtree(d, ignore_errors=True)

@@ -67,7 +67,8 @@ class Recorder:
 R = Recorder()
 
 
-def tdbref_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
+def tdbref_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, softcap=None,
+                     sliding_window=None, **kwargs):
     L = module.layer_idx
     p = f"blocks.{L}.attn."
     B, H, T, D = query.shape
@@ -85,8 +86,12 @@ def tdbref_attention(module, query, key, value, attention_mask, scaling=None, dr
     k = repeat_kv(key, n_rep)
     v = repeat_kv(value, n_rep)
     scores = torch.matmul(query, k.transpose(2, 3)) * scaling
+    if softcap is not None:  # Gemma 2: before the mask, as eager attention does
+        scores = torch.tanh(scores / softcap) * softcap
     S = k.shape[2]
     causal = torch.ones(T, S, dtype=torch.bool, device=query.device).tril(S - T)
+    if sliding_window is not None:  # key j visible from query i iff j > i - window (masking_utils)
+        causal &= ~torch.ones(T, S, dtype=torch.bool, device=query.device).tril(S - T - sliding_window)
     scores = scores.masked_fill(~causal, float("-inf"))
     scores = R.rec(p + "hook_attn_scores", scores)
     sdt = torch.float64 if query.dtype == torch.float64 else torch.float32  # (fp64 only for finite differences)
@@ -103,12 +108,15 @@ AttentionInterface.register("tdbref", tdbref_attention)
 class NormWrap(nn.Module):
     """Wraps an RMSNorm (weight, variance_epsilon) or nn.LayerNorm."""
 
-    def __init__(self, orig, prefix, resid_names):
+    def __init__(self, orig, prefix, resid_names, also=None):
         super().__init__()
         self.orig = orig
         self.prefix = prefix
         self.resid_names = resid_names
+        self.also = also  # another name for the output (Gemma's post-norms: hook_attn_out, hook_mlp_out)
         self.is_ln = isinstance(orig, nn.LayerNorm)
+        # Gemma's RMSNorm multiplies by (1 + weight) and names its epsilon eps.
+        self.is_gemma = type(orig).__name__.startswith("Gemma")
 
     def forward(self, x):
         for n in self.resid_names:
@@ -121,6 +129,11 @@ class NormWrap(nn.Module):
             scale = torch.sqrt((xc * xc).mean(-1, keepdim=True) + o.eps)
             scale = R.rec(self.prefix + ".hook_scale", scale)
             manual = xc / scale * o.weight + o.bias
+        elif self.is_gemma:
+            xf = x.to(torch.float32) if x.dtype != torch.float64 else x
+            scale = torch.sqrt(xf.pow(2).mean(-1, keepdim=True) + o.eps)
+            scale = R.rec(self.prefix + ".hook_scale", scale)
+            manual = ((xf / scale) * (1.0 + o.weight.to(xf.dtype))).to(x.dtype)
         else:
             xf = x.to(torch.float32) if x.dtype != torch.float64 else x
             scale = torch.sqrt(xf.pow(2).mean(-1, keepdim=True) + o.variance_epsilon)
@@ -130,7 +143,10 @@ class NormWrap(nn.Module):
             out = exact.detach() + (manual - manual.detach())
         else:
             out = manual
-        return R.rec(self.prefix + ".hook_normalized", out)
+        out = R.rec(self.prefix + ".hook_normalized", out)
+        if self.also:
+            out = R.rec(self.also, out)
+        return out
 
 
 def _leaf(name):
@@ -193,24 +209,33 @@ def attach(model):
     D = getattr(cfg, "head_dim", None) or cfg.hidden_size // H
     m.embed_tokens.register_forward_hook(_leaf("hook_embed"))
     N = len(m.layers)
+    post_norms = hasattr(m.layers[0], "post_feedforward_layernorm")  # Gemma 2, 3
     for L, layer in enumerate(m.layers):
         b = f"blocks.{L}."
         a = layer.self_attn
         layer.input_layernorm = NormWrap(layer.input_layernorm, b + "ln1", ([f"blocks.{L-1}.hook_resid_post"] if L else []) + [b + "hook_resid_pre"])
-        if hasattr(a, "q_norm"):  # Qwen3: hook_q / hook_k after the per-head norms
-            a.q_norm.register_forward_hook(_fwd(b + "attn.hook_q"))
-            a.k_norm.register_forward_hook(_fwd(b + "attn.hook_k"))
+        if hasattr(a, "q_norm"):  # Qwen3, Gemma 3: hook_q / hook_k after the per-head norms
+            # Gemma 3 normalises [1, H, T, D] (after the transpose), Qwen3 [1, T, H, D].
+            lay = (lambda t: t[0].transpose(0, 1)) if cfg.model_type == "gemma3_text" else (lambda t: t[0])
+            a.q_norm.register_forward_hook(_fwd(b + "attn.hook_q", lay))
+            a.k_norm.register_forward_hook(_fwd(b + "attn.hook_k", lay))
         else:
             a.q_proj.register_forward_hook(_fwd(b + "attn.hook_q", lambda t: t[0].unflatten(-1, (H, D))))
             a.k_proj.register_forward_hook(_fwd(b + "attn.hook_k", lambda t: t[0].unflatten(-1, (KV, D))))
         a.v_proj.register_forward_hook(_fwd(b + "attn.hook_v", lambda t: t[0].unflatten(-1, (KV, D))))
         a.o_proj.register_forward_pre_hook(_pre(b + "attn.hook_z", lambda t: t[0].unflatten(-1, (H, D)), L, D))
-        a.o_proj.register_forward_hook(_fwd(b + "hook_attn_out"))
-        layer.post_attention_layernorm = NormWrap(layer.post_attention_layernorm, b + "ln2", [b + "hook_resid_mid"])
+        if post_norms:
+            # TransformerLens: hook_attn_out / hook_mlp_out after the post-norms (what the residual adds).
+            layer.post_attention_layernorm = NormWrap(layer.post_attention_layernorm, b + "ln1_post", [], b + "hook_attn_out")
+            layer.pre_feedforward_layernorm = NormWrap(layer.pre_feedforward_layernorm, b + "ln2", [b + "hook_resid_mid"])
+            layer.post_feedforward_layernorm = NormWrap(layer.post_feedforward_layernorm, b + "ln2_post", [], b + "hook_mlp_out")
+        else:
+            a.o_proj.register_forward_hook(_fwd(b + "hook_attn_out"))
+            layer.post_attention_layernorm = NormWrap(layer.post_attention_layernorm, b + "ln2", [b + "hook_resid_mid"])
+            layer.mlp.register_forward_hook(_fwd(b + "hook_mlp_out"))
         layer.mlp.gate_proj.register_forward_hook(_fwd(b + "mlp.hook_pre"))
         layer.mlp.up_proj.register_forward_hook(_fwd(b + "mlp.hook_pre_linear"))
         layer.mlp.down_proj.register_forward_pre_hook(_pre(b + "mlp.hook_post"))
-        layer.mlp.register_forward_hook(_fwd(b + "hook_mlp_out"))
     m.norm = NormWrap(m.norm, "ln_final", [f"blocks.{N-1}.hook_resid_post"])
 
 
@@ -241,6 +266,7 @@ def metric_of(model, tokens, ab):
 def hook_names(cfg, blocks=None):
     """The hook names written to the references, in order."""
     gpt2 = cfg.model_type == "gpt2"
+    post_norms = cfg.model_type in ("gemma2", "gemma3_text")
     n = cfg.n_layer if gpt2 else cfg.num_hidden_layers
     names = ["hook_embed"] + (["hook_pos_embed"] if gpt2 else [])
     for L in (range(n) if blocks is None else blocks):
@@ -249,18 +275,25 @@ def hook_names(cfg, blocks=None):
                   b + "attn.hook_q", b + "attn.hook_k", b + "attn.hook_v"]
         if not gpt2:
             names += [b + "attn.hook_rot_q", b + "attn.hook_rot_k"]
-        names += [b + "attn.hook_attn_scores", b + "attn.hook_pattern", b + "attn.hook_z",
-                  b + "hook_attn_out", b + "hook_resid_mid", b + "ln2.hook_scale", b + "ln2.hook_normalized",
+        names += [b + "attn.hook_attn_scores", b + "attn.hook_pattern", b + "attn.hook_z"]
+        if post_norms:
+            names += [b + "ln1_post.hook_scale", b + "ln1_post.hook_normalized"]
+        names += [b + "hook_attn_out", b + "hook_resid_mid", b + "ln2.hook_scale", b + "ln2.hook_normalized",
                   b + "mlp.hook_pre"]
         if not gpt2:
             names += [b + "mlp.hook_pre_linear"]
-        names += [b + "mlp.hook_post", b + "hook_mlp_out", b + "hook_resid_post"]
+        names += [b + "mlp.hook_post"]
+        if post_norms:
+            names += [b + "ln2_post.hook_scale", b + "ln2_post.hook_normalized"]
+        names += [b + "hook_mlp_out", b + "hook_resid_post"]
     names += ["ln_final.hook_scale", "ln_final.hook_normalized"]
     return names
 
 
 def _rms64(self, x):
     var = x.pow(2).mean(-1, keepdim=True)
+    if type(self).__name__.startswith("Gemma"):
+        return (x * torch.rsqrt(var + self.eps)) * (1.0 + self.weight)
     return self.weight * (x * torch.rsqrt(var + self.variance_epsilon))
 
 

@@ -36,7 +36,7 @@ struct ShellOptions: ParsableCommand {
 
   @Option(
     help: ArgumentHelp(
-      "Load the model MODEL: a Hugging Face folder, a .gguf file, or a built-in name (tdb-demo, smollm2).",
+      "Load the model MODEL: a Hugging Face folder, a .gguf file, or a built-in name (tdb-demo, smollm2, gemma3-270m).",
       valueName: "MODEL"))
   var model: String?
 

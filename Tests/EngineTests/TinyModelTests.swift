@@ -6,7 +6,7 @@ import XCTest
 /// transformers (scripts/make-tiny-models.py): every hook value, the logits
 /// and the gradients of a logit difference, on three prompts each.
 final class TinyModelTests: XCTestCase {
-  static let families = ["gpt2", "llama", "llama3", "mistral", "qwen2", "qwen3"]
+  static let families = ["gpt2", "llama", "llama3", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3"]
   let folder = repoRoot.appendingPathComponent("Tests/Fixtures/tiny-models")
 
   /// The model of `name`, with the demo model's tokenizer standing in (the
@@ -23,6 +23,7 @@ final class TinyModelTests: XCTestCase {
     let expected: [String: (ModelFamily, Int, Int, Int, Bool)] = [
       "gpt2": (.gpt2, 4, 4, 8, true), "llama": (.llama, 4, 2, 8, false), "llama3": (.llama, 4, 4, 8, true),
       "mistral": (.mistral, 4, 1, 8, true), "qwen2": (.qwen2, 4, 2, 8, true), "qwen3": (.qwen3, 4, 2, 16, false),
+      "gemma": (.gemma, 4, 1, 8, true), "gemma2": (.gemma2, 4, 2, 8, true), "gemma3": (.gemma3, 4, 2, 16, true),
     ]
     for name in Self.families {
       let (m, _) = try model(name)
@@ -37,6 +38,15 @@ final class TinyModelTests: XCTestCase {
     }
     XCTAssertEqual(factor, 8)
     XCTAssertEqual(original, 16)
+    let (gemma2, _) = try model("gemma2"), (gemma3, _) = try model("gemma3")
+    XCTAssertEqual(gemma2.config.attentionWindows, [4, nil])
+    XCTAssertEqual(gemma2.config.attentionSoftcap, 2)
+    XCTAssertEqual(gemma2.config.finalSoftcap, 5)
+    XCTAssertEqual(gemma2.config.attentionScale, 1 / Float(12).squareRoot())
+    XCTAssertEqual(gemma3.config.attentionWindows, [4, nil])
+    XCTAssertEqual(
+      gemma3.config.positions, .rotary(RotaryConfig(theta: 1e6, dimensions: 16, scaling: .linear(factor: 2))))
+    XCTAssertEqual(gemma3.config.localPositions, .rotary(RotaryConfig(theta: 1e4, dimensions: 16)))
   }
 
   func testEveryHookValueAndLogitsMatchTransformers() throws {
@@ -102,7 +112,7 @@ final class TinyModelTests: XCTestCase {
   }
 
   func testResumedPassesEqualWholePassesOnRotaryModels() throws {
-    for name in ["llama", "qwen3"] {
+    for name in ["llama", "qwen3", "gemma2", "gemma3"] {
       let (m, ref) = try model(name)
       let tokens = try ref.integers("p2.tokens")
       var keep = ForwardOptions()

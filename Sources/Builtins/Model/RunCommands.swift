@@ -227,7 +227,8 @@ func registerRunCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
   r.register(
     CommandSpec(
       name: "model", group: group,
-      summary: "The loaded model: folder, family and hyperparameters (heads and key/value heads, norm, positions)",
+      summary:
+        "The loaded model: folder, family and hyperparameters (heads and key/value heads, norm, positions, attention)",
       examples: ["model"])
   ) { _, _ in
     let s = try lazy.get()
@@ -236,8 +237,9 @@ func registerRunCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
       Record([
         ("folder", Value(s.model.folder.path)), ("family", Value(c.family.displayName)), ("layers", Value(c.layers)),
         ("heads", Value(c.heads)), ("kv_heads", Value(c.kvHeads)), ("d_model", Value(c.dModel)),
-        ("d_head", Value(c.dHead)), ("d_mlp", Value(c.dMLP)), ("mlp", Value(c.mlp == .gelu ? "gelu" : "gated silu")),
-        ("norm", Value(c.norm == .layerNorm ? "LayerNorm" : "RMSNorm")), ("positions", Value(c.positions.summary)),
+        ("d_head", Value(c.dHead)), ("d_mlp", Value(c.dMLP)), ("mlp", Value(mlpSummary(c))),
+        ("norm", Value(normSummary(c))), ("positions", Value(c.positions.summary)),
+        ("attention", Value(c.attentionSummary)),
         ("context", Value(c.context)), ("vocab", Value(c.vocabSize)),
         ("saes", .list(s.saeNames.map { Value($0) })),
       ]))
@@ -278,4 +280,19 @@ func registerRunCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
           [Value(p.name), .list(p.shape(config: s.config, tokens: T).map { Value($0) })]
         }))
   }
+}
+
+/// The MLP as `model` shows it.
+private func mlpSummary(_ c: ModelConfig) -> String {
+  switch c.mlp {
+  case .gelu: "gelu"
+  case .gatedSiLU: "gated silu"
+  case .gatedGELU: "gated gelu (tanh)"
+  }
+}
+
+/// The norms as `model` shows them: kind, and where a model adds post-norms.
+private func normSummary(_ c: ModelConfig) -> String {
+  let kind = c.norm == .layerNorm ? "LayerNorm" : "RMSNorm"
+  return c.postNorms ? kind + ", before and after attention and the MLP" : kind
 }

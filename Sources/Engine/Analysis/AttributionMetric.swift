@@ -132,9 +132,13 @@ extension TransformerModel {
       try checkToken(target)
       try checkToken(distractor)
       // As a seed at ln_final's output rather than Metric.logitDifference, whose
-      // value computes the whole row of logits: the same gradient, no unembedding.
-      let seed = try LogitCombination.logitDifference(position: p, target: target, distractor: distractor).metric(
-        model: self, tokens: T)
+      // value computes the whole row of logits: the same gradient, no unembedding
+      // (unless a final soft-cap makes the logits nonlinear in that output).
+      let seed =
+        c.finalSoftcap != nil
+        ? Metric.logitDifference(position: p, target: target, distractor: distractor)
+        : try LogitCombination.logitDifference(position: p, target: target, distractor: distractor).metric(
+          model: self, tokens: T)
       return AttributionSetup(
         metric: seed, forward: options,
         read: .layerNorm(
@@ -184,12 +188,16 @@ extension TransformerModel {
       // The pattern weight and ln_final's scale at the query are constants of
       // this metric: one forward pass reads them.
       var o = options
-      o.cache = .points([.block(l, .pattern), HookPoint(.lnFinalScale)])
+      o.cache = .points([.block(l, .pattern), HookPoint(.lnFinalScale), .block(l, .ln1PostScale)])
       o.logits = .none
       let run = try forward(tokens, options: o)
       let weight = run.cache[.block(l, .pattern)]![h, q, k]
-      let direction = logitDirection(
+      var direction = logitDirection(
         target: target, distractor: distractor, scale: run.cache[HookPoint(.lnFinalScale)]![q, 0])
+      if let post = PostNorm(weights.blocks[l].ln1PostWeight, run.cache[.block(l, .ln1PostScale)]) {
+        // Through the post-norm, its scale frozen at the query.
+        for i in 0..<C { direction[i] *= post.factor(q, i) }
+      }
       // seed[k, g, :] = weight · W_O_h d (g the key/value head h reads), so
       // Σ seed ⊙ v = weight · (v_k W_O_h) · d.
       var seed = Tensor(zeros: [T, c.kvHeads, D])

@@ -64,6 +64,7 @@ public struct LogitCombination: Sendable, Equatable {
   /// over the terms at t. (The constant does not change the gradient.)
   public func metric(model: TransformerModel, tokens T: Int) throws -> Metric {
     let C = model.config.dModel, V = model.config.vocabSize
+    guard model.config.finalSoftcap == nil else { throw BackwardError.softcappedLogits }
     var seed = Tensor(zeros: [T, C])
     let s = seed.mutablePointer(), u = model.weights.lmHead.pointer
     for term in terms {

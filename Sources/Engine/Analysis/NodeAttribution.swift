@@ -138,6 +138,14 @@ extension TransformerModel {
       values.formUnion(s.valuePoints)
       grads.insert(s.gradientPoint)
     }
+    if c.postNorms {
+      // Writes pass a post-norm on their way into the stream: its scale, frozen from the run.
+      for l in headLayers { values.insert(.block(l, .ln1PostScale)) }
+      for l in neuronLayers { values.insert(.block(l, .ln2PostScale)) }
+      for s in latentSources where s.sae.hook.site == .mlpPost {
+        values.insert(.block(s.sae.hook.layer!, .ln2PostScale))
+      }
+    }
     switch setup.read {
     case .layerNorm(let n, let scale, _, _):
       grads.insert(n)
@@ -201,11 +209,14 @@ extension TransformerModel {
       guard let slot, slot <= readSlot else { return 0 }
       return projection()
     }
-    /// rows[r] · W for W [n, C] row-major: [readRows.count, n].
-    func projectRows(_ w: UnsafePointer<Float>, n: Int) -> [Float] {
+    /// rows[r] · W for W [n, C] row-major: [readRows.count, n]; through a
+    /// post-norm, each row times the norm's weight over its scale at that token.
+    func projectRows(_ w: UnsafePointer<Float>, n: Int, through post: PostNorm? = nil) -> [Float] {
       guard !readRows.isEmpty else { return [] }
       var rows = [Float](repeating: 0, count: readRows.count * C)
-      for (r, t) in readRows.enumerated() { for i in 0..<C { rows[r * C + i] = dirp[t * C + i] } }
+      for (r, t) in readRows.enumerated() {
+        for i in 0..<C { rows[r * C + i] = dirp[t * C + i] * (post?.factor(t, i) ?? 1) }
+      }
       var out = [Float](repeating: 0, count: readRows.count * n)
       gemm(transB: true, M: readRows.count, N: n, K: C, rows, lda: C, w, ldb: C, &out, ldc: n)
       return out
@@ -242,7 +253,7 @@ extension TransformerModel {
 
     // Heads at (query, key): the pair writes pattern[h, q, k] · v_k W_O_h.
     for l in headLayers {
-      let b = weights.blocks[l]
+      let b = weights.blocks[l], post = PostNorm(b.ln1PostWeight, cache[.block(l, .ln1PostScale)])
       let pattern = cache[.block(l, .pattern)]!, gPattern = grad[.block(l, .pattern)]!, v = cache[.block(l, .v)]!
       let pp = pattern.pointer, gp = gPattern.pointer
       var written = [Float](repeating: 0, count: T * C)
@@ -252,19 +263,26 @@ extension TransformerModel {
         gemm(
           M: T, N: C, K: D, v.pointer + c.kvHead(of: h) * D, lda: c.kvWidth, b.attnProjWeight.pointer + h * D * C,
           ldb: C, &written, ldc: C)
+        // ‖written[k]‖ (through a post-norm: ‖written[k] ⊙ w‖, divided by the query's scale below).
         let norms = (0..<T).map { k in
-          (0..<C).reduce(Float(0)) { $0 + written[k * C + $1] * written[k * C + $1] }.squareRoot()
+          (0..<C).reduce(Float(0)) { s, i in
+            let x = written[k * C + i] * (post?.weight.pointer[i] ?? 1)
+            return s + x * x
+          }.squareRoot()
         }
         // onRead[r, k] = written[k] · direction[readRows[r]].
         var onRead = [Float](repeating: 0, count: readRows.count * T)
-        if !readRows.isEmpty { onRead = written.withUnsafeBufferPointer { projectRows($0.baseAddress!, n: T) } }
+        if !readRows.isEmpty {
+          onRead = written.withUnsafeBufferPointer { projectRows($0.baseAddress!, n: T, through: post) }
+        }
         for q in 0..<T {
           for k in 0...q {
             let i = h * T * T + q * T + k
             let a = pp[i]
             let d = direct(slot: 2 * l + 1) { readRowIndex[q] >= 0 ? a * onRead[readRowIndex[q] * T + k] : 0 }
             nodes.append(Node(kind: .head, layer: l, index: h, position: q, key: k))
-            scores.append(NodeScores(activation: a, write: a * norms[k], direct: d, total: a * gp[i]))
+            let write = a * norms[k] / (post?.scale(q) ?? 1)
+            scores.append(NodeScores(activation: a, write: write, direct: d, total: a * gp[i]))
           }
         }
       }
@@ -273,17 +291,21 @@ extension TransformerModel {
     // Neurons: post[t, n] writes post · W_out[n].
     for l in neuronLayers {
       let wOut = weights.blocks[l].fcProjWeight
-      let post = cache[.block(l, .mlpPost)]!, g = grad[.block(l, .mlpPost)]!
-      let pp = post.pointer, gp = g.pointer, wp = wOut.pointer
+      let post = PostNorm(weights.blocks[l].ln2PostWeight, cache[.block(l, .ln2PostScale)])
+      let acts = cache[.block(l, .mlpPost)]!, g = grad[.block(l, .mlpPost)]!
+      let pp = acts.pointer, gp = g.pointer, wp = wOut.pointer
       var norms = [Float](repeating: 0, count: F)
       for n in 0..<F {
         var s: Float = 0
-        for i in 0..<C { s += wp[n * C + i] * wp[n * C + i] }
+        for i in 0..<C {
+          let x = wp[n * C + i] * (post?.weight.pointer[i] ?? 1)
+          s += x * x
+        }
         norms[n] = s.squareRoot()
       }
       let readsThisLayer = neuronRead?.layer == l ? neuronRead!.gradient.pointer : nil
       let projects = hasDirect && readsThisLayer == nil && 2 * l + 2 <= readSlot
-      let onRead = projects ? projectRows(wp, n: F) : []
+      let onRead = projects ? projectRows(wp, n: F, through: post) : []
       onRead.withUnsafeBufferPointer { onRead in
         for t in 0..<T {
           // A neuron's direct effect is a · weight[n]: the read's gradient at its
@@ -295,7 +317,8 @@ extension TransformerModel {
             let a = pp[t * F + n]
             let d: Float? = hasDirect ? weight.map { a * $0[n] } ?? 0 : nil
             nodes.append(Node(kind: .neuron, layer: l, index: n, position: t))
-            scores.append(NodeScores(activation: a, write: abs(a) * norms[n], direct: d, total: a * gp[t * F + n]))
+            let write = abs(a) * norms[n] / (post?.scale(t) ?? 1)
+            scores.append(NodeScores(activation: a, write: write, direct: d, total: a * gp[t * F + n]))
           }
         }
       }
@@ -349,18 +372,21 @@ extension TransformerModel {
     var active: [(t: Int, f: Int)] = []
     for t in 0..<T { for f in 0..<S where ap[t * S + f] != 0 { active.append((t, f)) } }
 
-    // Norms of each active latent's write direction (through W_out for an MLP SAE).
+    // Norms of each active latent's write direction (through W_out for an MLP
+    // SAE, and its post-norm's weight; the scale is the token's, below).
     let directionNorm =
       writesResidual ? latentWriteNormCache.norms(sae, model: self, latents: Set(active.map(\.f))) : [:]
+    let post =
+      throughMLP
+      ? PostNorm(weights.blocks[sae.hook.layer!].ln2PostWeight, cache[.block(sae.hook.layer!, .ln2PostScale)]) : nil
     // The read direction as the latent's input space sees it: W_out · direction[t] for an MLP SAE.
     var readInInput: [Int: [Float]] = [:]
     let dirp = direction.pointer
     for t in 0..<T where readRowIndex[t] >= 0 && writesResidual {
       if throughMLP {
         var r = [Float](repeating: 0, count: d)
-        gemm(
-          M: d, N: 1, K: C, weights.blocks[sae.hook.layer!].fcProjWeight.pointer, lda: C, dirp + t * C, ldb: 1, &r,
-          ldc: 1)
+        let row = (0..<C).map { i in dirp[t * C + i] * (post?.factor(t, i) ?? 1) }
+        gemm(M: d, N: 1, K: C, weights.blocks[sae.hook.layer!].fcProjWeight.pointer, lda: C, row, ldb: 1, &r, ldc: 1)
         readInInput[t] = r
       } else {
         readInInput[t] = Array(UnsafeBufferPointer(start: dirp + t * C, count: d))
@@ -377,7 +403,7 @@ extension TransformerModel {
         for i in 0..<d { s += dec[f * d + i] * g[i] }
         gradient = s * outScale[t]
       }
-      let write = writesResidual ? abs(a) * outScale[t] * directionNorm[f]! : nil
+      let write = writesResidual ? abs(a) * outScale[t] * directionNorm[f]! / (post?.scale(t) ?? 1) : nil
       let dir = direct(writesResidual ? slot : nil) {
         guard let r = readInInput[t] else { return 0 }
         var s: Float = 0
@@ -445,9 +471,29 @@ extension TransformerModel {
     var rows = [Float](repeating: 0, count: latents.count * d)
     for (r, f) in latents.enumerated() { for i in 0..<d { rows[r * d + i] = dec[f * d + i] } }
     var out = [Float](repeating: 0, count: latents.count * C)
-    gemm(
-      M: latents.count, N: C, K: d, rows, lda: d, weights.blocks[sae.hook.layer!].fcProjWeight.pointer, ldb: C, &out,
-      ldc: C)
+    let b = weights.blocks[sae.hook.layer!]
+    gemm(M: latents.count, N: C, K: d, rows, lda: d, b.fcProjWeight.pointer, ldb: C, &out, ldc: C)
+    if let w = b.ln2PostWeight?.pointer {
+      // Through the post-norm's weight; each token's scale is applied where the norm is used.
+      for r in latents.indices { for i in 0..<C { out[r * C + i] *= w[i] } }
+    }
     return latents.indices.map { r in (0..<C).reduce(Float(0)) { $0 + out[r * C + $1] * out[r * C + $1] }.squareRoot() }
   }
+}
+
+/// A post-norm on the way from a layer's output into the residual stream
+/// (Gemma 2 and 3), its scale frozen from the run: x ↦ x ⊙ weight / scale[t].
+struct PostNorm {
+  let weight: Tensor
+  let scales: Tensor
+
+  /// nil for a model without post-norms.
+  init?(_ weight: Tensor?, _ scales: Tensor?) {
+    guard let weight, let scales else { return nil }
+    self.weight = weight
+    self.scales = scales
+  }
+
+  func scale(_ t: Int) -> Float { scales.pointer[t] }
+  func factor(_ t: Int, _ i: Int) -> Float { weight.pointer[i] / scales.pointer[t] }
 }

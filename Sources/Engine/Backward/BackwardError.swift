@@ -7,6 +7,7 @@ public enum BackwardError: Error, CustomStringConvertible, Equatable {
   case notSpliced(String, hook: String)
   case unsupportedSplice(String)
   case gradientShapeChanged(label: String, hook: String, from: [Int], to: [Int])
+  case softcappedLogits
 
   public var description: String {
     switch self {
@@ -19,6 +20,8 @@ public enum BackwardError: Error, CustomStringConvertible, Equatable {
       "gradients through an SAE spliced at \(h) are not supported (only [tokens, d_in] hooks)"
     case .gradientShapeChanged(let label, let h, let from, let to):
       "'\(label)' changed the gradient at \(h) from shape \(from) to \(to)"
+    case .softcappedLogits:
+      "this model soft-caps its logits, so no metric is linear in them (attrpatch needs one); use grad or attribute"
     }
   }
 }

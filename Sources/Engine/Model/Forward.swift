@@ -203,7 +203,8 @@ extension TransformerModel {
     matmulForward(
       out.mutablePointer(), z.pointer, b.attnProjWeight.pointer, b.attnProjBias.pointer, T: n, C: c.qWidth, OC: C)
     if let w = b.ln1PostWeight {
-      out = try norm(out, weight: w, bias: b.ln1Bias, scale: hook(.ln1PostScale), normalized: hook(.ln1PostNormalized), &run)
+      out = try norm(
+        out, weight: w, bias: b.ln1Bias, scale: hook(.ln1PostScale), normalized: hook(.ln1PostNormalized), &run)
     }
     try run.pass(hook(.attnOut), &out)
     return out
@@ -236,7 +237,8 @@ extension TransformerModel {
     var out = Tensor(uninitialized: [n, C])
     matmulForward(out.mutablePointer(), post.pointer, b.fcProjWeight.pointer, b.fcProjBias.pointer, T: n, C: F, OC: C)
     if let w = b.ln2PostWeight {
-      out = try norm(out, weight: w, bias: b.ln2Bias, scale: hook(.ln2PostScale), normalized: hook(.ln2PostNormalized), &run)
+      out = try norm(
+        out, weight: w, bias: b.ln2Bias, scale: hook(.ln2PostScale), normalized: hook(.ln2PostNormalized), &run)
     }
     try run.pass(hook(.mlpOut), &out)
     return out

@@ -72,7 +72,9 @@ extension ModelConfig {
     let mlp: MLPKind
     switch activation {
     case "silu": mlp = .gatedSiLU
-    case "gelu_pytorch_tanh", "gelu_new" where isGemma: mlp = .gatedGELU
+    case "gelu_pytorch_tanh",
+      "gelu_new" where isGemma:
+      mlp = .gatedGELU
     case "gelu" where family == .gemma: mlp = .gatedGELU  // Gemma 1 configs say gelu and mean the tanh form
     default:
       throw ModelError.badConfig(
@@ -113,7 +115,8 @@ extension ModelConfig {
     if family != .gemma, let size = (json["sliding_window"] as? NSNumber)?.intValue {
       // layer_types when written; else Gemma 2 alternates (local first) and
       // Gemma 3 has sliding_window_pattern - 1 local layers to one global.
-      let pattern = (json["sliding_window_pattern"] as? NSNumber ?? json["_sliding_window_pattern"] as? NSNumber)?
+      let pattern =
+        (json["sliding_window_pattern"] as? NSNumber ?? json["_sliding_window_pattern"] as? NSNumber)?
         .intValue ?? 6
       let types =
         (json["layer_types"] as? [String])

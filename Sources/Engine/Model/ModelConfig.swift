@@ -158,6 +158,40 @@ extension PositionKind {
   }
 }
 
+extension ModelConfig {
+  /// "causal", with the sliding-window layers, the local layers' rotary
+  /// embedding, a non-standard scale and a soft-cap where the model has them.
+  public var attentionSummary: String {
+    var parts = ["causal"]
+    let local = (0..<layers).filter { attentionWindows[$0] != nil }
+    if let window = local.first.flatMap({ attentionWindows[$0] }) {
+      let which = local.count == layers ? "every layer" : "\(local.count) of \(layers) layers (\(Self.ranges(local)))"
+      parts.append("sliding window \(window) on \(which)")
+      if let lp = localPositions, lp != positions { parts.append("their positions \(lp.summary)") }
+    }
+    if abs(attentionScale * Float(dHead).squareRoot() - 1) > 1e-6 {
+      parts.append("scale 1/√\(String(format: "%g", 1 / (attentionScale * attentionScale)))")
+    }
+    if let cap = attentionSoftcap { parts.append("scores soft-capped at \(String(format: "%g", cap))") }
+    if let cap = finalSoftcap { parts.append("logits soft-capped at \(String(format: "%g", cap))") }
+    return parts.joined(separator: "; ")
+  }
+
+  /// "0-4, 6-10, 12" for [0, 1, 2, 3, 4, 6, ...].
+  static func ranges(_ xs: [Int]) -> String {
+    var out: [String] = [], start = xs.first ?? 0, last = start
+    for x in xs.dropFirst() + [Int.min] {
+      if x == last + 1 {
+        last = x
+        continue
+      }
+      out.append(start == last ? "\(start)" : "\(start)-\(last)")
+      (start, last) = (x, x)
+    }
+    return xs.isEmpty ? "" : out.joined(separator: ", ")
+  }
+}
+
 public struct RotaryConfig: Sendable, Equatable {
   public var theta: Double
   /// How many of each head's dimensions rotate (the first ones).
@@ -209,7 +243,7 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
   public var description: String {
     switch self {
     case .missingFile(let p):
-      "no such file '\(p)'; --model expects a Hugging Face folder (config.json, model.safetensors, tokenizer.json or vocab.json + merges.txt), a .gguf file, or a built-in name (tdb-demo, smollm2)"
+      "no such file '\(p)'; --model expects a Hugging Face folder (config.json, model.safetensors, tokenizer.json or vocab.json + merges.txt), a .gguf file, or a built-in name (\(ModelLocator.builtIns.map(\.name).joined(separator: ", ")))"
     case .badConfig(let p, let why): "'\(p)': \(why)"
     case .unsupportedArchitecture(let name, let file):
       "'\(file)': the architecture '\(name)' is not supported; tdb runs "

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Finds models: the embedded demo model when no `--model` (or `TDB_MODEL`)
-/// is given, the built-in names (`tdb-demo`, `smollm2`), folders and `.gguf`
+/// is given, the built-in names (`tdb-demo`, `smollm2`, `gemma3-270m`), folders and `.gguf`
 /// files. Built-ins are looked for next to an installed `tdb`
 /// (`../share/tdb/models/...`), in any parent folder of the executable (a
 /// build inside the repository), and in the source tree this binary was built from.
@@ -13,6 +13,7 @@ public enum ModelLocator {
   public static let builtIns: [(name: String, path: String)] = [
     (demoName, "tdb-demo"),
     ("smollm2", "smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf"),
+    ("gemma3-270m", "gemma3-270m/gemma-3-270m-q4_k_m.gguf"),
   ]
 
   public static func defaultModelFolder(executable: String = CommandLine.arguments.first ?? "") -> URL? {
