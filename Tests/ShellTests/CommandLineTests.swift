@@ -135,7 +135,9 @@ final class ModelPathTests: XCTestCase {
     let r = try TDBProcess.run(["--model", "/nonexistent/gpt2", "-c", "print 1"])
     XCTAssertEqual(r.status, 64)
     XCTAssertEqual(
-      r.stderr, "tdb: error: --model: no such folder or file '/nonexistent/gpt2' (built-in names: tdb-demo, smollm2, gemma3-270m)\n")
+      r.stderr,
+      "tdb: error: --model: no such folder or file '/nonexistent/gpt2' (built-in names: tdb-demo, smollm2, gemma3-270m)\n"
+    )
     let file = try TDBProcess.run(["--model", "/etc/hostname", "-c", "print 1"])
     XCTAssertEqual(file.status, 64)
     XCTAssertTrue(file.stderr.contains("is a file but not a .gguf file"), file.stderr)
