@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""SmolLM2-135M-Instruct in fp32: tdb against PyTorch + transformers, side by side.
+"""A built-in GGUF model (SmolLM2-135M-Instruct or Gemma 3 270M) in fp32: tdb
+against PyTorch + transformers, side by side.
 
-    python3 scripts/bench-smollm2.py [--threads 2] [--repeat 7]
+    python3 scripts/bench-gguf.py [--model smollm2|gemma3-270m] [--threads 2] [--repeat 7]
 
 Needs torch, transformers, gguf and accelerate (pip install them; not needed
-by tdb or its tests) and the model from scripts/setup.sh. Both sides run the
+by tdb or its tests) and the models from scripts/setup.sh. Both sides run the
 same random token ids with the same thread count; PyTorch uses its fastest
 attention (sdpa) and computes every position's logits, as `run` does. Prints
 a Markdown table of medians with the machine's load average.
@@ -12,14 +13,18 @@ a Markdown table of medians with the machine's load average.
 import argparse, json, os, random, statistics, subprocess, sys, time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-GGUF = os.path.join(REPO, "models/smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf")
+MODELS = {  # built-in name -> (GGUF file, display name, vocabulary size)
+    "smollm2": ("models/smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf", "SmolLM2-135M", 49152),
+    "gemma3-270m": ("models/gemma3-270m/gemma-3-270m-q4_k_m.gguf", "Gemma 3 270M", 262144),
+}
 TDB = os.environ.get("TDB", os.path.join(REPO, ".build/release/tdb"))
+MODEL = "smollm2"
 
 
 def tdb_forward_ms(ids, repeat, threads):
     script = f"time {{ run {json.dumps(ids)} --nocache }} --repeat {repeat}"
     env = dict(os.environ, TDB_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
-    out = subprocess.run([TDB, "--model", "smollm2", "--format", "json", "-c", script], env=env,
+    out = subprocess.run([TDB, "--model", MODEL, "--format", "json", "-c", script], env=env,
                          capture_output=True, text=True, check=True).stdout
     return json.loads(out)["median_ms"]
 
@@ -29,7 +34,7 @@ def tdb_cold_s(repeat, threads):
     times = []
     for _ in range(repeat):
         t = time.perf_counter()
-        subprocess.run([TDB, "--model", "smollm2", "-c", 'predict "The Eiffel Tower is in the city of" --top 1'],
+        subprocess.run([TDB, "--model", MODEL, "-c", 'predict "The Eiffel Tower is in the city of" --top 1'],
                        env=env, capture_output=True, check=True)
         times.append(time.perf_counter() - t)
     return statistics.median(times)
@@ -40,7 +45,12 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--lengths", default="16,128,1024")
+    ap.add_argument("--model", default="smollm2", choices=sorted(MODELS))
     a = ap.parse_args()
+    global MODEL
+    MODEL = a.model
+    path, display, vocab = MODELS[a.model]
+    GGUF = os.path.join(REPO, path)
     import torch
     from transformers import AutoModelForCausalLM
     torch.set_num_threads(a.threads)
@@ -51,7 +61,7 @@ def main():
     rng = random.Random(0)
     rows = []
     for T in [int(x) for x in a.lengths.split(",")]:
-        ids = [rng.randrange(49152) for _ in range(T)]
+        ids = [rng.randrange(vocab) for _ in range(T)]
         x = torch.tensor([ids])
         with torch.inference_mode():
             model(x)  # warm-up
@@ -64,7 +74,7 @@ def main():
         tdb_ms = tdb_forward_ms(ids, a.repeat, a.threads)
         rows.append((f"forward {T} tokens", tdb_ms, torch_ms))
     cold = tdb_cold_s(3, a.threads)
-    print(f"SmolLM2-135M fp32, {a.threads} threads, median of {a.repeat}; load average {os.getloadavg()[0]:.2f}")
+    print(f"{display} fp32, {a.threads} threads, median of {a.repeat}; load average {os.getloadavg()[0]:.2f}")
     print("| | tdb | PyTorch + transformers | ratio |")
     print("|---|---|---|---|")
     for name, t, p in rows:
