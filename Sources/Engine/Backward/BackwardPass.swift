@@ -102,16 +102,19 @@ struct BackwardPass {
   /// forward's layer calls in reverse. Each step works only on the rows
   /// (tokens) where its incoming gradient is nonzero.
   mutating func block(_ l: Int, _ gOut: Tensor?) throws -> Tensor? {
-    let b = model.weights.blocks[l]
+    let b = model.weights.blocks[l], parallel = model.config.parallelResidual
     // resid_post = resid_mid + mlp_out: the gradient goes to both unchanged.
+    // In parallel, resid_post = resid_pre + attn_out + mlp_out and ln2 reads
+    // resid_pre: "resid_mid" below is then resid_pre's gradient along the
+    // residual and MLP paths, and attn_out's gradient is resid_post's.
     let gResidPost = try visit(.block(l, .residPost), gOut)
     var gLN2 = try mlp(l, b, try visit(.block(l, .mlpOut), gResidPost))
     gLN2 = try visit(.block(l, .ln2Normalized), gLN2)
     var gResidMid = try layerNorm(
-      gLN2, residual: gResidPost, input: .block(l, .residMid), scale: .block(l, .ln2Scale), weight: b.ln2Weight,
-      detach: options.detachLayerNormScales)
-    gResidMid = try visit(.block(l, .residMid), gResidMid)
-    var gLN1 = try attention(l, b, try visit(.block(l, .attnOut), gResidMid))
+      gLN2, residual: gResidPost, input: .block(l, parallel ? .residPre : .residMid), scale: .block(l, .ln2Scale),
+      weight: b.ln2Weight, detach: options.detachLayerNormScales)
+    if !parallel { gResidMid = try visit(.block(l, .residMid), gResidMid) }
+    var gLN1 = try attention(l, b, try visit(.block(l, .attnOut), parallel ? gResidPost : gResidMid))
     gLN1 = try visit(.block(l, .ln1Normalized), gLN1)
     let gResidPre = try layerNorm(
       gLN1, residual: gResidMid, input: .block(l, .residPre), scale: .block(l, .ln1Scale), weight: b.ln1Weight,
@@ -145,7 +148,11 @@ struct BackwardPass {
         let pre = tape.flowingValue(hook(.mlpPre))
         var d = Tensor(zeros: [T, F])
         let rows = nonzeroRows(g.pointer, count: T, width: F), at = rows.lowerBound * F
-        geluBackward(d.mutablePointer() + at, pre.pointer + at, g.pointer + at, count: rows.count * F)
+        if c.mlp == .exactGELU {
+          exactGELUBackward(d.mutablePointer() + at, pre.pointer + at, g.pointer + at, count: rows.count * F)
+        } else {
+          geluBackward(d.mutablePointer() + at, pre.pointer + at, g.pointer + at, count: rows.count * F)
+        }
         return d
       }
       gPre = try visit(hook(.mlpPre), gPre)

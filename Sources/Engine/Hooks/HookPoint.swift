@@ -153,7 +153,18 @@ extension HookPoint.Site {
     case .posEmbed: c.positions == .learned
     case .rotQ, .rotK: c.positions != .learned
     case .mlpPreLinear: c.mlp == .gatedSiLU
+    case .residMid: !c.parallelResidual
     default: true
+    }
+  }
+
+  /// Why a model of this configuration lacks the site, where that needs saying.
+  func absence(in c: ModelConfig) -> String? {
+    switch self {
+    case .residMid where c.parallelResidual:
+      "attention and MLP run in parallel in this \(c.family.displayName) model (both read hook_resid_pre and add to"
+        + " hook_resid_post), so there is no resid_mid; use hook_resid_pre, hook_attn_out or hook_mlp_out"
+    default: nil
     }
   }
 }

@@ -22,12 +22,15 @@ public struct ModelConfig: Sendable, Equatable {
   public var tiedEmbeddings: Bool
   /// Attention sees only this many keys back (Mistral); tdb refuses longer prompts.
   public var slidingWindow: Int?
+  /// Attention and MLP both read the block's input and add to it together,
+  /// x + attn(ln1(x)) + mlp(ln2(x)) (GPT-NeoX): no resid_mid.
+  public var parallelResidual: Bool
 
   public init(
     family: ModelFamily = .gpt2, layers: Int, heads: Int, kvHeads: Int? = nil, dModel: Int, dHead: Int? = nil,
     dMLP: Int? = nil, context: Int, vocabSize: Int, norm: NormKind = .layerNorm, normEpsilon: Float = 1e-5,
     positions: PositionKind = .learned, mlp: MLPKind = .gelu, qkNorm: Bool = false, tiedEmbeddings: Bool = true,
-    slidingWindow: Int? = nil
+    slidingWindow: Int? = nil, parallelResidual: Bool = false
   ) {
     self.family = family
     self.layers = layers
@@ -45,6 +48,7 @@ public struct ModelConfig: Sendable, Equatable {
     self.qkNorm = qkNorm
     self.tiedEmbeddings = tiedEmbeddings
     self.slidingWindow = slidingWindow
+    self.parallelResidual = parallelResidual
   }
 
   /// Width of the query projection (heads · d_head) and of keys and values.
@@ -75,6 +79,7 @@ public struct ModelConfig: Sendable, Equatable {
 /// The architectures tdb runs, as `config.json` names them.
 public enum ModelFamily: String, Sendable, CaseIterable {
   case gpt2, llama, mistral, qwen2, qwen3
+  case gptNeoX = "gpt_neox"
 
   public var displayName: String {
     switch self {
@@ -83,6 +88,7 @@ public enum ModelFamily: String, Sendable, CaseIterable {
     case .mistral: "Mistral"
     case .qwen2: "Qwen2"
     case .qwen3: "Qwen3"
+    case .gptNeoX: "GPT-NeoX"
     }
   }
 }
@@ -150,6 +156,9 @@ public enum MLPKind: String, Sendable {
   case gelu
   /// (silu(x · W_gate) ⊙ (x · W_up)) · W_down (SwiGLU: Llama, Mistral, Qwen).
   case gatedSiLU
+  /// gelu(x · W_in + b) · W_out + b with the exact GELU, 0.5 · x · (1 + erf(x/√2))
+  /// (Hugging Face's "gelu": Pythia).
+  case exactGELU
 }
 
 /// Errors loading or running a model; one line each.
