@@ -232,12 +232,21 @@ func registerRunCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
   ) { _, _ in
     let s = try lazy.get()
     let c = s.config
+    let mlp: String
+    switch c.mlp {
+    case .gelu: mlp = "gelu"
+    case .exactGELU: mlp = "gelu (exact)"
+    case .gatedSiLU: mlp = "gated silu"
+    }
+    var positions = c.positions.summary
+    if case .rotary(let r) = c.positions, r.dimensions < c.dHead { positions += " of \(c.dHead) (partial)" }
     return .record(
       Record([
         ("folder", Value(s.model.folder.path)), ("family", Value(c.family.displayName)), ("layers", Value(c.layers)),
         ("heads", Value(c.heads)), ("kv_heads", Value(c.kvHeads)), ("d_model", Value(c.dModel)),
-        ("d_head", Value(c.dHead)), ("d_mlp", Value(c.dMLP)), ("mlp", Value(c.mlp == .gelu ? "gelu" : "gated silu")),
-        ("norm", Value(c.norm == .layerNorm ? "LayerNorm" : "RMSNorm")), ("positions", Value(c.positions.summary)),
+        ("d_head", Value(c.dHead)), ("d_mlp", Value(c.dMLP)), ("mlp", Value(mlp)),
+        ("norm", Value(c.norm == .layerNorm ? "LayerNorm" : "RMSNorm")), ("positions", Value(positions)),
+        ("residual", Value(c.parallelResidual ? "parallel attention and MLP" : "sequential")),
         ("context", Value(c.context)), ("vocab", Value(c.vocabSize)),
         ("saes", .list(s.saeNames.map { Value($0) })),
       ]))
