@@ -37,6 +37,30 @@ final class GPTNeoXTests: XCTestCase {
     XCTAssertGreaterThan(Self.parallel.model.weights.blocks[0].attnBias.scalars.filter { $0 != 0 }.count, 0)
   }
 
+  /// What a config.json may leave out (Pythia's defaults) and what tdb refuses.
+  func testConfigDefaultsAndRefusals() throws {
+    let dir = scratchDirectory(), url = dir.appendingPathComponent("config.json")
+    func config(_ extra: String) throws -> ModelConfig {
+      try
+        (#"{"hidden_size": 64, "num_attention_heads": 4, "num_hidden_layers": 2, "vocab_size": 100, "#
+        + #""max_position_embeddings": 32"# + extra + "}").write(to: url, atomically: true, encoding: .utf8)
+      return try ModelConfig(url: url)
+    }
+    let c = try config(#", "model_type": "gpt_neox""#)
+    XCTAssertEqual(c.family, .gptNeoX)
+    XCTAssertEqual(c.positions, .rotary(RotaryConfig(theta: 10_000, dimensions: 4)))  // rotary_pct 0.25 of 16
+    XCTAssertEqual([c.dHead, c.dMLP], [16, 256])
+    XCTAssertTrue(c.parallelResidual)
+    XCTAssertEqual(c.mlp, .exactGELU)
+    XCTAssertEqual(try config(#", "architectures": ["GPTNeoXForCausalLM"], "hidden_act": "gelu_new""#).mlp, .gelu)
+    XCTAssertThrowsError(try config(#", "model_type": "gpt_neox", "hidden_act": "relu""#)) {
+      XCTAssertTrue("\($0)".contains("hidden_act \"relu\" is not supported"), "\($0)")
+    }
+    XCTAssertThrowsError(
+      try config(#", "model_type": "gpt_neox_japanese", "architectures": ["GPTNeoXJapaneseForCausalLM"]"#)
+    ) { XCTAssertTrue("\($0)".contains("'gpt_neox_japanese' is not supported"), "\($0)") }
+  }
+
   func testResidMidIsRefusedWhenAttentionAndMLPRunInParallel() throws {
     let m = Self.parallel.model
     XCTAssertFalse(HookPoint.all(config: m.config).contains { $0.site == .residMid })
@@ -116,6 +140,21 @@ final class GPTNeoXTests: XCTestCase {
       let direct = table.attributed.compactMap(\.scores.direct).map(Double.init).reduce(0, +)
       XCTAssertEqual(direct + biases, Double(table.metricValue), accuracy: 1e-3, "\(model.config.parallelResidual)")
     }
+  }
+
+  /// Metrics that read every position (the loss) or one log-probability,
+  /// against central differences of the forward pass, at hooks on both
+  /// parallel branches and where they meet.
+  func testGradientsOfOtherMetricsAgainstFiniteDifferences() throws {
+    let (m, reference) = Self.parallel
+    let tokens = try reference.integers("p1.tokens")
+    let hooks: [HookPoint] = [
+      HookPoint(.embed), .block(0, .residPre), .block(0, .ln2Scale), .block(0, .mlpPre), .block(0, .rotK),
+      .block(1, .ln1Scale), .block(1, .k), .block(1, .pattern), .block(1, .attnOut), .block(1, .mlpOut),
+      .block(1, .residPost), HookPoint(.lnFinalScale),
+    ]
+    try checkDirectionalDerivatives(tokens, .loss, hooks: hooks, model: m)
+    try checkDirectionalDerivatives(tokens, .logProbability(position: -2, token: 7), hooks: hooks, seed: 2, model: m)
   }
 
   func testExactGELUAndItsDerivative() {
