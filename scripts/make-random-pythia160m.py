@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Random weights with the shapes of Pythia-160M (GPT-NeoX), saved as an F16
-safetensors Hugging Face folder (~325 MB) under Pythia's own names and
+safetensors Hugging Face folder (~375 MB) under Pythia's own names and
 config.json keys, with the SmolLM2 tokenizer files, for tdb's GPT-NeoX
 benchmark entry. Not for the repository.
 
@@ -11,7 +11,9 @@ Config (EleutherAI/pythia-160m's): hidden 768, 12 layers, 12 heads (d_head
 LayerNorm eps 1e-5, hidden_act "gelu" (exact), rotary_pct 0.25 (16 of 64
 dims rotate), rotary_emb_base 10000, use_parallel_residual true, untied
 embed_out. Weights normal(0, 0.02), biases 0.02 * randn, LayerNorm weights
-1 + 0.1 * randn and biases 0.1 * randn, seed 0. The tokenizer is SmolLM2's
+1 + 0.1 * randn and biases 0.1 * randn, seed 0; each layer also has the
+buffers Pythia's checkpoints carry (attention.bias, a BOOL causal mask;
+attention.masked_bias; attention.rotary_emb.inv_freq), as the real file does. The tokenizer is SmolLM2's
 (49152 tokens): only ids < 49152 ever occur, the rest of the embedding rows
 are never used. --check loads the folder with transformers and runs a short
 forward.
@@ -72,10 +74,16 @@ for L in range(config["num_hidden_layers"]):
     sd[p + "mlp.dense_h_to_4h.bias"] = rand(F)
     sd[p + "mlp.dense_4h_to_h.weight"] = rand(C, F)
     sd[p + "mlp.dense_4h_to_h.bias"] = rand(C)
+    # The buffers Pythia's own checkpoints carry (transformers ignores them):
+    # the causal mask as BOOL, masked_bias, and the rotary inverse frequencies.
+    T, R = config["max_position_embeddings"], int(C // config["num_attention_heads"] * config["rotary_pct"])
+    sd[p + "attention.bias"] = torch.ones(T, T, dtype=torch.bool).tril().view(1, 1, T, T)
+    sd[p + "attention.masked_bias"] = torch.tensor(-1e9, dtype=torch.float16)
+    sd[p + "attention.rotary_emb.inv_freq"] = 1.0 / (10000 ** (torch.arange(0, R, 2).float() / R))
 sd["gpt_neox.final_layer_norm.weight"] = rand(C, std=0.1, mean=1.0)
 sd["gpt_neox.final_layer_norm.bias"] = rand(C, std=0.1)
 sd["embed_out.weight"] = rand(V, C)
-n = sum(t.numel() for t in sd.values())
+n = sum(t.numel() for k, t in sd.items() if "attention.bias" not in k and "inv_freq" not in k and "masked" not in k)
 save_file(sd, os.path.join(out, "model.safetensors"), metadata={"format": "pt"})
 del sd
 print(f"wrote {out}: {n / 1e6:.1f} M parameters, "
