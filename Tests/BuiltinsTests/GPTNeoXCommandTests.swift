@@ -109,6 +109,25 @@ final class GPTNeoXCommandTests: XCTestCase {
     }
   }
 
+  func testLensAndAttributionPatching() throws {
+    let interp = makeInterpreter()
+    _ = try evaluate("let clean = run \"\(prompt)\"; let corrupt = run \"\(other)\"", interp)
+    let lens = try XCTUnwrap(Table(tabular: try evaluate("lens clean --top 1", interp)))
+    XCTAssertEqual(lens.count, 3)
+    let top = try XCTUnwrap(Table(tabular: try evaluate("predict \"\(prompt)\" --top 1", interp)))
+    XCTAssertEqual(
+      lens.rows.last?[lens.columns.firstIndex(of: "token")!], top.rows[0][top.columns.firstIndex(of: "token")!])
+    for over in ["heads", "neurons", "resid"] {
+      let patched = try XCTUnwrap(
+        Table(
+          tabular: try evaluate(
+            "attrpatch --clean clean --corrupt corrupt --metric { |x| \(md) } --over \(over) --check 2 --top 4", interp)
+        ))
+      XCTAssertEqual(patched.count, 4, over)
+      XCTAssertNotNil(patched.rows[0][patched.columns.firstIndex(of: "actual")!].number, over)
+    }
+  }
+
   func testDLAAttributeTraceAndKeyValueHeads() throws {
     let interp = makeInterpreter()
     _ = try evaluate("let x = run \"\(prompt)\"", interp)
