@@ -2,11 +2,12 @@
 """Random-weight tiny Hugging Face models of every family tdb supports, with
 reference hook values and gradients computed by transformers.
 
-    python scripts/make-tiny-models.py [OUT_DIR [NAME ...]]   # default Tests/Fixtures/tiny-models, every model
+    python scripts/make-tiny-models.py [OUT_DIR] [--only NAME,NAME]   # default Tests/Fixtures/tiny-models
 
 Writes OUT_DIR/<name>/{config.json, weights, reference.safetensors} for
-llama, llama3, mistral, qwen2, qwen3, gpt2, gemma, gemma2, gemma3 and OUT_DIR/tokenizer/ (the
-SmolLM2 tokenizer, shared by all). See OUT_DIR/README.md for the layout.
+llama, llama3, mistral, qwen2, qwen3, gpt2, gemma, gemma2, gemma3, neox,
+neox-seq (or only the named ones) and OUT_DIR/tokenizer/ (the SmolLM2
+tokenizer, shared by all). See OUT_DIR/README.md for the layout.
 """
 
 import copy
@@ -33,6 +34,8 @@ from transformers import (  # noqa: E402
     GemmaForCausalLM,
     GPT2Config,
     GPT2LMHeadModel,
+    GPTNeoXConfig,
+    GPTNeoXForCausalLM,
     LlamaConfig,
     LlamaForCausalLM,
     MistralConfig,
@@ -45,7 +48,9 @@ from transformers import (  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOK_DIR = "/work/shared/models/smollm2-135m/hf-tokenizer"
-OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "Tests/Fixtures/tiny-models")
+ARGS = [a for a in sys.argv[1:] if not a.startswith("--only")]
+ONLY = next((a.split("=", 1)[1].split(",") for a in sys.argv[1:] if a.startswith("--only=")), None)
+OUT = ARGS[0] if ARGS else os.path.join(ROOT, "Tests/Fixtures/tiny-models")
 
 PROMPTS = [
     "The capital of France is",
@@ -103,6 +108,23 @@ MODELS = [
                       rope_parameters={"full_attention": dict(rope_type="linear", factor=2.0, rope_theta=1000000.0),
                                        "sliding_attention": dict(rope_type="default", rope_theta=10000.0)}),
      torch.bfloat16, "5.x", {}),
+    # Pythia's layout: parallel attention and MLP, a quarter (here half) of
+    # each head rotating, exact-erf GELU, LayerNorms and biases everywhere,
+    # an untied embed_out; config.json as Pythia's (rotary_pct, rotary_emb_base).
+    ("neox", GPTNeoXForCausalLM,
+     GPTNeoXConfig(vocab_size=V, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                   intermediate_size=128, max_position_embeddings=128, layer_norm_eps=1e-5,
+                   rotary_pct=0.5, rotary_emb_base=10000, use_parallel_residual=True, hidden_act="gelu",
+                   tie_word_embeddings=False, initializer_range=0.2, bos_token_id=1, eos_token_id=2),
+     torch.float16, "neox", {}),
+    # The sequential variant, without attention biases, 2 of 8 dims rotating.
+    ("neox-seq", GPTNeoXForCausalLM,
+     GPTNeoXConfig(vocab_size=V, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                   intermediate_size=128, max_position_embeddings=128, layer_norm_eps=1e-5,
+                   rope_parameters=dict(rope_type="default", rope_theta=1000.0, partial_rotary_factor=0.25),
+                   use_parallel_residual=False, attention_bias=False, hidden_act="gelu",
+                   tie_word_embeddings=False, initializer_range=0.2, bos_token_id=1, eos_token_id=2),
+     torch.float16, "5.x", {}),
 ]
 
 
@@ -143,6 +165,20 @@ def to_4x_style(path, drop_head_dim):
         f.write("\n")
 
 
+def to_neox_style(path):
+    """Rewrite config.json as Pythia's: rotary_pct and rotary_emb_base."""
+    with open(path) as f:
+        c = json.load(f)
+    rp = c.pop("rope_parameters")
+    c["rotary_pct"] = rp["partial_rotary_factor"]
+    c["rotary_emb_base"] = rp["rope_theta"]
+    c["torch_dtype"] = c.pop("dtype")
+    c["transformers_version"] = "4.57.1"
+    with open(path, "w") as f:
+        json.dump(c, f, indent=2, sort_keys=True)
+        f.write("\n")
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     tokdir = os.path.join(OUT, "tokenizer")
@@ -158,9 +194,8 @@ def main():
     cols = torch.tensor(sorted(cols), dtype=torch.int64)
     assert cols.numel() == 256
 
-    only = sys.argv[2:]  # model names to write (all by default)
     for mi, (name, cls, cfg, dtype, style, save_kw) in enumerate(MODELS):
-        if only and name not in only:
+        if ONLY is not None and name not in ONLY:
             continue
         print(f"== {name}")
         d = os.path.join(OUT, name)
@@ -172,6 +207,8 @@ def main():
         model.to(dtype).save_pretrained(d, **save_kw)
         if style == "4.x":
             to_4x_style(os.path.join(d, "config.json"), drop_head_dim=(name == "llama"))
+        if style == "neox":
+            to_neox_style(os.path.join(d, "config.json"))
         files = sorted(os.listdir(d))
         print("   files:", files)
         if name == "mistral":
@@ -181,7 +218,7 @@ def main():
         eager = AutoModelForCausalLM.from_pretrained(d, dtype=torch.float32, attn_implementation="eager").eval()
         if name == "llama3":
             print("   rope:", eager.config.rope_parameters)
-        if style == "4.x" and name != "gpt2":
+        if style in ("4.x", "neox") and name != "gpt2":
             print("   rope (from 4.x config):", eager.config.rope_parameters)
         hooked = copy.deepcopy(eager)
         tdbref.attach(hooked)
@@ -215,14 +252,24 @@ def main():
                           ("blocks.1.attn.hook_pattern", (3, T - 1, T - 2)),
                           ("blocks.1.attn.hook_z", (T - 1, 1, 0)),
                           ("blocks.1.hook_resid_pre", (T - 2, 3)),
-                          ("blocks.1.hook_resid_mid", (T - 1, 30)),
                           ("blocks.1.ln2.hook_normalized", (T - 1, 17)),
                           ("blocks.1.mlp.hook_pre", (T - 1, 9)),
                           ("blocks.1.hook_resid_post", (T - 1, 4)),
                           ("ln_final.hook_scale", (T - 1, 0))]
+                neox = name.startswith("neox")
+                if not getattr(cfg, "use_parallel_residual", False):
+                    checks += [("blocks.1.hook_resid_mid", (T - 1, 30))]
                 if name != "gpt2":
-                    checks += [("blocks.0.attn.hook_rot_k", (3, 0, 2)),
-                               ("blocks.1.mlp.hook_pre_linear", (T - 1, 11))]
+                    checks += [("blocks.0.attn.hook_rot_k", (3, 0, 2))]
+                if name != "gpt2" and not neox:
+                    checks += [("blocks.1.mlp.hook_pre_linear", (T - 1, 11))]
+                if neox:  # a dimension that rotates and one that does not; the key side of block 0
+                    checks += [("blocks.0.attn.hook_rot_q", (T - 1, 1, 0)),
+                               ("blocks.0.attn.hook_rot_q", (T - 1, 1, 6)),
+                               ("blocks.0.attn.hook_k", (T - 4, 2, 5)),
+                               ("blocks.0.attn.hook_v", (T - 4, 3, 2)),
+                               ("blocks.0.ln2.hook_scale", (T - 2, 0)),
+                               ("blocks.0.mlp.hook_pre", (T - 2, 100))]
                 worst = tdbref.finite_difference_checks(m64, toks, (a, b), grads, checks)
                 print(f"      worst FD relative error {worst:.1e}")
                 assert worst < 1e-3

@@ -16,7 +16,10 @@ How values are captured:
     returned is bit-identical to the original module's; gradients flow
     through an explicit x / scale * w (+ b) so that hook_scale is a node of
     the graph (TransformerLens' convention for its gradient).
-  * everything else: forward (pre-)hooks on the projections.
+  * everything else: forward (pre-)hooks on the projections. GPT-NeoX's fused
+    query_key_value output is recorded as three views (hook_q, hook_k,
+    hook_v), one per part of each head's (q, k, v) block; with
+    use_parallel_residual there is no hook_resid_mid.
 Each recorded tensor has retain_grad(), so one backward pass gives the
 gradient of the metric at every hook.
 """
@@ -203,6 +206,9 @@ def attach(model):
             blk.mlp.register_forward_hook(_fwd(b + "hook_mlp_out"))
         tr.ln_f = NormWrap(tr.ln_f, "ln_final", [f"blocks.{N-1}.hook_resid_post"])
         return
+    if cfg.model_type == "gpt_neox":
+        _attach_neox(model)
+        return
     m = model.model
     H = cfg.num_attention_heads
     KV = cfg.num_key_value_heads
@@ -239,6 +245,45 @@ def attach(model):
     m.norm = NormWrap(m.norm, "ln_final", [f"blocks.{N-1}.hook_resid_post"])
 
 
+def _qkv_neox(prefix, H, D):
+    """query_key_value's output [1, T, 3C] is per head (q_h, k_h, v_h): record
+    the three [T, H, D] slices (views, so perturbations reach the model)."""
+    def part(i):
+        return lambda t: t[0].unflatten(-1, (H, 3 * D))[..., i * D:(i + 1) * D]
+
+    def hook(mod, args, out):
+        for i, n in enumerate(("hook_q", "hook_k", "hook_v")):
+            out = R.rec(prefix + n, out, part(i))
+        return out
+
+    return hook
+
+
+def _attach_neox(model):
+    """GPT-NeoX: fused head-interleaved q|k|v, LayerNorms with biases, and with
+    use_parallel_residual both ln1 and ln2 read resid_pre (no hook_resid_mid,
+    as TransformerLens' parallel_attn_mlp blocks)."""
+    cfg = model.config
+    m = model.gpt_neox
+    H = cfg.num_attention_heads
+    D = cfg.hidden_size // H
+    m.embed_in.register_forward_hook(_leaf("hook_embed"))
+    N = len(m.layers)
+    for L, layer in enumerate(m.layers):
+        b = f"blocks.{L}."
+        a = layer.attention
+        layer.input_layernorm = NormWrap(layer.input_layernorm, b + "ln1", ([f"blocks.{L-1}.hook_resid_post"] if L else []) + [b + "hook_resid_pre"])
+        a.query_key_value.register_forward_hook(_qkv_neox(b + "attn.", H, D))
+        a.dense.register_forward_pre_hook(_pre(b + "attn.hook_z", lambda t: t[0].unflatten(-1, (H, D)), L, D))
+        a.dense.register_forward_hook(_fwd(b + "hook_attn_out"))
+        mid = [] if cfg.use_parallel_residual else [b + "hook_resid_mid"]
+        layer.post_attention_layernorm = NormWrap(layer.post_attention_layernorm, b + "ln2", mid)
+        layer.mlp.dense_h_to_4h.register_forward_hook(_fwd(b + "mlp.hook_pre"))
+        layer.mlp.dense_4h_to_h.register_forward_pre_hook(_pre(b + "mlp.hook_post"))
+        layer.mlp.register_forward_hook(_fwd(b + "hook_mlp_out"))
+    m.final_layer_norm = NormWrap(m.final_layer_norm, "ln_final", [f"blocks.{N-1}.hook_resid_post"])
+
+
 def forward(model, tokens, grad_ids=None):
     """Run tokens (list of ints). Returns (logits [T, V] detached, values,
     grads or None, metric float or None)."""
@@ -267,6 +312,8 @@ def hook_names(cfg, blocks=None):
     """The hook names written to the references, in order."""
     gpt2 = cfg.model_type == "gpt2"
     post_norms = cfg.model_type in ("gemma2", "gemma3_text")
+    neox = cfg.model_type == "gpt_neox"
+    parallel = neox and cfg.use_parallel_residual
     n = cfg.n_layer if gpt2 else cfg.num_hidden_layers
     names = ["hook_embed"] + (["hook_pos_embed"] if gpt2 else [])
     for L in (range(n) if blocks is None else blocks):
@@ -278,9 +325,11 @@ def hook_names(cfg, blocks=None):
         names += [b + "attn.hook_attn_scores", b + "attn.hook_pattern", b + "attn.hook_z"]
         if post_norms:
             names += [b + "ln1_post.hook_scale", b + "ln1_post.hook_normalized"]
-        names += [b + "hook_attn_out", b + "hook_resid_mid", b + "ln2.hook_scale", b + "ln2.hook_normalized",
-                  b + "mlp.hook_pre"]
-        if not gpt2:
+        names += [b + "hook_attn_out"]
+        if not parallel:
+            names += [b + "hook_resid_mid"]
+        names += [b + "ln2.hook_scale", b + "ln2.hook_normalized", b + "mlp.hook_pre"]
+        if not gpt2 and not neox:
             names += [b + "mlp.hook_pre_linear"]
         names += [b + "mlp.hook_post"]
         if post_norms:

@@ -62,7 +62,7 @@ func evaluate(_ metric: Metric, _ r: ForwardResult) -> Double {
 /// neighbours agree best (the plateau) is returned.
 func finiteDifference(
   _ tokens: [Int], _ metric: Metric, at hook: HookPoint, along direction: Tensor, largest: Float,
-  forward: ForwardOptions = ForwardOptions()
+  forward: ForwardOptions = ForwardOptions(), model: TransformerModel = demoModel
 ) throws -> Double {
   func value(_ eps: Float) throws -> Double {
     var options = forward
@@ -73,7 +73,7 @@ func finiteDifference(
         let p = v.mutablePointer()
         direction.withUnsafeBufferPointer { d in for i in 0..<d.count { p[i] += eps * d[i] } }
       })
-    return evaluate(metric, try demoModel.forward(tokens, options: options))
+    return evaluate(metric, try model.forward(tokens, options: options))
   }
   var estimates: [Double] = []
   var step = largest
@@ -90,13 +90,13 @@ func finiteDifference(
 func checkDirectionalDerivatives(
   _ tokens: [Int], _ metric: Metric, hooks: [HookPoint], forward: ForwardOptions = ForwardOptions(),
   backward: BackwardOptions = BackwardOptions(), tolerance: Double = 1e-2, seed: UInt64 = 1, largestStep: Double = 3e-2,
-  file: StaticString = #filePath, line: UInt = #line
+  model: TransformerModel = demoModel, file: StaticString = #filePath, line: UInt = #line
 ) throws {
   var rng = SeededRandom(seed)
-  let g = try demoModel.gradients(tokens, metric: metric, forward: forward, backward: backward)
+  let g = try model.gradients(tokens, metric: metric, forward: forward, backward: backward)
   var cacheOptions = forward
   cacheOptions.cache = .points(Set(hooks))
-  let values = try demoModel.forward(tokens, options: cacheOptions).cache
+  let values = try model.forward(tokens, options: cacheOptions).cache
   for hook in hooks {
     let grad = try XCTUnwrap(g.gradients[hook], "no gradient at \(hook)", file: file, line: line)
     // A random unit direction plus the gradient's own: a purely random one
@@ -113,7 +113,8 @@ func checkDirectionalDerivatives(
     let norm = finite.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
     let largest = Float(largestStep * max(norm, 1e-2) / dot(direction, direction).squareRoot())
     let analytic = dot(grad, direction)
-    let numeric = try finiteDifference(tokens, metric, at: hook, along: direction, largest: largest, forward: forward)
+    let numeric = try finiteDifference(
+      tokens, metric, at: hook, along: direction, largest: largest, forward: forward, model: model)
     let error = abs(analytic - numeric) / max(abs(numeric), abs(analytic), 1e-3)
     XCTAssertLessThanOrEqual(
       error, tolerance, "\(metric) at \(hook): analytic \(analytic) numeric \(numeric)", file: file, line: line)

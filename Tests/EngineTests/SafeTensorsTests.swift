@@ -46,6 +46,22 @@ final class SafeTensorsTests: XCTestCase {
     XCTAssertEqual(try f.integers("e"), [1 << 40, 5])
   }
 
+  /// Buffers some checkpoints carry beside the weights (Pythia: a BOOL causal mask per layer).
+  func testReadsBooleanByteAndDoubleTensors() throws {
+    let url = scratchDirectory().appendingPathComponent("t.safetensors")
+    try write(
+      [
+        ("mask", "BOOL", [2, 2], [1, 0, 1, 1]), ("u", "U8", [2], [0, 255]), ("i", "I8", [2], bytes([Int8(-3), 4])),
+        ("d", "F64", [2], bytes([1.5, -1e9])), ("w", "F32", [1], bytes([Float(2)])),
+      ], to: url)
+    let f = try SafeTensorsFile(url: url)
+    XCTAssertEqual(try f.tensor("mask").scalars, [1, 0, 1, 1])
+    XCTAssertEqual(try f.tensor("u").scalars, [0, 255])
+    XCTAssertEqual(try f.integers("i"), [-3, 4])
+    XCTAssertEqual(try f.tensor("d").scalars, [1.5, -1e9])
+    XCTAssertEqual(try f.tensor("w").scalars, [2])
+  }
+
   func testF32IsBorrowedFromTheMappingAndCopiedOnWrite() throws {
     let url = scratchDirectory().appendingPathComponent("t.safetensors")
     try write([("a", "F32", [3], bytes([Float(1), 2, 3]))], to: url)

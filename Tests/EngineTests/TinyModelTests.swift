@@ -6,7 +6,9 @@ import XCTest
 /// transformers (scripts/make-tiny-models.py): every hook value, the logits
 /// and the gradients of a logit difference, on three prompts each.
 final class TinyModelTests: XCTestCase {
-  static let families = ["gpt2", "llama", "llama3", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3"]
+  static let families = [
+    "gpt2", "llama", "llama3", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "neox", "neox-seq",
+  ]
   let folder = repoRoot.appendingPathComponent("Tests/Fixtures/tiny-models")
 
   /// The model of `name`, with the demo model's tokenizer standing in (the
@@ -24,6 +26,7 @@ final class TinyModelTests: XCTestCase {
       "gpt2": (.gpt2, 4, 4, 8, true), "llama": (.llama, 4, 2, 8, false), "llama3": (.llama, 4, 4, 8, true),
       "mistral": (.mistral, 4, 1, 8, true), "qwen2": (.qwen2, 4, 2, 8, true), "qwen3": (.qwen3, 4, 2, 16, false),
       "gemma": (.gemma, 4, 1, 8, true), "gemma2": (.gemma2, 4, 2, 8, true), "gemma3": (.gemma3, 4, 2, 16, true),
+      "neox": (.gptNeoX, 4, 4, 8, false), "neox-seq": (.gptNeoX, 4, 4, 8, false),
     ]
     for name in Self.families {
       let (m, _) = try model(name)
@@ -112,7 +115,7 @@ final class TinyModelTests: XCTestCase {
   }
 
   func testResumedPassesEqualWholePassesOnRotaryModels() throws {
-    for name in ["llama", "qwen3", "gemma2", "gemma3"] {
+    for name in ["llama", "qwen3", "gemma2", "gemma3", "neox"] {
       let (m, ref) = try model(name)
       let tokens = try ref.integers("p2.tokens")
       var keep = ForwardOptions()
@@ -144,7 +147,7 @@ final class TinyModelTests: XCTestCase {
     XCTAssertThrowsError(try ModelConfig(url: dir.appendingPathComponent("config.json"))) { error in
       let text = "\(error)"
       XCTAssertTrue(text.contains("'mamba' is not supported"), text)
-      XCTAssertTrue(text.contains("llama, mistral, qwen2, qwen3"), text)
+      XCTAssertTrue(text.contains("llama, mistral, qwen2, qwen3, gemma, gemma2, gemma3, gpt_neox"), text)
       XCTAssertFalse(text.contains("\n"))
     }
   }

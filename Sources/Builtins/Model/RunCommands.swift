@@ -233,13 +233,15 @@ func registerRunCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
   ) { _, _ in
     let s = try lazy.get()
     let c = s.config
+    var positions = c.positions.summary
+    if case .rotary(let r) = c.positions, r.dimensions < c.dHead { positions += " of \(c.dHead) (partial)" }
     return .record(
       Record([
         ("folder", Value(s.model.folder.path)), ("family", Value(c.family.displayName)), ("layers", Value(c.layers)),
         ("heads", Value(c.heads)), ("kv_heads", Value(c.kvHeads)), ("d_model", Value(c.dModel)),
         ("d_head", Value(c.dHead)), ("d_mlp", Value(c.dMLP)), ("mlp", Value(mlpSummary(c))),
-        ("norm", Value(normSummary(c))), ("positions", Value(c.positions.summary)),
-        ("attention", Value(c.attentionSummary)),
+        ("norm", Value(normSummary(c))), ("positions", Value(positions)), ("attention", Value(c.attentionSummary)),
+        ("residual", Value(c.parallelResidual ? "parallel attention and MLP" : "sequential")),
         ("context", Value(c.context)), ("vocab", Value(c.vocabSize)),
         ("saes", .list(s.saeNames.map { Value($0) })),
       ]))
@@ -286,6 +288,7 @@ func registerRunCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
 private func mlpSummary(_ c: ModelConfig) -> String {
   switch c.mlp {
   case .gelu: "gelu"
+  case .exactGELU: "gelu (exact)"
   case .gatedSiLU: "gated silu"
   case .gatedGELU: "gated gelu (tanh)"
   }

@@ -78,12 +78,31 @@ struct AttributionSetup {
   var metricHook: HookPoint
   /// A traced latent's SAE: its other latents run in parallel, not upstream.
   var metricSAE: SparseAutoencoder? = nil
+
+  /// Whether the value at `p` can reach the metric: it comes before the
+  /// metric's hook, and is not in the attention half of a block whose MLP
+  /// half the metric reads when the two run in parallel.
+  func isUpstream(_ p: HookPoint, config c: ModelConfig) -> Bool {
+    guard p < metricHook else { return false }
+    guard c.parallelResidual, p.layer != nil, p.layer == metricHook.layer else { return true }
+    return !(p.site.isAttention && metricHook.site.isMLP)
+  }
+}
+
+extension HookPoint.Site {
+  /// From ln1 to attention's output.
+  fileprivate var isAttention: Bool {
+    [.ln1Scale, .ln1Normalized, .q, .k, .v, .rotQ, .rotK, .attnScores, .pattern, .z, .attnOut].contains(self)
+  }
+  /// From ln2 to the MLP's output.
+  fileprivate var isMLP: Bool { [.ln2Scale, .ln2Normalized, .mlpPre, .mlpPreLinear, .mlpPost, .mlpOut].contains(self) }
 }
 
 /// The residual stream as a sequence of slots: resid_pre of block l is 2l,
 /// its resid_mid 2l + 1, its resid_post 2l + 2 (= the next resid_pre).
 /// Something written into the stream at slot s is read by every read at a
-/// slot ≥ s.
+/// slot ≥ s. With attention and MLP in parallel, attention still writes at
+/// 2l + 1 and ln2 reads at 2l, so the MLP does not see its own block's heads.
 func residualSlot(_ p: HookPoint, layers: Int) -> Int? {
   switch p.site {
   case .embed, .posEmbed: return 0
@@ -151,11 +170,12 @@ extension TransformerModel {
       let t = try absolutePosition(p, tokens: T)
       var seed = Tensor(zeros: [T, c.dMLP])
       seed[t, n] = 1
+      // ln2 reads resid_mid, or resid_pre when attention and MLP run in parallel.
       return AttributionSetup(
         metric: .hookValue(.block(l, .mlpPre), seed: seed), forward: options,
         read: .layerNorm(
           normalized: .block(l, .ln2Normalized), scale: .block(l, .ln2Scale), weight: weights.blocks[l].ln2Weight,
-          slot: 2 * l + 1),
+          slot: c.parallelResidual ? 2 * l : 2 * l + 1),
         metricHook: .block(l, .mlpPre))
 
     case .attentionScore(let l, let h, let q, let k, let side):

@@ -105,7 +105,7 @@ extension TransformerModel {
     let c = config, T = tokens.count, C = c.dModel, H = c.heads, D = c.dHead, F = c.dMLP, L = c.layers
     guard T > 0 else { throw ModelError.emptyPrompt }
     let setup = try attributionSetup(metric, tokens: tokens, options: options)
-    func upstream(_ p: HookPoint) -> Bool { p < setup.metricHook }
+    func upstream(_ p: HookPoint) -> Bool { setup.isUpstream(p, config: c) }
     let neuronLayers = kinds.contains(.neuron) ? (0..<L).filter { upstream(.block($0, .mlpPost)) } : []
     let headLayers = kinds.contains(.head) ? (0..<L).filter { upstream(.block($0, .pattern)) } : []
     let withEmbeddings = kinds.contains(.embedding)

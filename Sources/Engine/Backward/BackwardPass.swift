@@ -106,7 +106,11 @@ struct BackwardPass {
   /// (tokens) where its incoming gradient is nonzero.
   mutating func block(_ l: Int, _ gOut: Tensor?) throws -> Tensor? {
     let b = model.weights.blocks[l], tape = self.tape, recompute = PostNormInputs(model: model, tape: tape, T: T)
+    let parallel = model.config.parallelResidual
     // resid_post = resid_mid + mlp_out: the gradient goes to both unchanged.
+    // In parallel, resid_post = resid_pre + attn_out + mlp_out and ln2 reads
+    // resid_pre: "resid_mid" below is then resid_pre's gradient along the
+    // residual and MLP paths, and attn_out's gradient is resid_post's.
     let gResidPost = try visit(.block(l, .residPost), gOut)
     var gMLPOut = try visit(.block(l, .mlpOut), gResidPost)
     if let w = b.ln2PostWeight {
@@ -117,10 +121,10 @@ struct BackwardPass {
     var gLN2 = try mlp(l, b, gMLPOut)
     gLN2 = try visit(.block(l, .ln2Normalized), gLN2)
     var gResidMid = try layerNorm(
-      gLN2, residual: gResidPost, input: tape.flowingValue(.block(l, .residMid)), scale: .block(l, .ln2Scale),
-      weight: b.ln2Weight, detach: options.detachLayerNormScales)
-    gResidMid = try visit(.block(l, .residMid), gResidMid)
-    var gAttnOut = try visit(.block(l, .attnOut), gResidMid)
+      gLN2, residual: gResidPost, input: tape.flowingValue(.block(l, parallel ? .residPre : .residMid)),
+      scale: .block(l, .ln2Scale), weight: b.ln2Weight, detach: options.detachLayerNormScales)
+    if !parallel { gResidMid = try visit(.block(l, .residMid), gResidMid) }
+    var gAttnOut = try visit(.block(l, .attnOut), parallel ? gResidPost : gResidMid)
     if let w = b.ln1PostWeight {
       gAttnOut = try postNorm(
         gAttnOut, normalized: .block(l, .ln1PostNormalized), scale: .block(l, .ln1PostScale), weight: w,
@@ -201,7 +205,11 @@ extension BackwardPass {
         let pre = tape.flowingValue(hook(.mlpPre))
         var d = Tensor(zeros: [T, F])
         let rows = nonzeroRows(g.pointer, count: T, width: F), at = rows.lowerBound * F
-        geluBackward(d.mutablePointer() + at, pre.pointer + at, g.pointer + at, count: rows.count * F)
+        if c.mlp == .exactGELU {
+          exactGELUBackward(d.mutablePointer() + at, pre.pointer + at, g.pointer + at, count: rows.count * F)
+        } else {
+          geluBackward(d.mutablePointer() + at, pre.pointer + at, g.pointer + at, count: rows.count * F)
+        }
         return d
       }
       gPre = try visit(hook(.mlpPre), gPre)

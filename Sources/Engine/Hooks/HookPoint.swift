@@ -158,7 +158,18 @@ extension HookPoint.Site {
     case .rotQ, .rotK: c.positions != .learned
     case .mlpPreLinear: c.mlp.isGated
     case .ln1PostScale, .ln1PostNormalized, .ln2PostScale, .ln2PostNormalized: c.postNorms
+    case .residMid: !c.parallelResidual
     default: true
+    }
+  }
+
+  /// Why a model of this configuration lacks the site, where that needs saying.
+  func absence(in c: ModelConfig) -> String? {
+    switch self {
+    case .residMid where c.parallelResidual:
+      "attention and MLP run in parallel in this \(c.family.displayName) model (both read hook_resid_pre and add to"
+        + " hook_resid_post), so there is no resid_mid; use hook_resid_pre, hook_attn_out or hook_mlp_out"
+    default: nil
     }
   }
 }

@@ -112,9 +112,14 @@ extension TransformerModel {
       try run.checkStop()
       run.keepResidual(l, resid)
       try run.pass(.block(l, .residPre), &resid)
-      var residMid = add(resid, try attention(l, resid, &run))  // x + attn(ln1(x))
-      try run.pass(.block(l, .residMid), &residMid)
-      resid = add(residMid, try mlp(l, residMid, &run))  // x + mlp(ln2(x))
+      let attn = try attention(l, resid, &run)
+      if c.parallelResidual {
+        resid = add(resid, attn, try mlp(l, resid, &run))  // x + attn(ln1(x)) + mlp(ln2(x))
+      } else {
+        var residMid = add(resid, attn)  // x + attn(ln1(x))
+        try run.pass(.block(l, .residMid), &residMid)
+        resid = add(residMid, try mlp(l, residMid, &run))  // x + mlp(ln2(x))
+      }
       try run.pass(.block(l, .residPost), &resid)
     }
     try run.checkStop()
@@ -230,6 +235,8 @@ extension TransformerModel {
       } else {
         siluGateForward(post.mutablePointer(), gate: pre.pointer, up: up.pointer, count: n * F)
       }
+    } else if c.mlp == .exactGELU {
+      exactGELUForward(post.mutablePointer(), pre.pointer, count: n * F)
     } else {
       geluForward(post.mutablePointer(), pre.pointer, count: n * F)
     }
@@ -330,6 +337,14 @@ extension TransformerModel {
     return out
   }
 
+  /// x + attn + mlp, summed as Hugging Face's GPT-NeoX sums them: (mlp + attn) + x.
+  private func add(_ x: Tensor, _ attn: Tensor, _ mlp: Tensor) -> Tensor {
+    var out = Tensor(uninitialized: x.shape)
+    let o = out.mutablePointer(), r = x.pointer, a = attn.pointer, m = mlp.pointer
+    for i in 0..<x.count { o[i] = (m[i] + a[i]) + r[i] }
+    return out
+  }
+
   /// Throws unless `point` exists in this model.
   public func validate(_ point: HookPoint) throws {
     if let l = point.layer, l >= config.layers {
@@ -337,7 +352,8 @@ extension TransformerModel {
     }
     guard point.site.exists(in: config) else {
       throw ModelError.unknownHook(
-        point.name, suggestion: "a \(config.family.displayName) model has no such hook point")
+        point.name,
+        suggestion: point.site.absence(in: config) ?? "a \(config.family.displayName) model has no such hook point")
     }
   }
 }

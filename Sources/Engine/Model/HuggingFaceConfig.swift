@@ -10,8 +10,11 @@ extension ModelConfig {
       throw ModelError.badConfig(path, "not a JSON object")
     }
     let family = try Self.family(json, path: path)
-    self = try (family == .gpt2 ? Self.gpt2(json, path: path) : Self.llamaLike(json, family: family, path: path))
-      .validated(path)
+    switch family {
+    case .gpt2: self = try Self.gpt2(json, path: path).validated(path)
+    case .gptNeoX: self = try Self.gptNeoX(json, path: path).validated(path)
+    default: self = try Self.llamaLike(json, family: family, path: path).validated(path)
+    }
   }
 
   private static func family(_ json: [String: Any], path: String) throws -> ModelFamily {
@@ -27,7 +30,7 @@ extension ModelConfig {
     if let type, let family = ModelFamily(rawValue: type) { return family }
     for (prefix, family) in [
       ("GPT2", ModelFamily.gpt2), ("Llama", .llama), ("Mistral", .mistral), ("Qwen2", .qwen2), ("Qwen3", .qwen3),
-      ("Gemma3", .gemma3), ("Gemma2", .gemma2), ("Gemma", .gemma),
+      ("Gemma3", .gemma3), ("Gemma2", .gemma2), ("Gemma", .gemma), ("GPTNeoXFor", .gptNeoX),
     ] where architectures.contains(where: { $0.hasPrefix(prefix) && !$0.hasPrefix(prefix + "Moe") }) {
       return family
     }
@@ -36,7 +39,7 @@ extension ModelConfig {
     throw ModelError.unsupportedArchitecture(type ?? architectures.first ?? "unnamed", file: path)
   }
 
-  private static func number(_ json: [String: Any], _ keys: [String], path: String) throws -> NSNumber {
+  static func number(_ json: [String: Any], _ keys: [String], path: String) throws -> NSNumber {
     for k in keys { if let n = json[k] as? NSNumber { return n } }
     throw ModelError.badConfig(path, "missing \"\(keys[0])\"")
   }
@@ -138,7 +141,7 @@ extension ModelConfig {
     return config
   }
 
-  private static func ropeScaling(_ p: [String: Any], path: String) throws -> RotaryScaling {
+  static func ropeScaling(_ p: [String: Any], path: String) throws -> RotaryScaling {
     let type = (p["rope_type"] as? String) ?? (p["type"] as? String) ?? "default"
     func double(_ key: String) throws -> Double {
       guard let n = p[key] as? NSNumber else {

@@ -38,12 +38,15 @@ public struct ModelConfig: Sendable, Equatable {
   /// A norm after attention and after the MLP too, before their residual add
   /// (Gemma 2 and 3: TransformerLens' ln1_post and ln2_post).
   public var postNorms: Bool
+  /// Attention and MLP both read the block's input and add to it together,
+  /// x + attn(ln1(x)) + mlp(ln2(x)) (GPT-NeoX): no resid_mid.
+  public var parallelResidual: Bool
 
   public init(
     family: ModelFamily = .gpt2, layers: Int, heads: Int, kvHeads: Int? = nil, dModel: Int, dHead: Int? = nil,
     dMLP: Int? = nil, context: Int, vocabSize: Int, norm: NormKind = .layerNorm, normEpsilon: Float = 1e-5,
     positions: PositionKind = .learned, mlp: MLPKind = .gelu, qkNorm: Bool = false, tiedEmbeddings: Bool = true,
-    slidingWindow: Int? = nil
+    slidingWindow: Int? = nil, parallelResidual: Bool = false
   ) {
     let dHead = dHead ?? dModel / max(heads, 1)
     self.family = family
@@ -68,6 +71,7 @@ public struct ModelConfig: Sendable, Equatable {
     finalSoftcap = nil
     embeddingScale = nil
     postNorms = false
+    self.parallelResidual = parallelResidual
   }
 
   /// Width of the query projection (heads · d_head) and of keys and values.
@@ -108,6 +112,7 @@ public struct ModelConfig: Sendable, Equatable {
 /// The architectures tdb runs, as `config.json` names them.
 public enum ModelFamily: String, Sendable, CaseIterable {
   case gpt2, llama, mistral, qwen2, qwen3, gemma, gemma2, gemma3
+  case gptNeoX = "gpt_neox"
 
   public var displayName: String {
     switch self {
@@ -119,6 +124,7 @@ public enum ModelFamily: String, Sendable, CaseIterable {
     case .gemma: "Gemma"
     case .gemma2: "Gemma 2"
     case .gemma3: "Gemma 3"
+    case .gptNeoX: "GPT-NeoX"
     }
   }
 }
@@ -222,9 +228,12 @@ public enum MLPKind: String, Sendable {
   case gatedSiLU
   /// (gelu_tanh(x · W_gate) ⊙ (x · W_up)) · W_down (GeGLU: Gemma).
   case gatedGELU
+  /// gelu(x · W_in + b) · W_out + b with the exact GELU, 0.5 · x · (1 + erf(x/√2))
+  /// (Hugging Face's "gelu": Pythia).
+  case exactGELU
 
   /// Whether there is an up projection beside the gate.
-  public var isGated: Bool { self != .gelu }
+  public var isGated: Bool { self == .gatedSiLU || self == .gatedGELU }
 }
 
 /// Errors loading or running a model; one line each.

@@ -42,6 +42,7 @@ public struct ModelWeights: Sendable {
   public init(source: any WeightSource, config c: ModelConfig) throws {
     switch c.family {
     case .gpt2: try self.init(gpt2: source, config: c)
+    case .gptNeoX: try self.init(gptNeoX: source, config: c)
     default: try self.init(llama: source, config: c)
     }
   }

@@ -3,12 +3,16 @@ import Foundation
 /// Element types a safetensors file may hold that tdb reads.
 public enum SafeTensorsDType: String, Sendable {
   case f32 = "F32", f16 = "F16", bf16 = "BF16", i32 = "I32", i64 = "I64"
+  /// Seldom weights, but a file must open with them: Pythia's checkpoints
+  /// carry each layer's causal mask as a BOOL buffer.
+  case bool = "BOOL", u8 = "U8", i8 = "I8", f64 = "F64"
 
   var byteSize: Int {
     switch self {
     case .f32, .i32: 4
     case .f16, .bf16: 2
-    case .i64: 8
+    case .i64, .f64: 8
+    case .bool, .u8, .i8: 1
     }
   }
 }
@@ -155,6 +159,19 @@ public final class SafeTensorsFile: @unchecked Sendable {
       var t = Tensor(zeros: e.shape)
       let dst = t.mutablePointer()
       for i in 0..<n { dst[i] = Float(raw.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self)) }
+      return t
+    case .f64:
+      var t = Tensor(zeros: e.shape)
+      let dst = t.mutablePointer()
+      for i in 0..<n { dst[i] = Float(raw.loadUnaligned(fromByteOffset: 8 * i, as: Double.self)) }
+      return t
+    case .bool, .u8, .i8:
+      var t = Tensor(zeros: e.shape)
+      let dst = t.mutablePointer(), signed = e.dtype == .i8
+      for i in 0..<n {
+        let byte = raw.load(fromByteOffset: i, as: UInt8.self)
+        dst[i] = signed ? Float(Int8(bitPattern: byte)) : Float(byte)
+      }
       return t
     }
   }
