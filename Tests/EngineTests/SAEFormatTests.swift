@@ -180,6 +180,26 @@ final class SAEFormatTests: XCTestCase {
     }
   }
 
+  /// Spliced into the demo model at blocks.3.hook_resid_post, each reads the
+  /// clean value there and its latents are what encode gives for it.
+  func testSplicedIntoTheDemoModel() throws {
+    let tokens = try golden.integers("p0.tokens")
+    let sparsify = try load(fixture("sparsify-demo/layers.3"))[0]
+    let gemma = try load(fixture("\(Self.gemmaFolder)/deflated"))[0]
+    let clean = try demoModel.forward(tokens, options: ForwardOptions(cache: .points([sparsify.hook])))
+    let x = clean.cache[sparsify.hook]!
+    for sae in [sparsify, gemma] {
+      let acts = HookPoint(sae.hook.site, layer: sae.hook.layer, sae: .actsPost)
+      let spliced = try demoModel.forward(
+        tokens, options: ForwardOptions(cache: .points([acts]), saes: [SAESplice(sae, keepError: false)], logits: .last)
+      )
+      assertClose(spliced.cache[acts]!, sae.encode(x), tolerance: 1e-5, "\(sae.name) spliced latents")
+      XCTAssertGreaterThan(spliced.cache[acts]!.scalars.filter { $0 != 0 }.count, 0, sae.name)
+      // Without the error term the model sees the reconstruction: other logits.
+      XCTAssertGreaterThan(relativeError(spliced.lastLogits, clean.lastLogits), 1e-3, sae.name)
+    }
+  }
+
   // MARK: Which loader
 
   func testPathsThatHoldNoSAE() throws {
