@@ -200,6 +200,31 @@ final class SAEFormatTests: XCTestCase {
     }
   }
 
+  /// At attn.hook_z ([T, H, D]) an SAE reads the heads flattened to [T, H·D]
+  /// (8 × 32 = 256 here) and gives the hook its shape back, forward and backward.
+  func testSplicedAtHookZWithTheHeadsFlattened() throws {
+    let tokens = try golden.integers("p0.tokens")
+    let sae = try load(fixture("\(Self.gemmaFolder)/stored/params.npz") + "@blocks.3.attn.hook_z")[0]
+    XCTAssertEqual(sae.hook.saeInputWidth(config: demoModel.config), 256)
+    XCTAssertNil(HookPoint.block(3, .pattern).saeInputWidth(config: demoModel.config))
+    let z = try demoModel.forward(tokens, options: ForwardOptions(cache: .points([sae.hook]))).cache[sae.hook]!
+    XCTAssertEqual(z.shape, [tokens.count, 8, 32])
+    let acts = HookPoint(.z, layer: 3, sae: .actsPost), output = HookPoint(.z, layer: 3, sae: .output)
+    let spliced = try demoModel.forward(
+      tokens,
+      options: ForwardOptions(
+        cache: .points([acts, output, sae.hook]), saes: [SAESplice(sae, keepError: false)], logits: .last))
+    assertClose(spliced.cache[acts]!, sae.encode(z.reshaped([tokens.count, 256])), tolerance: 1e-5, "latents")
+    XCTAssertEqual(spliced.cache[output]!.shape, [tokens.count, 256])
+    let metric = Metric.logitDifference(position: -1, target: 5335, distractor: 1757)
+    let forward = ForwardOptions(saes: [SAESplice(sae, keepError: false)])
+    let g = try demoModel.gradients(tokens, metric: metric, forward: forward)
+    XCTAssertEqual(g.gradients[sae.hook]?.shape, [tokens.count, 8, 32])
+    try checkDirectionalDerivatives(
+      tokens, metric, hooks: [.block(3, .v), sae.hook, acts, .block(4, .q)], forward: forward, seed: 9,
+      largestStep: 3e-3)
+  }
+
   // MARK: Which loader
 
   func testPathsThatHoldNoSAE() throws {

@@ -35,7 +35,9 @@ public final class ModelSession {
     for sae in saes {
       try model.validate(sae.hook)
       // Checked now, not at the first run that splices it.
-      let width = sae.hook.shape(config: model.config, tokens: 1).last!
+      guard let width = sae.hook.saeInputWidth(config: model.config) else {
+        throw ModelError.badSAE(sae.folder.path, "an SAE cannot read \(sae.hook.name) (its rows are not positions)")
+      }
       guard sae.dIn == width else {
         throw ModelError.badSAE(
           sae.folder.path, "d_in \(sae.dIn) does not match \(sae.hook.name) of this model (width \(width))")
