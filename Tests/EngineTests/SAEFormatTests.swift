@@ -238,6 +238,10 @@ final class SAEFormatTests: XCTestCase {
     XCTAssertTrue(
       try SAESource(fixture("sparsify-demo") + "@blocks.1.hook_resid_post").problem()?.contains("not a folder of them")
         == true)
+    // A folder of SAELens folders loads each, in name order.
+    XCTAssertEqual(
+      try load(demoFolder.appendingPathComponent("sae").path).map(\.name),
+      ["blocks_3_hook_resid_pre", "blocks_3_mlp_hook_post"])
     // The SAELens path is unchanged; its hook comes from cfg.json.
     let saeLens = demoFolder.appendingPathComponent("sae/blocks_3_hook_resid_pre").path
     XCTAssertEqual(try load(saeLens).map(\.hook.name), ["blocks.3.hook_resid_pre"])

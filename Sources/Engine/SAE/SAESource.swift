@@ -42,12 +42,17 @@ public struct SAESource: Sendable {
   }
 
   /// The SAE folders inside a folder that is not one, sorted by name
-  /// (numbers in order: layers.2 before layers.10).
+  /// (numbers in order: layers.2 before layers.10). Folders only: loose
+  /// .npz files beside them are left alone.
   static func members(_ url: URL) -> [URL] {
     let names = (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []
     return names.sorted { $0.compare($1, options: .numeric) == .orderedAscending }
       .map { url.appendingPathComponent($0) }
-      .filter { format($0) != nil }
+      .filter { member in
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: member.path, isDirectory: &isDirectory) && isDirectory.boolValue
+          && format(member) != nil
+      }
   }
 
   /// The usage error for a path that holds no SAE, or nil (the files are read by `load`).
