@@ -6,7 +6,7 @@ plus damaged files for the loaders' error tests.
 
 Only numpy is needed (safetensors are written by hand: 8-byte header length,
 JSON header, data). Deterministic: rerunning rewrites the same bytes, except
-that zip members carry the time they were written.
+that numpy's own savez archives carry the time they were written.
 
     python3 scripts/make-sae-format-fixtures.py
 """
@@ -99,11 +99,11 @@ def npy_bytes(array=None, header=None, magic=b"\x93NUMPY", version=(1, 0), data=
     return magic + bytes(version) + size + h + data
 
 
-def write_npz(path, members):
+def write_npz(path, members, compression=zipfile.ZIP_STORED):
     """A zip of NAME.npy members given as bytes."""
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+    with zipfile.ZipFile(path, "w", compression) as z:
         for name, data in members.items():
-            z.writestr(name + ".npy", data)
+            z.writestr(zipfile.ZipInfo(name + ".npy", date_time=(2026, 1, 1, 0, 0, 0)), data, compression)
 
 
 def bad_fixtures(rng):
@@ -133,6 +133,14 @@ def bad_fixtures(rng):
     npz("truncated.npz", W_enc=npy_bytes(good["W_enc"])[:-5])
     npz("shape-disagrees.npz", W_dec=npy_bytes(rng.normal(size=(4, 3)).astype("<f4")))
     npz("rank-3.npz", W_enc=npy_bytes(rng.normal(size=(4, 3, 1)).astype("<f4")))
+    # Bytes flipped inside W_enc's member (the first), stored and deflated:
+    # the zip's directory is intact, the member's CRC is not.
+    for name, compression, at in [("damaged-stored.npz", zipfile.ZIP_STORED, 200),
+                                  ("damaged-deflated.npz", zipfile.ZIP_DEFLATED, 60)]:
+        write_npz(bad / name, {k: npy_bytes(v) for k, v in good.items()}, compression)
+        data = bytearray((bad / name).read_bytes())
+        data[at:at + 4] = bytes(b ^ 0x55 for b in data[at:at + 4])
+        (bad / name).write_bytes(data)
 
     # Good variants: version 2 headers, float16 and float64 data, and a
     # Fortran-ordered W_enc, all of the same weights (float16-exact values).

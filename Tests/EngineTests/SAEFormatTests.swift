@@ -122,6 +122,8 @@ final class SAEFormatTests: XCTestCase {
       ("truncated", "W_enc.npy: truncated: shape [4, 3] needs 48 bytes of data, the file has 43"),
       ("shape-disagrees", "W_dec.npy: shape [4, 3] disagrees with W_enc [4, 3]: expected [3, 4]"),
       ("rank-3", "W_enc.npy: shape [4, 3, 1] is not [d_in, d_sae]"),
+      ("damaged-stored", "W_enc.npy: damaged in the archive (CRC32 mismatch)"),
+      ("damaged-deflated", "W_enc.npy: "),
     ]
     for (name, why) in cases {
       let path = fixture("cases/\(name).npz")

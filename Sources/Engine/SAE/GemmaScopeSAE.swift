@@ -76,14 +76,4 @@ extension SparseAutoencoder {
     guard folder.hasPrefix("layer_"), let n = Int(folder.dropFirst("layer_".count)), n >= 0 else { return nil }
     return n
   }
-
-  /// `text` as a name the language reads as one word in `<name>.F12`:
-  /// letters, digits and underscores.
-  static func componentName(_ text: String) -> String {
-    let scalars = text.unicodeScalars.map { c -> Character in
-      c == "_" || c.properties.isAlphabetic || ("0"..."9").contains(c) ? Character(c) : "_"
-    }
-    let name = String(scalars)
-    return name.first.map { $0.isNumber } == true ? "sae_" + name : name
-  }
 }

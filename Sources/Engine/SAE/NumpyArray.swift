@@ -60,10 +60,11 @@ struct NumpyArray {
       throw bad("dtype '\(header.descr)' is not supported (little-endian float32, float16, float64 are)")
     }
     guard header.shape.allSatisfy({ $0 >= 0 }) else { throw bad("negative size in shape \(header.shape)") }
+    // A damaged shape must not overflow the byte count it is checked against.
     var count = 1
     for d in header.shape {
       let (product, overflow) = count.multipliedReportingOverflow(by: d)
-      guard !overflow, product <= Int(Int32.max) * 64 else { throw bad("shape \(header.shape) is too large") }
+      guard !overflow, product < Int.max / 8 else { throw bad("shape \(header.shape) is too large") }
       count = product
     }
     let dataStart = headerStart + headerLength

@@ -91,6 +91,18 @@ public struct SAESource: Sendable {
   }
 }
 
+extension SparseAutoencoder {
+  /// `text` as a name the language reads as one word in `<name>.F12`:
+  /// letters, digits and underscores (`layers.3` -> `layers_3`).
+  static func componentName(_ text: String) -> String {
+    let scalars = text.unicodeScalars.map { c -> Character in
+      c == "_" || c.properties.isAlphabetic || ("0"..."9").contains(c) ? Character(c) : "_"
+    }
+    let name = String(scalars)
+    return name.first.map { $0.isNumber } == true ? "sae_" + name : name
+  }
+}
+
 /// A `--sae` argument that names no SAE, in one line.
 public struct SAESourceError: Error, CustomStringConvertible {
   public let description: String
