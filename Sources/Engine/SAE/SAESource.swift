@@ -37,8 +37,9 @@ public struct SAESource: Sendable {
     if !isDirectory.boolValue { return url.pathExtension == "npz" ? .gemmaScope(url) : nil }
     let npz = url.appendingPathComponent("params.npz")
     if fm.fileExists(atPath: npz.path) { return .gemmaScope(npz) }
-    guard fm.fileExists(atPath: url.appendingPathComponent("cfg.json").path) else { return nil }
-    return fm.fileExists(atPath: url.appendingPathComponent("sae.safetensors").path) ? .sparsify : .saeLens
+    func has(_ name: String) -> Bool { fm.fileExists(atPath: url.appendingPathComponent(name).path) }
+    guard has("cfg.json") else { return nil }
+    return has("sae.safetensors") && !has("sae_weights.safetensors") ? .sparsify : .saeLens
   }
 
   /// The SAE folders inside a folder that is not one, sorted by name
