@@ -12,6 +12,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
     .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
     .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
+    .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
   ],
   targets: [
     // C interop shims: Debian's libopenblas-dev, libedit-dev and libsqlite3-dev through pkg-config.
@@ -26,7 +27,7 @@ let package = Package(
       providers: [.apt(["libsqlite3-dev"])]),
 
     .target(
-      name: "Engine", dependencies: ["CBLAS", "CSQLite"],
+      name: "Engine", dependencies: ["CBLAS", "CSQLite", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
       swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
     .target(name: "Lang"),
     .target(name: "Builtins", dependencies: ["Engine", "Lang"]),

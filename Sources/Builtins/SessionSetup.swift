@@ -22,16 +22,17 @@ public enum SessionSetup {
   }
 
   /// The usage error for a `--model` that names no model (folder, .gguf file
-  /// or built-in name) or `--sae` folders that cannot be SAEs, or nil if they look right (their contents are read on first use).
+  /// or built-in name) or `--sae` paths that cannot be SAEs, or nil if they look right (their contents are read on first use).
   public static func checkFolders(model: String?, saes: [String]) -> String? {
-    let fm = FileManager.default
     if let model {
       do { _ = try ModelLocator.resolve(model) } catch { return "\(error)" }
     }
-    for sae in saes where !fm.fileExists(atPath: sae + "/cfg.json") {
-      return fm.fileExists(atPath: sae)
-        ? "--sae '\(sae)' has no cfg.json; it expects a SAELens folder (cfg.json + sae_weights.safetensors)"
-        : "--sae: no such folder '\(sae)'"
+    for sae in saes {
+      do {
+        if let problem = try SAESource(sae).problem() { return problem }
+      } catch {
+        return "\(error)"
+      }
     }
     return nil
   }

@@ -40,7 +40,10 @@ struct ShellOptions: ParsableCommand {
       valueName: "MODEL"))
   var model: String?
 
-  @Option(help: ArgumentHelp("Load a sparse autoencoder from DIR (repeatable).", valueName: "DIR"))
+  @Option(
+    help: ArgumentHelp(
+      "Load sparse autoencoders from PATH (repeatable): a SAELens or sparsify folder, a folder of them, or Gemma Scope's params.npz; PATH@HOOK splices at HOOK (blocks.12.hook_resid_post) when the files do not say.",
+      valueName: "PATH"))
   var sae: [String] = []
 
   @Option(

@@ -146,7 +146,11 @@ final class ModelPathTests: XCTestCase {
     let bad = try TDBProcess.run(["--model", gguf.path, "-c", "model"])
     XCTAssertEqual(bad.status, 70)
     XCTAssertTrue(bad.stderr.contains(gguf.path), bad.stderr)
-    let s = try TDBProcess.run(["--sae", "/tmp", "-c", "print 1"])
+    // A folder holding no SAE (and no SAE folders: /tmp may hold other tests' SAEs).
+    let empty = FileManager.default.temporaryDirectory.appendingPathComponent("tdb-no-sae-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: empty) }
+    let s = try TDBProcess.run(["--sae", empty.path, "-c", "print 1"])
     XCTAssertEqual(s.status, 64)
     XCTAssertTrue(s.stderr.contains("has no cfg.json"), s.stderr)
   }

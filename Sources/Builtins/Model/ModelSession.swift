@@ -14,8 +14,9 @@ public final class ModelSession {
     for s in saes { add(s) }
   }
 
-  /// Loads the model (a folder, a .gguf file or a built-in name) and SAE
-  /// folders; with no model, the embedded demo model and its bundled SAEs.
+  /// Loads the model (a folder, a .gguf file or a built-in name) and the SAEs
+  /// of `--sae` arguments (`SAESource`: SAELens, sparsify or Gemma Scope,
+  /// `PATH@HOOK`); with no model, the embedded demo model and its bundled SAEs.
   public static func load(modelFolder: String?, saeFolders: [String], bundledSAEs: Bool = true) throws -> ModelSession {
     let folder: URL
     var bundled: [URL] = []
@@ -30,9 +31,17 @@ public final class ModelSession {
     let model = try TransformerModel.load(folder)
     if bundledSAEs { bundled = ModelLocator.bundledSAEFolders(model: folder) }
     let session = ModelSession(model: model)
-    for url in bundled + saeFolders.map({ URL(fileURLWithPath: $0) }) {
-      let sae = try SparseAutoencoder(folder: url)
+    let saes = try bundled.map { try SparseAutoencoder(folder: $0) } + saeFolders.flatMap { try SAESource($0).load() }
+    for sae in saes {
       try model.validate(sae.hook)
+      // Checked now, not at the first run that splices it.
+      guard let width = sae.hook.saeInputWidth(config: model.config) else {
+        throw ModelError.badSAE(sae.folder.path, "an SAE cannot read \(sae.hook.name) (its rows are not positions)")
+      }
+      guard sae.dIn == width else {
+        throw ModelError.badSAE(
+          sae.folder.path, "d_in \(sae.dIn) does not match \(sae.hook.name) of this model (width \(width))")
+      }
       session.add(sae)
     }
     return session

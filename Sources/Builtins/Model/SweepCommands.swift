@@ -202,7 +202,7 @@ func registerSweepCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
         return .table(Table(columns: ["component", "layer", "neuron", "effect"], rows: rows))
       case "latents":
         let name = try call.flag("sae", as: String.self) ?? s.saeNames.first
-        guard let name else { throw EvalError("sweep ablate --over latents needs an SAE; load one with --sae DIR") }
+        guard let name else { throw EvalError("sweep ablate --over latents needs an SAE; load one with --sae PATH") }
         let sae = try s.sae(named: name)
         let acts = sae.encode(try base.value(sae.hook))
         let ts = try HookSelection(hook: sae.hook, positions: pos).resolvedPositions(base.tokens.count)

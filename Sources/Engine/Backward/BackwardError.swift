@@ -17,7 +17,7 @@ public enum BackwardError: Error, CustomStringConvertible, Equatable {
     case .seedShape(let h, let e, let f): "the seed for \(h) has shape \(f) but the hook value has shape \(e)"
     case .notSpliced(let site, let h): "\(site) needs an SAE spliced at \(h), and none is"
     case .unsupportedSplice(let h):
-      "gradients through an SAE spliced at \(h) are not supported (only [tokens, d_in] hooks)"
+      "gradients through an SAE spliced at \(h) are not supported (only hooks whose rows are positions)"
     case .gradientShapeChanged(let label, let h, let from, let to):
       "'\(label)' changed the gradient at \(h) from shape \(from) to \(to)"
     case .softcappedLogits:

@@ -59,7 +59,10 @@ struct BackwardPass {
   /// gradient is kept if wanted, and p's forward interventions are crossed.
   mutating func visit(_ p: HookPoint, _ flowing: Tensor?) throws -> Tensor? {
     var g = flowing
-    if p.sae == nil, let splice = saeAt[p] { g = try saeBackward(splice, at: p, g) }
+    if p.sae == nil, let splice = saeAt[p] {
+      // [T, d_in] from the SAE; hook_z's gradient is [T, H, D] again.
+      g = try saeBackward(splice, at: p, g).map { $0.reshaped(shape(p)) }
+    }
     if let seed, seed.point == p { g = g.map { sum($0, seed.value) } ?? seed.value }
     if let list = gradientInterventions[p] {
       var value = g ?? Tensor(zeros: shape(p))

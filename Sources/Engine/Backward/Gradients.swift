@@ -21,7 +21,8 @@ extension TransformerModel {
     var saeAt: [HookPoint: SAESplice] = [:]
     for s in forward.saes {
       saeAt[s.sae.hook] = s
-      guard s.sae.hook.shape(config: c, tokens: 1).count == 2 else {
+      // [T, H, D] hooks (hook_z) are read flattened; BackwardPass.visit restores the shape.
+      guard s.sae.hook.saeInputWidth(config: c) != nil else {
         throw BackwardError.unsupportedSplice(s.sae.hook.name)
       }
     }

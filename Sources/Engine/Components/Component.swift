@@ -79,7 +79,7 @@ public enum ComponentError: Error, CustomStringConvertible, Equatable {
     case .noIndex(let name, let what, let count): "\(name): the model has \(count) \(what) (0...\(count - 1))"
     case .unknownSAE(let name, let known):
       "no SAE named '\(name)' is loaded"
-        + (known.isEmpty ? "; load one with --sae DIR" : " (loaded: \(known.joined(separator: ", ")))")
+        + (known.isEmpty ? "; load one with --sae PATH" : " (loaded: \(known.joined(separator: ", ")))")
     }
   }
 }

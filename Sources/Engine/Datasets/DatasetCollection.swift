@@ -62,7 +62,7 @@ public enum CollectionError: Error, CustomStringConvertible, Equatable {
     switch self {
     case .badShard(let i, let n): "--shard \(i)/\(n): expected I/N with 0 ≤ I < N"
     case .noKinds: "nothing to collect: choose neurons, heads, latents or all"
-    case .noSAEs: "--kind latents needs an SAE (the demo model's load by default; others with --sae DIR)"
+    case .noSAEs: "--kind latents needs an SAE (the demo model's load by default; others with --sae PATH)"
     }
   }
 }

@@ -129,6 +129,15 @@ public struct HookPoint: Hashable, Sendable, CustomStringConvertible, Comparable
     return out
   }
 
+  /// The width an SAE at this hook reads per position: the value's
+  /// dimensions after the first, flattened (hook_z's [T, H, D] is read as
+  /// [T, H·D], as TransformerLens and SAELens do); nil where the first
+  /// dimension is not the position (attention scores and patterns).
+  public func saeInputWidth(config c: ModelConfig) -> Int? {
+    if site == .attnScores || site == .pattern { return nil }
+    return shape(config: c, tokens: 1).dropFirst().reduce(1, *)
+  }
+
   /// The shape of this hook's value for a prompt of `tokens` tokens.
   public func shape(config c: ModelConfig, tokens T: Int, saeWidth: Int? = nil, saeInput: Int? = nil) -> [Int] {
     if let sae {

@@ -93,7 +93,7 @@ extension TransformerModel {
     var saeAt: [HookPoint: SAESplice] = [:]
     for s in options.saes {
       try validate(s.sae.hook)
-      guard s.sae.dIn == s.sae.hook.shape(config: c, tokens: 1).last! else {
+      guard s.sae.dIn == s.sae.hook.saeInputWidth(config: c) else {
         throw ModelError.badSAE(s.sae.folder.path, "d_in \(s.sae.dIn) does not match \(s.sae.hook.name) of this model")
       }
       saeAt[s.sae.hook] = s

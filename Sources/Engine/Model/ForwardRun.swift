@@ -90,7 +90,8 @@ struct ForwardRun {
   private mutating func spliceSAE(_ splice: SAESplice, at point: HookPoint, _ value: inout Tensor) throws {
     let sae = splice.sae
     func site(_ s: HookPoint.SAESite) -> HookPoint { HookPoint(point.site, layer: point.layer, sae: s) }
-    var input = value
+    // The SAE sees [T, d_in]: hook_z's heads flattened; the output gets the hook's shape back.
+    var input = value.rank == 2 ? value : value.reshaped([value.shape[0], sae.dIn])
     try hooks.visit(site(.input), &input, tokens: T)
     let state = sae.normalise(input)
     let cleanLatents = sae.activate(sae.preActivations(state.input))
@@ -118,6 +119,6 @@ struct ForwardRun {
       for i in 0..<count { o[i] += e[i] }
     }
     try hooks.visit(site(.output), &output, tokens: T)
-    value = output
+    value = output.reshaped(value.shape)
   }
 }

@@ -1,6 +1,8 @@
 import Foundation
 
-/// A sparse autoencoder in SAELens' layout (`cfg.json` + `sae_weights.safetensors`).
+/// A sparse autoencoder, loaded from SAELens' layout (`cfg.json` +
+/// `sae_weights.safetensors`, here), Gemma Scope's `params.npz`
+/// (`GemmaScopeSAE.swift`) or an EleutherAI sparsify folder (`SparsifySAE.swift`).
 ///
 /// encode: pre = (x - b_dec·[apply_b_dec_to_input]) W_enc + b_enc, then the
 /// architecture's activation (ReLU, TopK, JumpReLU); decode: z W_dec + b_dec.
@@ -21,6 +23,7 @@ public final class SparseAutoencoder: @unchecked Sendable {
 
   /// Short name used in component names (`<name>.F12`): the folder name.
   public let name: String
+  /// Where it was loaded from: its folder, or the file itself (a `params.npz`).
   public let folder: URL
   /// The hook point it reads and, when spliced, replaces.
   public let hook: HookPoint
@@ -33,6 +36,29 @@ public final class SparseAutoencoder: @unchecked Sendable {
   public let wDec: Tensor  // [d_sae, d_in]
   public let bDec: Tensor  // [d_in]
   public let threshold: Tensor?  // [d_sae], JumpReLU only
+
+  /// An SAE from weights already read and checked: W_enc [d_in, d_sae],
+  /// b_enc [d_sae], W_dec [d_sae, d_in], b_dec [d_in], threshold [d_sae] for
+  /// JumpReLU. The other formats' loaders end here.
+  init(
+    name: String, folder: URL, hook: HookPoint, architecture: Architecture, applyBDecToInput: Bool,
+    wEnc: Tensor, bEnc: Tensor, wDec: Tensor, bDec: Tensor, threshold: Tensor? = nil
+  ) {
+    precondition(wEnc.rank == 2 && wDec.shape == [wEnc.shape[1], wEnc.shape[0]], "the loader checks shapes")
+    self.name = name
+    self.folder = folder
+    self.hook = hook
+    self.architecture = architecture
+    self.normalization = .none
+    self.applyBDecToInput = applyBDecToInput
+    dIn = wEnc.shape[0]
+    dSAE = wEnc.shape[1]
+    self.wEnc = wEnc
+    self.bEnc = bEnc
+    self.wDec = wDec
+    self.bDec = bDec
+    self.threshold = threshold
+  }
 
   public init(folder: URL, name: String? = nil) throws {
     self.folder = folder
