@@ -90,21 +90,24 @@ func fusedCausalAttention(_ z: UnsafeMutablePointer<Float>, _ a: AttentionInputs
   defer { buffer.deallocate() }
   for h in 0..<a.heads {
     for rows in blocks {
-      // Scores of this block's queries against the keys they can see, [rows, keys].
-      let keys = offset + rows.upperBound
+      // Scores of this block's queries against the keys they can see, [rows, keys]:
+      // from the first key its first query's sliding window reaches (0 without
+      // one) to its last query.
+      let start = g.firstKey(offset + rows.lowerBound), keys = offset + rows.upperBound - start
       let q = a.q + rows.lowerBound * a.qStride + h * D
       gemm(
-        transB: true, M: rows.count, N: keys, K: D, alpha: g.scale, q, lda: a.qStride, a.k + a.kvOffset(h),
-        ldb: a.kvStride, buffer, ldc: keys)
+        transB: true, M: rows.count, N: keys, K: D, alpha: g.scale, q, lda: a.qStride,
+        a.k + start * a.kvStride + a.kvOffset(h), ldb: a.kvStride, buffer, ldc: keys)
       parallelChunks(rows.count, minimumChunk: 32) { part in
         for i in part {
-          let row = buffer + i * keys, position = offset + rows.lowerBound + i, first = g.firstKey(position)
-          if let cap = g.softcap { for j in first...position { row[j] = cap * tanhf(row[j] / cap) } }
-          causalSoftmaxRow(row, row, first: first, last: position, length: keys)
+          let row = buffer + i * keys, position = offset + rows.lowerBound + i
+          let first = g.firstKey(position) - start, last = position - start
+          if let cap = g.softcap { for j in first...last { row[j] = cap * tanhf(row[j] / cap) } }
+          causalSoftmaxRow(row, row, first: first, last: last, length: keys)
         }
       }
       gemm(
-        M: rows.count, N: D, K: keys, buffer, lda: keys, a.v + a.kvOffset(h), ldb: a.kvStride,
+        M: rows.count, N: D, K: keys, buffer, lda: keys, a.v + start * a.kvStride + a.kvOffset(h), ldb: a.kvStride,
         z + rows.lowerBound * a.qStride + h * D, ldc: a.qStride)
     }
   }

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""A built-in GGUF model (SmolLM2-135M-Instruct or Gemma 3 270M) in fp32: tdb
-against PyTorch + transformers, side by side.
+"""A model in fp32, tdb against PyTorch + transformers, side by side: a
+built-in GGUF model (SmolLM2-135M-Instruct, Gemma 3 270M) or a Hugging Face
+folder (e.g. the random-weight Pythia-160M of make-random-pythia160m.py).
 
-    python3 scripts/bench-gguf.py [--model smollm2|gemma3-270m] [--threads 2] [--repeat 7]
+    python3 scripts/bench-models.py [--model smollm2|gemma3-270m|FOLDER] [--threads 2] [--repeat 7]
 
 Needs torch, transformers, gguf and accelerate (pip install them; not needed
 by tdb or its tests) and the models from scripts/setup.sh. Both sides run the
@@ -45,18 +46,25 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--lengths", default="16,128,1024")
-    ap.add_argument("--model", default="smollm2", choices=sorted(MODELS))
+    ap.add_argument("--model", default="smollm2", help="smollm2, gemma3-270m or a Hugging Face folder")
     a = ap.parse_args()
     global MODEL
     MODEL = a.model
-    path, display, vocab = MODELS[a.model]
-    GGUF = os.path.join(REPO, path)
     import torch
     from transformers import AutoModelForCausalLM
     torch.set_num_threads(a.threads)
     t0 = time.perf_counter()
-    model = AutoModelForCausalLM.from_pretrained(os.path.dirname(GGUF), gguf_file=os.path.basename(GGUF),
-                                                 dtype=torch.float32, attn_implementation="sdpa").eval()
+    if a.model in MODELS:
+        path, display, vocab = MODELS[a.model]
+        GGUF = os.path.join(REPO, path)
+        model = AutoModelForCausalLM.from_pretrained(os.path.dirname(GGUF), gguf_file=os.path.basename(GGUF),
+                                                     dtype=torch.float32, attn_implementation="sdpa").eval()
+    else:
+        model = AutoModelForCausalLM.from_pretrained(a.model, dtype=torch.float32, attn_implementation="sdpa").eval()
+        display = os.path.basename(os.path.normpath(a.model))
+        # Token ids the folder's tokenizer can make (a random-weight model may carry a smaller tokenizer).
+        tokenizer = json.load(open(os.path.join(a.model, "tokenizer.json")))
+        vocab = min(model.config.vocab_size, len(tokenizer["model"]["vocab"]))
     torch_load = time.perf_counter() - t0
     rng = random.Random(0)
     rows = []
@@ -74,12 +82,18 @@ def main():
         tdb_ms = tdb_forward_ms(ids, a.repeat, a.threads)
         rows.append((f"forward {T} tokens", tdb_ms, torch_ms))
     cold = tdb_cold_s(3, a.threads)
+    import resource
+    # Peak resident memory: the largest tdb process (each a whole run of one length, or a cold predict)
+    # against this Python process, which holds the PyTorch model and ran every length.
+    tdb_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    torch_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"{display} fp32, {a.threads} threads, median of {a.repeat}; load average {os.getloadavg()[0]:.2f}")
     print("| | tdb | PyTorch + transformers | ratio |")
     print("|---|---|---|---|")
     for name, t, p in rows:
         print(f"| {name} | {t:.0f} ms | {p:.0f} ms | {t / p:.2f}x |")
-    print(f"| cold one-shot predict from the GGUF (process start to answer) | {cold:.2f} s | "
+    print(f"| peak RSS | {tdb_rss:.0f} MiB | {torch_rss:.0f} MiB | {tdb_rss / torch_rss:.2f}x |")
+    print(f"| cold one-shot predict (process start to answer) | {cold:.2f} s | "
           f"{torch_load:.1f} s (loading alone) | |")
 
 
