@@ -7,16 +7,11 @@ import XCTest
 /// not its attention's output), partial rotary and the exact GELU, on the
 /// tiny random NeoX models (`neox` parallel, `neox-seq` sequential).
 final class GPTNeoXTests: XCTestCase {
-  static let folder = repoRoot.appendingPathComponent("Tests/Fixtures/tiny-models")
   static let parallel = try! load("neox")
   static let sequential = try! load("neox-seq")
 
   static func load(_ name: String) throws -> (model: TransformerModel, reference: SafeTensorsFile) {
-    let dir = folder.appendingPathComponent(name)
-    let config = try ModelConfig(url: dir.appendingPathComponent("config.json"))
-    let weights = try ModelWeights(source: try Checkpoint(folder: dir), config: config)
-    let reference = try SafeTensorsFile(url: dir.appendingPathComponent("reference.safetensors"))
-    return (TransformerModel(config: config, weights: weights, tokenizer: demoModel.tokenizer), reference)
+    try hfTinyModel(name)
   }
 
   func testConfigurationsAreRead() throws {

@@ -7,13 +7,7 @@ import XCTest
 /// attribution still sums to the logit difference, and node attribution's
 /// direct effects regroup into it, with the norms' scales frozen.
 final class PostNormAnalysisTests: XCTestCase {
-  func tinyModel(_ name: String) throws -> (TransformerModel, SafeTensorsFile) {
-    let dir = repoRoot.appendingPathComponent("Tests/Fixtures/tiny-models/\(name)")
-    let config = try ModelConfig(url: dir.appendingPathComponent("config.json"))
-    let weights = try ModelWeights(source: try Checkpoint(folder: dir), config: config)
-    let reference = try SafeTensorsFile(url: dir.appendingPathComponent("reference.safetensors"))
-    return (TransformerModel(config: config, weights: weights, tokenizer: demoModel.tokenizer), reference)
-  }
+  func tinyModel(_ name: String) throws -> (TransformerModel, SafeTensorsFile) { try hfTinyModel(name) }
 
   func testDirectLogitAttributionSumsToTheLogitDifferenceOnEveryFamily() throws {
     for name in TinyModelTests.families {

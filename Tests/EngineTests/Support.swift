@@ -88,3 +88,14 @@ func logitColumns(_ logits: Tensor, _ columns: [Int]) -> Tensor {
   return Tensor(
     shape: [T, columns.count], scalars: (0..<T).flatMap { t in columns.map { logits.pointer[t * V + $0] } })
 }
+
+/// A random-weight model of Tests/Fixtures/tiny-models (scripts/make-tiny-models.py)
+/// and its reference values, with the demo model's tokenizer standing in (the
+/// references are token ids, so the tokenizer plays no part).
+func hfTinyModel(_ name: String) throws -> (model: TransformerModel, reference: SafeTensorsFile) {
+  let dir = repoRoot.appendingPathComponent("Tests/Fixtures/tiny-models/\(name)")
+  let config = try ModelConfig(url: dir.appendingPathComponent("config.json"))
+  let weights = try ModelWeights(source: try Checkpoint(folder: dir), config: config)
+  let reference = try SafeTensorsFile(url: dir.appendingPathComponent("reference.safetensors"))
+  return (TransformerModel(config: config, weights: weights, tokenizer: demoModel.tokenizer), reference)
+}

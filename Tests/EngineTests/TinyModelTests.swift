@@ -9,17 +9,8 @@ final class TinyModelTests: XCTestCase {
   static let families = [
     "gpt2", "llama", "llama3", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "neox", "neox-seq",
   ]
-  let folder = repoRoot.appendingPathComponent("Tests/Fixtures/tiny-models")
 
-  /// The model of `name`, with the demo model's tokenizer standing in (the
-  /// references are token ids, so the tokenizer plays no part).
-  func model(_ name: String) throws -> (TransformerModel, SafeTensorsFile) {
-    let dir = folder.appendingPathComponent(name)
-    let config = try ModelConfig(url: dir.appendingPathComponent("config.json"))
-    let weights = try ModelWeights(source: try Checkpoint(folder: dir), config: config)
-    let reference = try SafeTensorsFile(url: dir.appendingPathComponent("reference.safetensors"))
-    return (TransformerModel(config: config, weights: weights, tokenizer: demoModel.tokenizer), reference)
-  }
+  func model(_ name: String) throws -> (TransformerModel, SafeTensorsFile) { try hfTinyModel(name) }
 
   func testConfigurationsAreRead() throws {
     let expected: [String: (ModelFamily, Int, Int, Int, Bool)] = [
