@@ -131,6 +131,30 @@ final class TinyModelTests: XCTestCase {
     }
   }
 
+  /// Which layers slide: every layer of Mistral; Qwen2's from max_window_layers
+  /// on (or as layer_types says); none without use_sliding_window.
+  func testSlidingWindowLayersFromConfig() throws {
+    func windows(_ json: String) throws -> [Int?] {
+      let url = scratchDirectory().appendingPathComponent("config.json")
+      try json.write(to: url, atomically: true, encoding: .utf8)
+      return try ModelConfig(url: url).attentionWindows
+    }
+    let sizes =
+      #""num_hidden_layers": 4, "hidden_size": 32, "num_attention_heads": 4, "intermediate_size": 64, "max_position_embeddings": 64, "vocab_size": 100"#
+    XCTAssertEqual(try windows(#"{"model_type": "mistral", "sliding_window": 8, "# + sizes + "}"), [8, 8, 8, 8])
+    XCTAssertEqual(
+      try windows(
+        #"{"model_type": "qwen2", "use_sliding_window": true, "sliding_window": 8, "max_window_layers": 2, "#
+          + sizes + "}"), [nil, nil, 8, 8])
+    XCTAssertEqual(
+      try windows(
+        #"{"model_type": "qwen2", "use_sliding_window": true, "sliding_window": 8, "layer_types": ["sliding_attention", "full_attention", "full_attention", "sliding_attention"], "#
+          + sizes + "}"), [8, nil, nil, 8])
+    XCTAssertEqual(
+      try windows(#"{"model_type": "qwen2", "use_sliding_window": false, "sliding_window": 8, "# + sizes + "}"),
+      [nil, nil, nil, nil])
+  }
+
   func testUnsupportedArchitectureIsOneLineNamingIt() throws {
     let dir = scratchDirectory()
     try #"{"model_type": "mamba", "architectures": ["MambaForCausalLM"]}"#.write(

@@ -109,6 +109,15 @@ extension ModelConfig {
       norm: .rmsNorm, normEpsilon: float("rms_norm_eps") ?? 1e-6, positions: .rotary(rotary), mlp: mlp,
       qkNorm: family == .qwen3 || family == .gemma3,
       tiedEmbeddings: (json["tie_word_embeddings"] as? Bool) ?? isGemma, slidingWindow: window)
+    if let window, !isGemma {
+      // Qwen2 slides only on some layers: layer_types when written, else the
+      // layers from max_window_layers on (as transformers reads it).
+      if let types = json["layer_types"] as? [String], types.count == layers {
+        config.attentionWindows = types.map { $0 == "sliding_attention" ? window : nil }
+      } else if family == .qwen2, let from = (json["max_window_layers"] as? NSNumber)?.intValue {
+        config.attentionWindows = (0..<layers).map { $0 >= from ? window : nil }
+      }
+    }
     guard isGemma else { return config }
     config.embeddingScale = Float(dModel).squareRoot()
     config.postNorms = family != .gemma
