@@ -52,6 +52,8 @@ extension ModelConfig {
       // from the Gemma configurations' defaults; so does tdb.
       embeddingScale = Float(dModel).squareRoot()
       postNorms = family != .gemma
+      // Gemma 2 27B (46 layers) scales by d_model / heads, not d_head, as llama.cpp reads it.
+      if family == .gemma2 && layers == 46 { attentionScale = 1 / Float(dModel / heads).squareRoot() }
       attentionSoftcap = m["\(arch).attn_logit_softcapping"]?.float
       finalSoftcap = m["\(arch).final_logit_softcapping"]?.float
       if let window = m["\(arch).attention.sliding_window"]?.int {
