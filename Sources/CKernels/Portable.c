@@ -59,25 +59,31 @@ static void exp_portable(float *out, const float *x, ptrdiff_t n) {
   for (ptrdiff_t i = 0; i < n; i++) out[i] = exp1(x[i]);
 }
 
+// Four running maxima and sums, and the exp loop on one pointer, so that
+// the compiler vectorises the exp and the reductions are not one long chain.
 static void softmax_row_portable(float *p, const float *s, ptrdiff_t first, ptrdiff_t last, ptrdiff_t length) {
-  float maxv = -__builtin_inff();
-  for (ptrdiff_t j = first; j <= last; j++)
-    if (s[j] > maxv) maxv = s[j];
+  ptrdiff_t end = last + 1, j;
+  float m[4] = {-__builtin_inff(), -__builtin_inff(), -__builtin_inff(), -__builtin_inff()};
+  for (j = first; j + 4 <= end; j += 4)
+    for (int k = 0; k < 4; k++) m[k] = s[j + k] > m[k] ? s[j + k] : m[k];
+  for (; j < end; j++) m[0] = s[j] > m[0] ? s[j] : m[0];
+  float maxv = m[0];
+  for (int k = 1; k < 4; k++) maxv = m[k] > maxv ? m[k] : maxv;
   if (maxv == -__builtin_inff()) {
     // Every key masked (only possible after an intervention): attend nowhere.
     memset(p, 0, (size_t)length * sizeof *p);
     return;
   }
-  float sum = 0;
-  for (ptrdiff_t j = first; j <= last; j++) {
-    float e = exp1(s[j] - maxv);
-    p[j] = e;
-    sum += e;
-  }
-  float inv = 1.0f / sum;
+  if (p != s) memcpy(p + first, s + first, (size_t)(end - first) * sizeof *p);
+  for (j = first; j < end; j++) p[j] = exp1(p[j] - maxv);
+  float sum[4] = {0, 0, 0, 0};
+  for (j = first; j + 4 <= end; j += 4)
+    for (int k = 0; k < 4; k++) sum[k] += p[j + k];
+  for (; j < end; j++) sum[0] += p[j];
+  float inv = 1.0f / ((sum[0] + sum[1]) + (sum[2] + sum[3]));
   memset(p, 0, (size_t)first * sizeof *p);
-  for (ptrdiff_t j = first; j <= last; j++) p[j] *= inv;
-  if (last + 1 < length) memset(p + last + 1, 0, (size_t)(length - last - 1) * sizeof *p);
+  for (j = first; j < end; j++) p[j] *= inv;
+  if (end < length) memset(p + end, 0, (size_t)(length - end) * sizeof *p);
 }
 
 static void gelu_tanh_portable(float *out, const float *x, ptrdiff_t n) {
