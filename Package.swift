@@ -26,8 +26,12 @@ let package = Package(
       name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
       providers: [.apt(["libsqlite3-dev"])]),
 
+    // Vector kernels in C: AVX2+FMA behind a run-time CPU check, and a portable fallback.
+    .target(name: "CKernels", path: "Sources/CKernels", publicHeadersPath: "include"),
+
     .target(
-      name: "Engine", dependencies: ["CBLAS", "CSQLite", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+      name: "Engine",
+      dependencies: ["CBLAS", "CKernels", "CSQLite", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
       swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
     .target(name: "Lang"),
     .target(name: "Builtins", dependencies: ["Engine", "Lang"]),
@@ -52,7 +56,7 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 
-    .testTarget(name: "EngineTests", dependencies: ["Engine"], path: "Tests/EngineTests"),
+    .testTarget(name: "EngineTests", dependencies: ["Engine", "CKernels"], path: "Tests/EngineTests"),
     .testTarget(name: "LangTests", dependencies: ["Lang"], path: "Tests/LangTests"),
     .testTarget(
       name: "BuiltinsTests", dependencies: ["Builtins", "Engine", "Lang"], path: "Tests/BuiltinsTests"),
@@ -60,5 +64,6 @@ let package = Package(
     .testTarget(
       name: "ServerTests", dependencies: ["Server", "Builtins", "Engine", "Lang"], path: "Tests/ServerTests"),
   ],
-  swiftLanguageModes: [.v5]
+  swiftLanguageModes: [.v5],
+  cLanguageStandard: .c11
 )

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// What a forward pass should keep, change and compute.
@@ -332,16 +333,16 @@ extension TransformerModel {
 
   private func add(_ a: Tensor, _ b: Tensor) -> Tensor {
     var out = Tensor(uninitialized: a.shape)
-    let o = out.mutablePointer(), x = a.pointer, y = b.pointer
-    for i in 0..<a.count { o[i] = x[i] + y[i] }
+    tdb_add(out.mutablePointer(), a.pointer, b.pointer, a.count)
     return out
   }
 
   /// x + attn + mlp, summed as Hugging Face's GPT-NeoX sums them: (mlp + attn) + x.
   private func add(_ x: Tensor, _ attn: Tensor, _ mlp: Tensor) -> Tensor {
     var out = Tensor(uninitialized: x.shape)
-    let o = out.mutablePointer(), r = x.pointer, a = attn.pointer, m = mlp.pointer
-    for i in 0..<x.count { o[i] = (m[i] + a[i]) + r[i] }
+    let o = out.mutablePointer()
+    tdb_add(o, mlp.pointer, attn.pointer, x.count)
+    tdb_add(o, o, x.pointer, x.count)
     return out
   }
 

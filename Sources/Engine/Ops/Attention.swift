@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 // Causal attention for the last `n` of `T` positions: queries are rows
@@ -54,28 +55,14 @@ func causalSoftmax(
   }
 }
 
-/// One row: softmax over keys first...last, zero for the others up to `length`.
+/// One row: softmax over keys first...last, zero for the others up to
+/// `length`; all zero when every key is masked (only possible after an
+/// intervention). `p` may be `s`. The C kernel vectorises the exp.
 @inline(__always)
 func causalSoftmaxRow(
   _ p: UnsafeMutablePointer<Float>, _ s: UnsafePointer<Float>, first: Int = 0, last: Int, length: Int
 ) {
-  var maxv = -Float.infinity
-  for j in first...last where s[j] > maxv { maxv = s[j] }
-  if maxv == -.infinity {
-    // Every key masked (only possible after an intervention): attend nowhere.
-    for j in 0..<length { p[j] = 0 }
-    return
-  }
-  var sum: Float = 0
-  for j in first...last {
-    let e = expf(s[j] - maxv)
-    p[j] = e
-    sum += e
-  }
-  let inv = 1 / sum
-  for j in 0..<first { p[j] = 0 }
-  for j in first...last { p[j] *= inv }
-  for j in (last + 1)..<max(length, last + 1) { p[j] = 0 }
+  tdb_softmax_row(p, s, first, last, length)
 }
 
 /// z[n, H·D] for every head without keeping the pattern: per head and block

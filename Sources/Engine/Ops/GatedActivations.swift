@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// The gated MLP's activation: out[N] = silu(gate) · up, silu(x) = x / (1 + e^{-x}).
@@ -5,10 +6,8 @@ func siluGateForward(
   _ out: UnsafeMutablePointer<Float>, gate: UnsafePointer<Float>, up: UnsafePointer<Float>, count N: Int
 ) {
   parallelChunks(N, minimumChunk: 16_384) { range in
-    for i in range {
-      let x = gate[i]
-      out[i] = x / (1 + expf(-x)) * up[i]
-    }
+    let i = range.lowerBound
+    tdb_silu_gate(out + i, gate + i, up + i, range.count)
   }
 }
 
@@ -32,8 +31,10 @@ func siluGateBackward(
 func geluGateForward(
   _ out: UnsafeMutablePointer<Float>, gate: UnsafePointer<Float>, up: UnsafePointer<Float>, count N: Int
 ) {
-  geluForward(out, gate, count: N)
-  parallelChunks(N, minimumChunk: 16_384) { range in for i in range { out[i] *= up[i] } }
+  parallelChunks(N, minimumChunk: 16_384) { range in
+    let i = range.lowerBound
+    tdb_gelu_gate(out + i, gate + i, up + i, range.count)
+  }
 }
 
 /// Backward of out = gelu(gate) · up:

@@ -1,0 +1,201 @@
+// The AVX2+FMA kernels, eight floats at a time. Only these functions carry
+// the avx2/fma target, so the rest of the binary still runs on any x86-64;
+// tdb_kernels_avx2() hands them out only after asking the CPU.
+#include "CKernels.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#include <string.h>
+
+#include "ExpConstants.h"
+
+#define AVX2 __attribute__((target("avx2,fma")))
+
+// Lanes 0..<k set: loads and stores of a row's last partial vector.
+AVX2 static inline __m256i tail_mask(ptrdiff_t k) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)k), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// 2^k for k in [-126, 127], from its bits.
+AVX2 static inline __m256 pow2i(__m256i k) {
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k, _mm256_set1_epi32(127)), 23));
+}
+
+// e^y = p·2^n1·2^n2 by the reduction and polynomial of ExpConstants.h, y
+// clamped to [TDB_EXP_LO, TDB_EXP_HI]. Callers multiply in that order.
+typedef struct {
+  __m256 p, s1, s2;
+} exp_parts;
+
+AVX2 static inline exp_parts exp_reduce(__m256 y) {
+  __m256 yc = _mm256_min_ps(_mm256_max_ps(y, _mm256_set1_ps(TDB_EXP_LO)), _mm256_set1_ps(TDB_EXP_HI));
+  __m256 nf = _mm256_round_ps(
+    _mm256_mul_ps(yc, _mm256_set1_ps(TDB_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(nf, _mm256_set1_ps(TDB_LN2_HI), yc);
+  r = _mm256_fnmadd_ps(nf, _mm256_set1_ps(TDB_LN2_LO), r);
+  __m256 p = _mm256_set1_ps(TDB_EXP_C7);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(TDB_EXP_C6));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(TDB_EXP_C5));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(TDB_EXP_C4));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(TDB_EXP_C3));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(TDB_EXP_C2));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  __m256i n = _mm256_cvtps_epi32(nf);
+  __m256i n1 = _mm256_srai_epi32(n, 1), n2 = _mm256_sub_epi32(n, n1);
+  return (exp_parts){p, pow2i(n1), pow2i(n2)};
+}
+
+AVX2 static inline __m256 isnan8(__m256 x) { return _mm256_cmp_ps(x, x, _CMP_UNORD_Q); }
+
+// e^x; NaN stays NaN (the clamp had turned it into a bound).
+AVX2 static inline __m256 exp8(__m256 x) {
+  exp_parts q = exp_reduce(x);
+  __m256 e = _mm256_mul_ps(_mm256_mul_ps(q.p, q.s1), q.s2);
+  return _mm256_blendv_ps(e, x, isnan8(x));
+}
+
+// x·σ(y): x / (1 + e^-y) for y ≥ 0, x·e^y / (1 + e^y) for y < 0, from one
+// e^-|y|, so the exp never overflows; x joins p before the 2^n scaling, so
+// x·e^y rounds once even where it is denormal. Past the clamp e^-|y| is
+// exactly 0, and x·0 keeps the scalar formula's -∞·0 = NaN at x = -∞.
+AVX2 static inline __m256 x_sigmoid8(__m256 x, __m256 y) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  __m256 neg = _mm256_cmp_ps(y, _mm256_setzero_ps(), _CMP_LT_OQ);
+  __m256 a = _mm256_or_ps(y, _mm256_set1_ps(-0.0f));  // -|y|
+  exp_parts q = exp_reduce(a);
+  __m256 e = _mm256_mul_ps(_mm256_mul_ps(q.p, q.s1), q.s2);
+  __m256 xe = _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(x, q.p), q.s1), q.s2);
+  xe = _mm256_blendv_ps(xe, _mm256_mul_ps(x, _mm256_setzero_ps()),
+    _mm256_cmp_ps(a, _mm256_set1_ps(TDB_EXP_LO), _CMP_LT_OQ));
+  __m256 r = _mm256_div_ps(_mm256_blendv_ps(x, xe, neg), _mm256_add_ps(one, e));
+  return _mm256_blendv_ps(r, _mm256_add_ps(x, y), isnan8(y));
+}
+
+// gelu_new(x) = 0.5·x·(1 + tanh u) = x·σ(2u), with the portable kernel's
+// rounding of 2u = (2·√(2/π)) · (x + ((c·x)·x)·x).
+AVX2 static inline __m256 gelu8(__m256 x) {
+  __m256 cube = _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(TDB_GELU_C), x), x), x);
+  __m256 u2 = _mm256_mul_ps(_mm256_set1_ps(2.0f * TDB_GELU_S), _mm256_add_ps(x, cube));
+  return x_sigmoid8(x, u2);
+}
+
+AVX2 static inline __m256 silu8(__m256 g) { return x_sigmoid8(g, g); }
+
+// Every kernel below walks whole vectors, then one masked vector for the
+// rest, so a value's result does not depend on where it sits in the array.
+
+AVX2 static void exp_avx2(float *out, const float *x, ptrdiff_t n) {
+  ptrdiff_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, exp8(_mm256_loadu_ps(x + i)));
+  if (i < n) {
+    __m256i m = tail_mask(n - i);
+    _mm256_maskstore_ps(out + i, m, exp8(_mm256_maskload_ps(x + i, m)));
+  }
+}
+
+AVX2 static inline float hmax(__m256 v) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_movehdup_ps(m));
+  return _mm_cvtss_f32(m);
+}
+
+AVX2 static inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+AVX2 static void softmax_row_avx2(float *p, const float *s, ptrdiff_t first, ptrdiff_t last, ptrdiff_t length) {
+  const __m256 ninf = _mm256_set1_ps(-__builtin_inff());
+  ptrdiff_t end = last + 1, j;
+  // max_ps(s, m) keeps m where s is NaN, as the scalar `s > max` test skips it.
+  __m256 vmax = ninf;
+  for (j = first; j + 8 <= end; j += 8) vmax = _mm256_max_ps(_mm256_loadu_ps(s + j), vmax);
+  __m256i m = tail_mask(end - j);
+  if (j < end) vmax = _mm256_max_ps(_mm256_blendv_ps(ninf, _mm256_maskload_ps(s + j, m), _mm256_castsi256_ps(m)), vmax);
+  float maxv = hmax(vmax);
+  if (maxv == -__builtin_inff()) {
+    // Every key masked (only possible after an intervention): attend nowhere.
+    memset(p, 0, (size_t)length * sizeof *p);
+    return;
+  }
+  __m256 vm = _mm256_set1_ps(maxv), vsum = _mm256_setzero_ps();
+  for (j = first; j + 8 <= end; j += 8) {
+    __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(s + j), vm));
+    _mm256_storeu_ps(p + j, e);
+    vsum = _mm256_add_ps(vsum, e);
+  }
+  if (j < end) {
+    __m256 e = _mm256_and_ps(exp8(_mm256_sub_ps(_mm256_maskload_ps(s + j, m), vm)), _mm256_castsi256_ps(m));
+    _mm256_maskstore_ps(p + j, m, e);
+    vsum = _mm256_add_ps(vsum, e);
+  }
+  __m256 inv = _mm256_set1_ps(1.0f / hsum(vsum));
+  for (j = first; j + 8 <= end; j += 8) _mm256_storeu_ps(p + j, _mm256_mul_ps(_mm256_loadu_ps(p + j), inv));
+  if (j < end) _mm256_maskstore_ps(p + j, m, _mm256_mul_ps(_mm256_maskload_ps(p + j, m), inv));
+  memset(p, 0, (size_t)first * sizeof *p);
+  if (end < length) memset(p + end, 0, (size_t)(length - end) * sizeof *p);
+}
+
+AVX2 static void gelu_tanh_avx2(float *out, const float *x, ptrdiff_t n) {
+  ptrdiff_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, gelu8(_mm256_loadu_ps(x + i)));
+  if (i < n) {
+    __m256i m = tail_mask(n - i);
+    _mm256_maskstore_ps(out + i, m, gelu8(_mm256_maskload_ps(x + i, m)));
+  }
+}
+
+AVX2 static void silu_gate_avx2(float *out, const float *gate, const float *up, ptrdiff_t n) {
+  ptrdiff_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(out + i, _mm256_mul_ps(silu8(_mm256_loadu_ps(gate + i)), _mm256_loadu_ps(up + i)));
+  if (i < n) {
+    __m256i m = tail_mask(n - i);
+    __m256 v = _mm256_mul_ps(silu8(_mm256_maskload_ps(gate + i, m)), _mm256_maskload_ps(up + i, m));
+    _mm256_maskstore_ps(out + i, m, v);
+  }
+}
+
+AVX2 static void gelu_gate_avx2(float *out, const float *gate, const float *up, ptrdiff_t n) {
+  ptrdiff_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(out + i, _mm256_mul_ps(gelu8(_mm256_loadu_ps(gate + i)), _mm256_loadu_ps(up + i)));
+  if (i < n) {
+    __m256i m = tail_mask(n - i);
+    __m256 v = _mm256_mul_ps(gelu8(_mm256_maskload_ps(gate + i, m)), _mm256_maskload_ps(up + i, m));
+    _mm256_maskstore_ps(out + i, m, v);
+  }
+}
+
+AVX2 static void add_avx2(float *out, const float *a, const float *b, ptrdiff_t n) {
+  ptrdiff_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, _mm256_add_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
+  if (i < n) {
+    __m256i m = tail_mask(n - i);
+    _mm256_maskstore_ps(out + i, m, _mm256_add_ps(_mm256_maskload_ps(a + i, m), _mm256_maskload_ps(b + i, m)));
+  }
+}
+
+static const tdb_kernel_set avx2 = {
+  .name = "avx2",
+  .exp = exp_avx2,
+  .softmax_row = softmax_row_avx2,
+  .gelu_tanh = gelu_tanh_avx2,
+  .silu_gate = silu_gate_avx2,
+  .gelu_gate = gelu_gate_avx2,
+  .add = add_avx2,
+};
+
+const tdb_kernel_set *tdb_kernels_avx2(void) {
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? &avx2 : NULL;
+}
+
+#else
+
+const tdb_kernel_set *tdb_kernels_avx2(void) { return NULL; }
+
+#endif

@@ -1,0 +1,118 @@
+// The portable kernels: plain C for any CPU, written branch-light so that a
+// compiler may vectorise them for the baseline target (SSE2, NEON).
+#include <stdint.h>
+#include <string.h>
+
+#include "CKernels.h"
+#include "ExpConstants.h"
+
+// 2^k for k in [-126, 127], from its bits.
+static inline float pow2i(int32_t k) {
+  uint32_t bits = (uint32_t)(k + 127) << 23;
+  float f;
+  memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+// m·e^y by the reduction and polynomial of ExpConstants.h: m joins the
+// polynomial before the 2^n scaling, so the product rounds once even where
+// it is denormal. y is clamped to [TDB_EXP_LO, TDB_EXP_HI]; NaN is the
+// caller's to handle.
+static inline float mul_exp(float m, float y) {
+  float yc = y > TDB_EXP_HI ? TDB_EXP_HI : y < TDB_EXP_LO ? TDB_EXP_LO : y;
+  // Adding and removing 1.5·2^23 rounds to the nearest integer (ties to even),
+  // as the AVX2 kernel's round instruction does, without a libm call.
+  const float shifter = 12582912.0f;
+  float nf = (yc * TDB_LOG2E + shifter) - shifter;
+  float r = (yc - nf * TDB_LN2_HI) - nf * TDB_LN2_LO;
+  float p = TDB_EXP_C7;
+  p = p * r + TDB_EXP_C6;
+  p = p * r + TDB_EXP_C5;
+  p = p * r + TDB_EXP_C4;
+  p = p * r + TDB_EXP_C3;
+  p = p * r + TDB_EXP_C2;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  int32_t n = (int32_t)nf, n1 = n >> 1, n2 = n - n1;
+  return ((m * p) * pow2i(n1)) * pow2i(n2);
+}
+
+static inline float exp1(float x) { return x != x ? x : mul_exp(1.0f, x); }
+
+// x·σ(y): x / (1 + e^-y) for y ≥ 0, x·e^y / (1 + e^y) for y < 0, so the exp
+// never overflows and x·e^y rounds once where it is denormal. Past the clamp
+// e^y is exactly 0, and x·0 keeps the scalar formula's -∞·0 = NaN at x = -∞.
+static inline float x_sigmoid(float x, float y) {
+  if (y != y) return x + y;
+  float a = y < 0 ? y : -y, e = mul_exp(1.0f, a);
+  float xe = a < TDB_EXP_LO ? x * 0.0f : mul_exp(x, a);
+  return (y < 0 ? xe : x) / (1.0f + e);
+}
+
+// gelu_new(x) = 0.5·x·(1 + tanh u) = x·σ(2u), with the AVX2 kernel's rounding
+// of 2u = (2·√(2/π)) · (x + ((c·x)·x)·x).
+static inline float gelu1(float x) {
+  return x_sigmoid(x, (2.0f * TDB_GELU_S) * (x + ((TDB_GELU_C * x) * x) * x));
+}
+
+static void exp_portable(float *out, const float *x, ptrdiff_t n) {
+  for (ptrdiff_t i = 0; i < n; i++) out[i] = exp1(x[i]);
+}
+
+// Four running maxima and sums, and the exp loop on one pointer, so that
+// the compiler vectorises the exp and the reductions are not one long chain.
+static void softmax_row_portable(float *p, const float *s, ptrdiff_t first, ptrdiff_t last, ptrdiff_t length) {
+  ptrdiff_t end = last + 1, j;
+  float m[4] = {-__builtin_inff(), -__builtin_inff(), -__builtin_inff(), -__builtin_inff()};
+  for (j = first; j + 4 <= end; j += 4)
+    for (int k = 0; k < 4; k++) m[k] = s[j + k] > m[k] ? s[j + k] : m[k];
+  for (; j < end; j++) m[0] = s[j] > m[0] ? s[j] : m[0];
+  float maxv = m[0];
+  for (int k = 1; k < 4; k++) maxv = m[k] > maxv ? m[k] : maxv;
+  if (maxv == -__builtin_inff()) {
+    // Every key masked (only possible after an intervention): attend nowhere.
+    memset(p, 0, (size_t)length * sizeof *p);
+    return;
+  }
+  if (p != s) memcpy(p + first, s + first, (size_t)(end - first) * sizeof *p);
+  for (j = first; j < end; j++) p[j] = exp1(p[j] - maxv);
+  float sum[4] = {0, 0, 0, 0};
+  for (j = first; j + 4 <= end; j += 4)
+    for (int k = 0; k < 4; k++) sum[k] += p[j + k];
+  for (; j < end; j++) sum[0] += p[j];
+  float inv = 1.0f / ((sum[0] + sum[1]) + (sum[2] + sum[3]));
+  memset(p, 0, (size_t)first * sizeof *p);
+  for (j = first; j < end; j++) p[j] *= inv;
+  if (end < length) memset(p + end, 0, (size_t)(length - end) * sizeof *p);
+}
+
+static void gelu_tanh_portable(float *out, const float *x, ptrdiff_t n) {
+  for (ptrdiff_t i = 0; i < n; i++) out[i] = gelu1(x[i]);
+}
+
+static void silu_gate_portable(float *out, const float *gate, const float *up, ptrdiff_t n) {
+  for (ptrdiff_t i = 0; i < n; i++) {
+    float g = gate[i];
+    out[i] = x_sigmoid(g, g) * up[i];
+  }
+}
+
+static void gelu_gate_portable(float *out, const float *gate, const float *up, ptrdiff_t n) {
+  for (ptrdiff_t i = 0; i < n; i++) out[i] = gelu1(gate[i]) * up[i];
+}
+
+static void add_portable(float *out, const float *a, const float *b, ptrdiff_t n) {
+  for (ptrdiff_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
+static const tdb_kernel_set portable = {
+  .name = "portable",
+  .exp = exp_portable,
+  .softmax_row = softmax_row_portable,
+  .gelu_tanh = gelu_tanh_portable,
+  .silu_gate = silu_gate_portable,
+  .gelu_gate = gelu_gate_portable,
+  .add = add_portable,
+};
+
+const tdb_kernel_set *tdb_kernels_portable(void) { return &portable; }

@@ -1,0 +1,293 @@
+import CKernels
+import Foundation
+import XCTest
+
+@testable import Engine
+
+/// The C vector kernels (Sources/CKernels) against scalar references, on every
+/// kernel set this machine runs: the AVX2+FMA set where the CPU has it, and
+/// the portable set, which `TDB_KERNELS=portable` forces on the whole engine.
+final class KernelTests: XCTestCase {
+  /// The sets to check: portable always, AVX2 where the CPU runs it.
+  var sets: [tdb_kernel_set] {
+    [tdb_kernels_portable().pointee] + (tdb_kernels_avx2().map { [$0.pointee] } ?? [])
+  }
+
+  func testDispatchPicksTheFastestSetUnlessForcedPortable() throws {
+    let expected = cpuHasAVX2AndFMA ? "avx2" : "portable"
+    XCTAssertEqual(name(tdb_kernels_choose(nil)), expected)
+    XCTAssertEqual(name(tdb_kernels_choose("anything else")), expected)
+    XCTAssertEqual(name(tdb_kernels_choose("portable")), "portable")
+    XCTAssertEqual(tdb_kernels_avx2() != nil, cpuHasAVX2AndFMA)
+    let setting = ProcessInfo.processInfo.environment["TDB_KERNELS"]
+    XCTAssertEqual(name(tdb_kernels()), setting == "portable" ? "portable" : expected, "the set in use")
+  }
+
+  func testExpWithinTwoUlpOfLibmOverTheWholeRange() {
+    // Every 509th bit pattern (8.4 million floats: both signs, denormals, NaNs), then the edges.
+    var xs = stride(from: UInt64(0), to: 1 << 32, by: 509).map { Float(bitPattern: UInt32($0)) }
+    xs += specialValues + [88.72, 88.7228, 88.73, -87.33, -87.34, -103.2, -103.98, -104, -200, 1e-30, -1e-30]
+    for set in sets {
+      var out = [Float](repeating: 0, count: xs.count)
+      set.exp(&out, xs, xs.count)
+      var worst: Float = 0
+      for (x, e) in zip(xs, out) {
+        let ref = expf(x)
+        if ref.isNaN {
+          XCTAssert(e.isNaN, "\(name(set)) exp(\(x)) = \(e)")
+          continue
+        }
+        let err = ulpError(e, ref)
+        worst = max(worst, err)
+        if err > 2 { XCTFail("\(name(set)) exp(\(x)) = \(e), libm \(ref): \(err) ulp") }
+      }
+      XCTAssertLessThanOrEqual(worst, 2, name(set))
+    }
+  }
+
+  func testExpSpecialValues() {
+    let xs: [Float] = [.infinity, -.infinity, .nan, 0, -0.0, 100, -110, -103.5, 88.7, -87.5]
+    for set in sets {
+      var out = [Float](repeating: 1, count: xs.count)
+      set.exp(&out, xs, xs.count)
+      XCTAssertEqual(out[0], .infinity, name(set))
+      XCTAssertEqual(out[1], 0, name(set))
+      XCTAssert(out[2].isNaN, name(set))
+      XCTAssertEqual(out[3], 1, name(set))
+      XCTAssertEqual(out[4], 1, name(set))
+      XCTAssertEqual(out[5], .infinity, name(set))
+      XCTAssertEqual(out[6], 0, name(set))
+      XCTAssert(out[7].isSubnormal && out[7] > 0, "\(name(set)) exp(-103.5) = \(out[7]) is denormal")
+      XCTAssert(out[8].isFinite && out[8] > 1e38, name(set))
+      XCTAssert(out[9].isNormal == false && out[9] > 0, "\(name(set)) exp(-87.5) = \(out[9])")
+    }
+  }
+
+  func testEveryLengthAndOffsetGivesTheSameValues() {
+    // Whole vectors and the masked last one must agree, and nothing past n is written.
+    var rng = SplitMix64(seed: 7)
+    let x = (0..<64).map { _ in Float.random(in: -20...20, using: &rng) },
+      up = (0..<64).map { _ in Float.random(in: -3...3, using: &rng) }
+    for set in sets {
+      for (kernel, unary) in unaryKernels(set) {
+        var whole = [Float](repeating: 0, count: 64)
+        unary(&whole, x, 64)
+        for offset in 0..<9 {
+          for n in 0..<(64 - offset - 1) {
+            var out = [Float](repeating: 12345, count: 64)
+            out.withUnsafeMutableBufferPointer { o in
+              x.withUnsafeBufferPointer { i in unary(o.baseAddress! + offset, i.baseAddress! + offset, n) }
+            }
+            XCTAssertEqual(Array(out[offset..<(offset + n)]), Array(whole[offset..<(offset + n)]), "\(kernel) n \(n)")
+            XCTAssertEqual(out[offset + n], 12345, "\(name(set)) \(kernel) wrote past n = \(n)")
+          }
+        }
+      }
+      for (kernel, binary) in binaryKernels(set) {
+        var whole = [Float](repeating: 0, count: 64)
+        binary(&whole, x, up, 64)
+        for n in 0..<63 {
+          var out = [Float](repeating: 12345, count: 64)
+          binary(&out, x, up, n)
+          XCTAssertEqual(Array(out[0..<n]), Array(whole[0..<n]), "\(name(set)) \(kernel) n \(n)")
+          XCTAssertEqual(out[n], 12345, "\(name(set)) \(kernel) wrote past n = \(n)")
+        }
+      }
+    }
+  }
+
+  /// Within 3 ulp of the exact value of the same formula: x·σ(2u) rounds its
+  /// product, sum and quotient on top of the exp's 1 ulp.
+  func testGELUAgainstItsDoublePrecisionValue() {
+    let xs = sampledRange + specialValues
+    for set in sets {
+      var out = [Float](repeating: 0, count: xs.count)
+      set.gelu_tanh(&out, xs, xs.count)
+      for (x, g) in zip(xs, out) {
+        let ref = geluReference(x)
+        if ref.isNaN {
+          XCTAssert(g.isNaN, "\(name(set)) gelu(\(x)) = \(g)")
+        } else if ulpError(g, ref) > 3 {
+          XCTFail("\(name(set)) gelu(\(x)) = \(g), reference \(ref): \(ulpError(g, ref)) ulp")
+        }
+      }
+    }
+  }
+
+  func testGELUAgainstTheScalarSwiftFormula() {
+    // The formula tdb used before the kernels, in Float with libm's tanhf.
+    let s = Float((2.0 / Double.pi).squareRoot())
+    let xs = stride(from: Float(-12), through: 12, by: 0.001).map { $0 }
+    for set in sets {
+      var out = [Float](repeating: 0, count: xs.count)
+      set.gelu_tanh(&out, xs, xs.count)
+      for (x, g) in zip(xs, out) {
+        let old = 0.5 * x * (1 + tanhf(s * (x + 0.044715 * x * x * x)))
+        XCTAssertEqual(g, old, accuracy: 2e-6 * max(1, abs(x)), "\(name(set)) gelu(\(x))")
+      }
+    }
+  }
+
+  func testGatedActivationsAgainstTheirDoublePrecisionValues() {
+    var rng = SplitMix64(seed: 3)
+    let gate = sampledRange + specialValues
+    let up = gate.map { _ in Float.random(in: -4...4, using: &rng) }
+    for set in sets {
+      var silu = [Float](repeating: 0, count: gate.count), gelu = silu
+      set.silu_gate(&silu, gate, up, gate.count)
+      set.gelu_gate(&gelu, gate, up, gate.count)
+      for i in gate.indices {
+        let g = Double(gate[i]), u = Double(up[i])
+        let siluRef = Float(xSigmoid(g, g) * u)
+        let geluRef = Float(Double(geluReference(gate[i])) * u)
+        // The product with `up` rounds once more; a denormal activation's
+        // last-place error grows by |up| in the product's units.
+        let slack = max(1, Float(abs(up[i])))
+        check(silu[i], siluRef, ulps: 4, denormalUlps: 2 * slack, "\(name(set)) silu(\(gate[i]))·\(up[i])")
+        check(gelu[i], geluRef, ulps: 4, denormalUlps: 2 * slack, "\(name(set)) gelu(\(gate[i]))·\(up[i])")
+      }
+    }
+  }
+
+  func testAddIsExact() {
+    let a = sampledRange + specialValues, b = a.reversed() as [Float]
+    for set in sets {
+      var out = [Float](repeating: 0, count: a.count)
+      set.add(&out, a, b, a.count)
+      for i in a.indices {
+        let ref = a[i] + b[i]
+        XCTAssert(ref.isNaN ? out[i].isNaN : out[i] == ref, "\(name(set)) \(a[i]) + \(b[i])")
+      }
+      set.add(&out, out, b, a.count)  // in place
+    }
+  }
+
+  func testSoftmaxRowAgainstTheScalarReference() {
+    var rng = SplitMix64(seed: 11)
+    for set in sets {
+      for trial in 0..<400 {
+        let length = 1 + trial % 70, last = Int(rng.next() % UInt64(length))
+        let first = Int(rng.next() % UInt64(last + 1))
+        let spread: Float = [1, 10, 100, 1e4, 1e30][trial % 5]
+        var s = (0..<length).map { _ in Float.random(in: -spread...spread, using: &rng) }
+        if trial % 7 == 0 { s[first + (last - first) / 2] = -.infinity }
+        if trial % 11 == 0 { s[0..<length] = ArraySlice(repeating: -1e-40, count: length) }  // denormal scores
+        let ref = softmaxReference(s, first: first, last: last)
+        var p = [Float](repeating: .nan, count: length)
+        set.softmax_row(&p, s, first, last, length)
+        var inPlace = s
+        inPlace.withUnsafeMutableBufferPointer { b in
+          set.softmax_row(b.baseAddress!, b.baseAddress!, first, last, length)
+        }
+        XCTAssertEqual(p, inPlace, "\(name(set)) in place, trial \(trial)")
+        for j in 0..<length {
+          if j < first || j > last {
+            XCTAssertEqual(p[j], 0, "\(name(set)) outside first...last, trial \(trial)")
+          } else {
+            check(p[j], ref[j], ulps: 4, "\(name(set)) trial \(trial) j \(j) of \(first)...\(last)")
+          }
+        }
+      }
+    }
+  }
+
+  func testSoftmaxRowEdgeCases() {
+    for set in sets {
+      // All keys masked: attend nowhere.
+      var p = [Float](repeating: .nan, count: 20)
+      let masked = [Float](repeating: -.infinity, count: 20)
+      set.softmax_row(&p, masked, 3, 17, 20)
+      XCTAssertEqual(p, [Float](repeating: 0, count: 20), name(set))
+      // One key, and a huge-but-finite score beside -inf ones.
+      var s: [Float] = [-.infinity, 3e38, -.infinity, -3e38, 0]
+      set.softmax_row(&p, s, 0, 4, 5)
+      XCTAssertEqual(Array(p[0..<5]), [0, 1, 0, 0, 0], name(set))
+      set.softmax_row(&p, s, 4, 4, 5)
+      XCTAssertEqual(Array(p[0..<5]), [0, 0, 0, 0, 1], name(set))
+      // A NaN score poisons the row, as the scalar loop does.
+      s = [1, .nan, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+      set.softmax_row(&p, s, 0, 10, 11)
+      XCTAssert(p[0..<11].allSatisfy(\.isNaN), name(set))
+    }
+  }
+
+  // MARK: references and helpers
+
+  var cpuHasAVX2AndFMA: Bool {
+    #if arch(x86_64)
+      guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+        let flags = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
+      else { return false }
+      let set = Set(flags.split(separator: " "))
+      return set.contains("avx2") && set.contains("fma")
+    #else
+      return false
+    #endif
+  }
+
+  func name(_ set: UnsafePointer<tdb_kernel_set>?) -> String { set.map { name($0.pointee) } ?? "none" }
+  func name(_ set: tdb_kernel_set) -> String { String(cString: set.name) }
+
+  typealias Unary = (UnsafeMutablePointer<Float>?, UnsafePointer<Float>?, Int) -> Void
+  typealias Binary = (UnsafeMutablePointer<Float>?, UnsafePointer<Float>?, UnsafePointer<Float>?, Int) -> Void
+
+  func unaryKernels(_ set: tdb_kernel_set) -> [(String, Unary)] {
+    [("exp", set.exp), ("gelu_tanh", set.gelu_tanh)]
+  }
+  func binaryKernels(_ set: tdb_kernel_set) -> [(String, Binary)] {
+    [("silu_gate", set.silu_gate), ("gelu_gate", set.gelu_gate), ("add", set.add)]
+  }
+
+  let specialValues: [Float] = [
+    0, -0.0, .infinity, -.infinity, .nan, .greatestFiniteMagnitude, -.greatestFiniteMagnitude,
+    .leastNonzeroMagnitude, -.leastNonzeroMagnitude, .leastNormalMagnitude, -.leastNormalMagnitude, 1, -1,
+  ]
+
+  /// Every 65,537th bit pattern: all exponents of both signs, denormals and NaNs.
+  var sampledRange: [Float] {
+    stride(from: UInt64(0), to: 1 << 32, by: 65_537).map { Float(bitPattern: UInt32($0)) }
+      + stride(from: Float(-30), through: 30, by: 0.0137).map { $0 }
+  }
+
+  /// gelu_new in double from the kernels' own Float rounding of its argument
+  /// 2u = 2·√(2/π)·(x + 0.044715·x³): 0.5·x·(1 + tanh u) = x·σ(2u).
+  func geluReference(_ x: Float) -> Float {
+    let s = Float((2.0 / Double.pi).squareRoot())
+    return Float(xSigmoid(Double(x), Double((2 * s) * (x + 0.044715 * x * x * x))))
+  }
+
+  /// x·σ(y) in double, in the form that neither overflows nor cancels.
+  func xSigmoid(_ x: Double, _ y: Double) -> Double {
+    y >= 0 ? x / (1 + Foundation.exp(-y)) : x * Foundation.exp(y) / (1 + Foundation.exp(y))
+  }
+
+  /// What `causalSoftmaxRow` computed before the kernels, accumulated in double.
+  func softmaxReference(_ s: [Float], first: Int, last: Int) -> [Float] {
+    var maxv = -Float.infinity
+    for j in first...last where s[j] > maxv { maxv = s[j] }
+    var p = [Double](repeating: 0, count: s.count)
+    if maxv == -.infinity { return p.map(Float.init) }
+    for j in first...last { p[j] = Foundation.exp(Double(s[j] - maxv)) }
+    let sum = p.reduce(0, +)
+    return p.map { Float($0 / sum) }
+  }
+
+  /// |got - ref| in units of ref's last place (denormal spacing below the normal range).
+  func ulpError(_ got: Float, _ ref: Float) -> Float {
+    if got == ref { return 0 }
+    if ref.isInfinite || got.isInfinite || got.isNaN { return .infinity }
+    let ulp = max(ref.magnitude.ulp, Float.leastNonzeroMagnitude)
+    return Float((Double(got) - Double(ref)).magnitude / Double(ulp))
+  }
+
+  func check(
+    _ got: Float, _ ref: Float, ulps: Float, denormalUlps: Float = 0, _ what: @autoclosure () -> String
+  ) {
+    let allowed = ref.magnitude < Float.leastNormalMagnitude ? max(ulps, denormalUlps) : ulps
+    if ref.isNaN {
+      XCTAssert(got.isNaN, "\(what()) = \(got), reference NaN")
+    } else if ulpError(got, ref) > allowed {
+      XCTFail("\(what()) = \(got), reference \(ref): \(ulpError(got, ref)) ulp")
+    }
+  }
+}
