@@ -1,3 +1,4 @@
+import Foundation
 import Builtins
 import Lang
 import XCTest
@@ -6,6 +7,15 @@ import XCTest
 final class ExamplesTests: XCTestCase {
   func testEveryExampleOfEveryCommandRuns() throws {
     let (interp, registry) = makeInterpreter()
+    // Examples that save (`save out.csv`) write into a scratch folder, not the checkout.
+    let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("tdb-examples-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    let previous = FileManager.default.currentDirectoryPath
+    FileManager.default.changeCurrentDirectoryPath(scratch.path)
+    defer {
+      FileManager.default.changeCurrentDirectoryPath(previous)
+      try? FileManager.default.removeItem(at: scratch)
+    }
     var ran = 0
     for command in registry.all {
       for example in command.spec.examples {
