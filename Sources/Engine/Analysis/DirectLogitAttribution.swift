@@ -90,9 +90,8 @@ extension TransformerModel {
     /// through its post-norm with the scale frozen from the run (x ↦ x · w / scale
     /// is then linear), g ⊙ w / scale.
     func outputDirection(_ l: Int, _ weight: Tensor?, _ scale: HookPoint.Site) -> [Float] {
-      guard let weight else { return g }
-      let k = 1 / run.cache[.block(l, scale)]![pos, 0], w = weight.pointer
-      return (0..<C).map { g[$0] * w[$0] * k }
+      guard let post = PostNorm(weight, run.cache[.block(l, scale)]) else { return g }
+      return (0..<C).map { g[$0] * post.factor(pos, $0) }
     }
     var out: [Attribution] = []
     // A latent split replaces everything upstream of the SAE's hook.
@@ -192,9 +191,9 @@ extension TransformerModel {
     // The final soft-cap is not linear: freeze it as the final norm's scale is
     // frozen, as the ratio of the capped to the uncapped logit (difference)
     // on this run, so the parts still sum to what the model outputs.
-    let x = run.cache[HookPoint(.lnFinalNormalized)]!.pointer + pos * C
-    let rawTarget = dot(wu + target * C, Array(UnsafeBufferPointer(start: x, count: C)))
-    let rawDistractor = distractor.map { dot(wu + $0 * C, Array(UnsafeBufferPointer(start: x, count: C))) } ?? 0
+    let x = Array(UnsafeBufferPointer(start: run.cache[HookPoint(.lnFinalNormalized)]!.pointer + pos * C, count: C))
+    let rawTarget = dot(wu + target * C, x)
+    let rawDistractor = distractor.map { dot(wu + $0 * C, x) } ?? 0
     func capped(_ v: Float) -> Float { cap * tanhf(v / cap) }
     let raw = rawTarget - rawDistractor
     let ratio: Float

@@ -17,10 +17,9 @@ struct BackwardPass {
   let gradientInterventions: [HookPoint: [Intervention]]
   /// The returned gradients.
   var gradients: [HookPoint: Tensor] = [:]
-  /// Rotary angles of every position (rotary models), for every block's
-  /// inverse rotation, and of the local layers where they differ (Gemma 3).
-  let rotary: RotaryTable?
-  let localRotary: RotaryTable?
+  /// Rotary angles of every position, per layer (rotary models), for every
+  /// block's inverse rotation.
+  let rotations: LayerRotations
 
   init(
     model: TransformerModel, tape: ForwardTape, tokens T: Int, options: BackwardOptions, saeAt: [HookPoint: SAESplice],
@@ -33,11 +32,7 @@ struct BackwardPass {
     self.saeAt = saeAt
     self.seed = seed.map { (point: $0.0, value: $0.1) }
     gradientInterventions = Dictionary(grouping: options.gradientInterventions, by: \.hook)
-    (rotary, localRotary) = RotaryTable.tables(model.config, positions: 0..<T)
-  }
-
-  func rotary(layer l: Int) -> RotaryTable? {
-    model.config.attentionWindows[l] != nil ? localRotary ?? rotary : rotary
+    rotations = LayerRotations(model.config, positions: 0..<T)
   }
 
   func shape(_ p: HookPoint) -> [Int] {
@@ -242,7 +237,7 @@ extension BackwardPass {
   /// softmax(scores), scores_h = rot(q_h) rot(k_g)ᵀ / √D, q | k | v = ln1 · W_qkv + b.
   mutating func attention(_ l: Int, _ b: BlockWeights, _ gOut: Tensor?) throws -> Tensor? {
     let c = model.config, C = c.dModel, H = c.heads, KV = c.kvHeads, D = c.dHead, T = self.T
-    let geometry = HeadGeometry(c, layer: l), rotation = rotary(layer: l)
+    let geometry = HeadGeometry(c, layer: l), rotation = rotations.table(layer: l)
     func hook(_ s: HookPoint.Site) -> HookPoint { .block(l, s) }
     var gZ = gOut.map { linear($0, b.attnProjWeight, in: c.qWidth, out: C, shape: [T, H, D]) }
     gZ = try visit(hook(.z), gZ)

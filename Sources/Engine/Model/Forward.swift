@@ -176,7 +176,7 @@ extension TransformerModel {
     try run.pass(hook(.q), &q)
     try run.pass(hook(.k), &k)
     try run.pass(hook(.v), &v)
-    if let rotary = run.rotary(layer: l) {
+    if let rotary = run.rotations.table(layer: l) {
       rotary.rotate(q.mutablePointer(), rows: n, heads: H, D: D)
       rotary.rotate(k.mutablePointer(), rows: n, heads: KV, D: D)
       try run.pass(hook(.rotQ), &q)

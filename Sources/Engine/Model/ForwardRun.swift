@@ -14,10 +14,8 @@ struct ForwardRun {
   let resume: ResumePoint?
   let keepCheckpoint: Bool
   let shouldStop: (() -> Bool)?
-  /// Rotary angles of the computed positions (rotary models only), and of
-  /// the local layers where they differ (Gemma 3).
-  let rotary: RotaryTable?
-  let localRotary: RotaryTable?
+  /// Rotary angles of the computed positions, per layer (rotary models only).
+  let rotations: LayerRotations
   private(set) var keptKeys: [Tensor] = [], keptValues: [Tensor] = [], keptResid: [Tensor] = []
 
   init(tokens: [Int], options: ForwardOptions, saeAt: [HookPoint: SAESplice], config: ModelConfig) {
@@ -29,14 +27,8 @@ struct ForwardRun {
     resume = options.resume
     keepCheckpoint = options.keepCheckpoint
     shouldStop = options.shouldStop
-    (rotary, localRotary) = RotaryTable.tables(config, positions: first..<tokens.count)
-    windows = config.attentionWindows
+    rotations = LayerRotations(config, positions: first..<tokens.count)
   }
-
-  private let windows: [Int?]
-
-  /// The rotation of block `l`'s queries and keys.
-  func rotary(layer l: Int) -> RotaryTable? { windows[l] != nil ? localRotary ?? rotary : rotary }
 
   /// A hook point the value passes: user interventions, then an SAE splice if one sits there.
   mutating func pass(_ point: HookPoint, _ value: inout Tensor) throws {

@@ -57,11 +57,7 @@ extension ModelConfig {
       attentionSoftcap = m["\(arch).attn_logit_softcapping"]?.float
       finalSoftcap = m["\(arch).final_logit_softcapping"]?.float
       if let window = m["\(arch).attention.sliding_window"]?.int {
-        // Gemma 2 alternates local and global layers; Gemma 3 has five local layers to one global.
-        let period = family == .gemma3 ? 6 : 2
-        attentionWindows = (0..<layers).map { l in
-          family == .gemma3 ? ((l + 1) % period != 0 ? window : nil) : (l % period == 0 ? window : nil)
-        }
+        attentionWindows = Self.gemmaWindows(family, layers: layers, window: window)
       }
       if family == .gemma3 { localPositions = .rotary(RotaryConfig(theta: 10_000, dimensions: dHead)) }
     }

@@ -109,11 +109,17 @@ extension ModelConfig {
       norm: .rmsNorm, normEpsilon: float("rms_norm_eps") ?? 1e-6, positions: .rotary(rotary), mlp: mlp,
       qkNorm: family == .qwen3 || family == .gemma3,
       tiedEmbeddings: (json["tie_word_embeddings"] as? Bool) ?? isGemma, slidingWindow: window)
+    // Which layers slide, where config.json writes layer_types (one entry per layer).
+    func windows(fromLayerTypes window: Int) throws -> [Int?]? {
+      guard let types = json["layer_types"] as? [String] else { return nil }
+      guard types.count == layers else { throw ModelError.badConfig(path, "layer_types needs one entry per layer") }
+      return types.map { $0 == "sliding_attention" ? window : nil }
+    }
     if let window, !isGemma {
       // Qwen2 slides only on some layers: layer_types when written, else the
       // layers from max_window_layers on (as transformers reads it).
-      if let types = json["layer_types"] as? [String], types.count == layers {
-        config.attentionWindows = types.map { $0 == "sliding_attention" ? window : nil }
+      if let perLayer = try windows(fromLayerTypes: window) {
+        config.attentionWindows = perLayer
       } else if family == .qwen2, let from = (json["max_window_layers"] as? NSNumber)?.intValue {
         config.attentionWindows = (0..<layers).map { $0 >= from ? window : nil }
       }
@@ -130,15 +136,8 @@ extension ModelConfig {
       let pattern =
         (json["sliding_window_pattern"] as? NSNumber ?? json["_sliding_window_pattern"] as? NSNumber)?
         .intValue ?? 6
-      let types =
-        (json["layer_types"] as? [String])
-        ?? (0..<layers).map { l in
-          family == .gemma2
-            ? (l % 2 == 0 ? "sliding_attention" : "full_attention")
-            : ((l + 1) % pattern != 0 ? "sliding_attention" : "full_attention")
-        }
-      guard types.count == layers else { throw ModelError.badConfig(path, "layer_types needs one entry per layer") }
-      config.attentionWindows = types.map { $0 == "sliding_attention" ? size : nil }
+      config.attentionWindows =
+        try windows(fromLayerTypes: size) ?? Self.gemmaWindows(family, layers: layers, window: size, pattern: pattern)
     }
     if family == .gemma3 {
       let localTheta =

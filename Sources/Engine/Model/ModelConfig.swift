@@ -81,12 +81,6 @@ public struct ModelConfig: Sendable, Equatable {
   public var qkvWidth: Int { qWidth + 2 * kvWidth }
   /// The key/value head query head `h` reads.
   public func kvHead(of h: Int) -> Int { h / (heads / kvHeads) }
-  /// The rotary embedding layer `l` uses (nil for learned positions).
-  public func rotary(layer l: Int) -> RotaryConfig? {
-    let kind = attentionWindows[l] != nil ? (localPositions ?? positions) : positions
-    if case .rotary(let r) = kind { return r }
-    return nil
-  }
   /// Column of the fused q|k|v projection where head h's value starts.
   public func valueColumn(head h: Int) -> Int { qWidth + kvWidth + kvHead(of: h) * dHead }
 
@@ -160,6 +154,18 @@ extension PositionKind {
       case .frequencyFactors: s += ", frequency factors"
       }
       return s
+    }
+  }
+}
+
+extension ModelConfig {
+  /// The sliding windows of Gemma's layers where the file names no layer
+  /// types (as transformers' configurations default them): Gemma 2
+  /// alternates, local first; Gemma 3 has `pattern` - 1 local layers to one global.
+  static func gemmaWindows(_ family: ModelFamily, layers: Int, window: Int, pattern: Int = 6) -> [Int?] {
+    (0..<layers).map { l in
+      let local = family == .gemma2 ? l % 2 == 0 : (l + 1) % pattern != 0
+      return local ? window : nil
     }
   }
 }

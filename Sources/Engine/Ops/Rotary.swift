@@ -42,15 +42,6 @@ struct RotaryTable {
     self.sin = s
   }
 
-  /// The tables of a configuration's positions, global and (where it differs) local.
-  static func tables(_ c: ModelConfig, positions: Range<Int>) -> (RotaryTable?, RotaryTable?) {
-    func table(_ kind: PositionKind?) -> RotaryTable? {
-      if case .rotary(let r)? = kind { return RotaryTable(r, positions: positions) }
-      return nil
-    }
-    return (table(c.positions), c.localPositions == c.positions ? nil : table(c.localPositions))
-  }
-
   /// Rotates x [n, heads, D] in place (rotate-half layout: dimension i pairs
   /// with i + R/2; dimensions R..<D pass through). `inverse` applies the
   /// transposed rotation, which is the backward pass of the forward one:
@@ -74,4 +65,26 @@ struct RotaryTable {
       }
     }
   }
+}
+
+/// The rotation of every layer's queries and keys for a range of positions:
+/// the model's rotary table, and the sliding-window layers' own where they
+/// differ (Gemma 3); none for learned positions.
+struct LayerRotations {
+  private let global: RotaryTable?
+  private let local: RotaryTable?
+  private let windows: [Int?]
+
+  init(_ c: ModelConfig, positions: Range<Int>) {
+    func table(_ kind: PositionKind?) -> RotaryTable? {
+      if case .rotary(let r)? = kind { return RotaryTable(r, positions: positions) }
+      return nil
+    }
+    global = table(c.positions)
+    local = c.localPositions == c.positions ? nil : table(c.localPositions)
+    windows = c.attentionWindows
+  }
+
+  /// The table of block `l`.
+  func table(layer l: Int) -> RotaryTable? { windows[l] != nil ? local ?? global : global }
 }
