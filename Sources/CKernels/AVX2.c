@@ -80,6 +80,40 @@ AVX2 static inline __m256 gelu8(__m256 x) {
   return x_sigmoid8(x, u2);
 }
 
+// x·Φ(x) as the portable gelu_erf1 computes it (ExpConstants.h); the
+// clamp makes e^(-xh²/2) 0 past |x| ≈ 14, and ±∞ give what x·Φ(x) gives
+// (∞, and -∞·0 = NaN).
+AVX2 static inline __m256 gelu_erf8(__m256 x) {
+  const __m256 half = _mm256_set1_ps(0.5f);
+  __m256 ax = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x);
+  __m256 z = _mm256_mul_ps(ax, _mm256_set1_ps(TDB_SQRT1_2));
+  __m256 t = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_fmadd_ps(half, z, _mm256_set1_ps(1.0f)));
+  __m256 p = _mm256_set1_ps(TDB_ERFC_P9);
+  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(TDB_ERFC_P8));
+  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(TDB_ERFC_P7));
+  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(TDB_ERFC_P6));
+  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(TDB_ERFC_P5));
+  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(TDB_ERFC_P4));
+  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(TDB_ERFC_P3));
+  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(TDB_ERFC_P2));
+  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(TDB_ERFC_P1));
+  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(TDB_ERFC_P0));
+  __m256 xh = _mm256_and_ps(ax, _mm256_castsi256_ps(_mm256_set1_epi32((int)TDB_HIGH12_MASK)));
+  __m256 small_arg = _mm256_add_ps(
+    _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(-0.5f), _mm256_sub_ps(ax, xh)), _mm256_add_ps(ax, xh)), p);
+  exp_parts a = exp_reduce(small_arg);
+  __m256 m = _mm256_mul_ps(half, _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(t, a.p), a.s1), a.s2));
+  __m256 y = _mm256_mul_ps(_mm256_set1_ps(-0.5f), _mm256_mul_ps(xh, xh));
+  exp_parts b = exp_reduce(y);
+  __m256 below = _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(x, m), b.p), b.s1), b.s2);
+  below = _mm256_blendv_ps(below, _mm256_mul_ps(x, _mm256_setzero_ps()),
+    _mm256_cmp_ps(y, _mm256_set1_ps(TDB_EXP_LO), _CMP_LT_OQ));
+  __m256 half_erfc = _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(m, b.p), b.s1), b.s2);
+  __m256 above = _mm256_mul_ps(x, _mm256_sub_ps(_mm256_set1_ps(1.0f), half_erfc));
+  __m256 r = _mm256_blendv_ps(above, below, _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ));
+  return _mm256_blendv_ps(r, x, isnan8(x));
+}
+
 AVX2 static inline __m256 silu8(__m256 g) { return x_sigmoid8(g, g); }
 
 // Every kernel below walks whole vectors, then one masked vector for the
@@ -149,6 +183,15 @@ AVX2 static void gelu_tanh_avx2(float *out, const float *x, ptrdiff_t n) {
   }
 }
 
+AVX2 static void gelu_erf_avx2(float *out, const float *x, ptrdiff_t n) {
+  ptrdiff_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, gelu_erf8(_mm256_loadu_ps(x + i)));
+  if (i < n) {
+    __m256i m = tail_mask(n - i);
+    _mm256_maskstore_ps(out + i, m, gelu_erf8(_mm256_maskload_ps(x + i, m)));
+  }
+}
+
 // out = act(gate) · up, eight at a time and a masked tail; one body for both
 // gates, with the activation inlined into each.
 #define GATE_AVX2(name, act)                                                                         \
@@ -180,6 +223,7 @@ static const tdb_kernel_set avx2 = {
   .exp = exp_avx2,
   .softmax_row = softmax_row_avx2,
   .gelu_tanh = gelu_tanh_avx2,
+  .gelu_erf = gelu_erf_avx2,
   .silu_gate = silu_gate_avx2,
   .gelu_gate = gelu_gate_avx2,
   .add = add_avx2,

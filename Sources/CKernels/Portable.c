@@ -55,6 +55,34 @@ static inline float gelu1(float x) {
   return x_sigmoid(x, (2.0f * TDB_GELU_S) * (x + ((TDB_GELU_C * x) * x) * x));
 }
 
+// x·Φ(x) by the erfc of ExpConstants.h. Past |x| ≈ 14 e^(-xh²/2) is below
+// the clamp and the product rounds to 0 (or x itself for x > 0).
+static inline float gelu_erf1(float x) {
+  if (x != x || x == __builtin_inff()) return x;
+  float ax = x < 0 ? -x : x, z = ax * TDB_SQRT1_2, t = 1.0f / (1.0f + 0.5f * z);
+  float p = TDB_ERFC_P9;
+  p = p * t + TDB_ERFC_P8;
+  p = p * t + TDB_ERFC_P7;
+  p = p * t + TDB_ERFC_P6;
+  p = p * t + TDB_ERFC_P5;
+  p = p * t + TDB_ERFC_P4;
+  p = p * t + TDB_ERFC_P3;
+  p = p * t + TDB_ERFC_P2;
+  p = p * t + TDB_ERFC_P1;
+  p = p * t + TDB_ERFC_P0;
+  uint32_t bits;
+  memcpy(&bits, &ax, sizeof bits);
+  bits &= TDB_HIGH12_MASK;
+  float xh;
+  memcpy(&xh, &bits, sizeof xh);
+  // erfc(z)/2 = m·e^(-xh²/2); for x < 0 the result x·m·e^(-xh²/2) rounds
+  // once, where it is denormal too, and for x ≥ 0 x·(1 - erfc/2) keeps ∞·1 = ∞.
+  float m = 0.5f * mul_exp(t, -0.5f * (ax - xh) * (ax + xh) + p), y = -0.5f * (xh * xh);
+  // Past the clamp e^y is exactly 0, and x·0 keeps -∞·0 = NaN at x = -∞.
+  float below = y < TDB_EXP_LO ? x * 0.0f : mul_exp(x * m, y);
+  return x < 0 ? below : x * (1.0f - mul_exp(m, y));
+}
+
 static void exp_portable(float *out, const float *x, ptrdiff_t n) {
   for (ptrdiff_t i = 0; i < n; i++) out[i] = exp1(x[i]);
 }
@@ -90,6 +118,10 @@ static void gelu_tanh_portable(float *out, const float *x, ptrdiff_t n) {
   for (ptrdiff_t i = 0; i < n; i++) out[i] = gelu1(x[i]);
 }
 
+static void gelu_erf_portable(float *out, const float *x, ptrdiff_t n) {
+  for (ptrdiff_t i = 0; i < n; i++) out[i] = gelu_erf1(x[i]);
+}
+
 static void silu_gate_portable(float *out, const float *gate, const float *up, ptrdiff_t n) {
   for (ptrdiff_t i = 0; i < n; i++) {
     float g = gate[i];
@@ -110,6 +142,7 @@ static const tdb_kernel_set portable = {
   .exp = exp_portable,
   .softmax_row = softmax_row_portable,
   .gelu_tanh = gelu_tanh_portable,
+  .gelu_erf = gelu_erf_portable,
   .silu_gate = silu_gate_portable,
   .gelu_gate = gelu_gate_portable,
   .add = add_portable,

@@ -19,6 +19,8 @@ func registerTimingCommands(into registry: CommandRegistry) {
     var result: Value = .null
     for _ in 0..<runs {
       try interpreter.checkInterrupt(at: call.location)
+      // Each run starts without the previous one's result, as the first did.
+      result = .null
       let start = DispatchTime.now().uptimeNanoseconds
       result = try interpreter.call(block, [], at: call.location)
       times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)

@@ -14,6 +14,7 @@ public final class TransformerModel: @unchecked Sendable {
 
   /// Loads `config.json`, the safetensors weights and the tokenizer of `folder`.
   public init(folder: URL) throws {
+    BLASThreads.configured
     self.folder = folder
     var isDir: ObjCBool = false
     guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDir), isDir.boolValue else {
@@ -28,6 +29,7 @@ public final class TransformerModel: @unchecked Sendable {
 
   /// A model from weights in memory (tests and hand-built models).
   public init(config: ModelConfig, weights: ModelWeights, tokenizer: any Tokenizer, source: URL? = nil) {
+    BLASThreads.configured
     self.folder = source ?? URL(fileURLWithPath: "/")
     self.tokenizer = tokenizer
     self.config = config

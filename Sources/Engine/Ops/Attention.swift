@@ -70,34 +70,48 @@ func causalSoftmaxRow(
 /// that stays in cache, where a [H, n, T] pattern of a long prompt would be
 /// written and read back from memory three times. Used when no hook reads or
 /// changes the scores or the pattern.
+///
+/// The (head, block) items are shared out over the cores, each item's small
+/// products run by single-threaded BLAS: splitting one 128-row product
+/// between threads costs more in hand-offs than it gains.
 func fusedCausalAttention(_ z: UnsafeMutablePointer<Float>, _ a: AttentionInputs, queries n: Int, T: Int) {
   let blocks = causalBlocks(n)
-  let offset = T - n, D = a.D, g = a.geometry
-  let buffer = UnsafeMutablePointer<Float>.allocate(capacity: blocks[0].count * T)
-  defer { buffer.deallocate() }
-  for h in 0..<a.heads {
-    for rows in blocks {
-      // Scores of this block's queries against the keys they can see, [rows, keys]:
-      // from the first key its first query's sliding window reaches (0 without
-      // one) to its last query.
-      let start = g.firstKey(offset + rows.lowerBound), keys = offset + rows.upperBound - start
-      let q = a.q + rows.lowerBound * a.qStride + h * D
-      gemm(
-        transB: true, M: rows.count, N: keys, K: D, alpha: g.scale, q, lda: a.qStride,
-        a.k + start * a.kvStride + a.kvOffset(h), ldb: a.kvStride, buffer, ldc: keys)
-      parallelChunks(rows.count, minimumChunk: 32) { part in
-        for i in part {
-          let row = buffer + i * keys, position = offset + rows.lowerBound + i
-          let first = g.firstKey(position) - start, last = position - start
-          if let cap = g.softcap { for j in first...last { row[j] = cap * tanhf(row[j] / cap) } }
-          causalSoftmaxRow(row, row, first: first, last: last, length: keys)
-        }
-      }
-      gemm(
-        M: rows.count, N: D, K: keys, buffer, lda: keys, a.v + start * a.kvStride + a.kvOffset(h), ldb: a.kvStride,
-        z + rows.lowerBound * a.qStride + h * D, ldc: a.qStride)
+  // Largest blocks (the last queries see the most keys) first, so the last
+  // items handed out are the short ones and the cores finish together.
+  let items = blocks.indices.reversed().flatMap { b in (0..<a.heads).map { h in (head: h, rows: blocks[b]) } }
+  let capacity = blocks[0].count * T
+  withWorkersOverBLAS(items: items.count) { next in
+    let buffer = UnsafeMutablePointer<Float>.allocate(capacity: capacity)
+    defer { buffer.deallocate() }
+    while let i = next() {
+      attentionBlock(z, a, head: items[i].head, rows: items[i].rows, queries: n, T: T, buffer: buffer)
     }
   }
+}
+
+/// One head's z for one block of queries, through `buffer` [rows, keys].
+private func attentionBlock(
+  _ z: UnsafeMutablePointer<Float>, _ a: AttentionInputs, head h: Int, rows: Range<Int>, queries n: Int, T: Int,
+  buffer: UnsafeMutablePointer<Float>
+) {
+  let offset = T - n, D = a.D, g = a.geometry
+  // Scores of this block's queries against the keys they can see, [rows, keys]:
+  // from the first key its first query's sliding window reaches (0 without
+  // one) to its last query.
+  let start = g.firstKey(offset + rows.lowerBound), keys = offset + rows.upperBound - start
+  let q = a.q + rows.lowerBound * a.qStride + h * D
+  gemm(
+    transB: true, M: rows.count, N: keys, K: D, alpha: g.scale, q, lda: a.qStride,
+    a.k + start * a.kvStride + a.kvOffset(h), ldb: a.kvStride, buffer, ldc: keys)
+  for i in 0..<rows.count {
+    let row = buffer + i * keys, position = offset + rows.lowerBound + i
+    let first = g.firstKey(position) - start, last = position - start
+    if let cap = g.softcap { for j in first...last { row[j] = cap * tanhf(row[j] / cap) } }
+    causalSoftmaxRow(row, row, first: first, last: last, length: keys)
+  }
+  gemm(
+    M: rows.count, N: D, K: keys, buffer, lda: keys, a.v + start * a.kvStride + a.kvOffset(h), ldb: a.kvStride,
+    z + rows.lowerBound * a.qStride + h * D, ldc: a.qStride)
 }
 
 /// z_h[n, D] = pattern_h[n, T] · v_h[T, D], written into z[n, H·D] at the head's columns.

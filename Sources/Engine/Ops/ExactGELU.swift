@@ -1,14 +1,13 @@
+import CKernels
 import Foundation
 
 /// The exact GELU, x · Φ(x) = 0.5 · x · (1 + erf(x / √2)): Hugging Face's
 /// "gelu" (PyTorch's default), which Pythia uses; `geluForward` is GPT-2's
-/// tanh approximation, which differs from it by up to ~5e-4.
+/// tanh approximation, which differs from it by up to ~5e-4. A C kernel
+/// (CKernels' gelu_erf) computes Φ through erfc, so that it stays accurate
+/// for negative x, where 1 + erf(x/√2) cancels.
 func exactGELUForward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, count N: Int) {
-  let r = Float(0.5.squareRoot())
   parallelChunks(N, minimumChunk: 16_384) { range in
-    for i in range {
-      let x = inp[i]
-      out[i] = 0.5 * x * (1 + erff(x * r))
-    }
+    tdb_gelu_erf(out + range.lowerBound, inp + range.lowerBound, range.count)
   }
 }

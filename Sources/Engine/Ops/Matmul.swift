@@ -54,8 +54,3 @@ func gemm(
     CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, Int32(M), Int32(N), Int32(K),
     alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }
-
-/// Limits BLAS to at most `threads` threads (bounded by the cores present).
-public func setComputeThreads(_ threads: Int) {
-  openblas_set_num_threads(Int32(max(1, threads)))
-}

@@ -7,21 +7,30 @@ public final class TensorBuffer: @unchecked Sendable {
   public let pointer: UnsafeMutablePointer<Float>
   public let count: Int
   let owner: AnyObject?
+  /// Owned memory of a large buffer is its own mapping (`LargeAllocation`), not malloc's.
+  private let mapping: LargeAllocation?
 
   /// Zero-filled owned memory of `count` floats.
   init(zeros count: Int) {
     self.count = count
-    pointer = .allocate(capacity: max(count, 1))
-    pointer.initialize(repeating: 0, count: max(count, 1))
     owner = nil
+    if let m = LargeAllocation(floats: count, zeroed: true) {
+      mapping = m
+      pointer = m.pointer
+    } else {
+      mapping = nil
+      pointer = .allocate(capacity: max(count, 1))
+      pointer.initialize(repeating: 0, count: max(count, 1))
+    }
   }
 
   /// Owned memory of `count` floats, not yet written: for results an
   /// operation overwrites entirely (large buffers skip a pass of zeroing).
   init(uninitialized count: Int) {
     self.count = count
-    pointer = .allocate(capacity: max(count, 1))
     owner = nil
+    mapping = LargeAllocation(floats: count, zeroed: false)
+    pointer = mapping?.pointer ?? .allocate(capacity: max(count, 1))
   }
 
   /// Borrowed memory; `owner` must keep `pointer` valid.
@@ -29,12 +38,97 @@ public final class TensorBuffer: @unchecked Sendable {
     self.pointer = pointer
     self.count = count
     self.owner = owner
+    mapping = nil
   }
 
   var isOwned: Bool { owner == nil }
 
   deinit {
-    if owner == nil { pointer.deallocate() }
+    if let mapping {
+      mapping.release()
+    } else if owner == nil {
+      pointer.deallocate()
+    }
+  }
+}
+
+/// A large buffer (logits of a long prompt, an MLP activation, a dequantized
+/// weight) mapped on its own, backed by transparent huge pages where the
+/// kernel allows them, and kept for reuse when its tensor goes (see
+/// `LargeAllocationPool`).
+struct LargeAllocation: @unchecked Sendable {
+  /// Buffers from this size up get their own mapping; smaller ones come from malloc.
+  static let threshold = 4 << 20
+  static let hugePage = 2 << 20
+
+  let pointer: UnsafeMutablePointer<Float>
+  fileprivate let base: UnsafeMutableRawPointer
+  fileprivate let length: Int
+
+  /// Memory for `floats` floats, recycled or newly mapped; nil below the threshold.
+  /// `zeroed` asks for zeros (newly mapped memory is, recycled memory is cleared).
+  init?(floats: Int, zeroed: Bool) {
+    let bytes = floats * MemoryLayout<Float>.stride
+    guard bytes >= Self.threshold else { return nil }
+    // One huge page more than asked, so the buffer can start on a huge-page boundary.
+    let length = (bytes + 2 * Self.hugePage - 1) / Self.hugePage * Self.hugePage
+    if let recycled = LargeAllocationPool.shared.take(length: length) {
+      self = recycled
+      if zeroed { pointer.initialize(repeating: 0, count: floats) }
+      return
+    }
+    guard let base = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+      base != MAP_FAILED
+    else { return nil }
+    let aligned = (Int(bitPattern: base) + Self.hugePage - 1) / Self.hugePage * Self.hugePage
+    let start = UnsafeMutableRawPointer(bitPattern: aligned)!
+    madvise(start, length - (aligned - Int(bitPattern: base)), MADV_HUGEPAGE)
+    self.base = base
+    self.length = length
+    pointer = start.assumingMemoryBound(to: Float.self)
+  }
+
+  /// Hands the memory back for reuse.
+  func release() { LargeAllocationPool.shared.give(self) }
+}
+
+/// Large buffers freed by tensors, kept for the next tensor of the same
+/// size. Memory a process touches for the first time is expensive — the
+/// kernel zeroes every page, and on a virtual machine the host may have to
+/// fault it in too (measured here: a fresh [1024, 262144] logits tensor
+/// cost more than the matrix product that fills it) — while a forward pass
+/// asks for the same sizes block after block and run after run. At most
+/// `limit` bytes wait here; beyond it the buffers freed longest ago are
+/// unmapped.
+final class LargeAllocationPool: @unchecked Sendable {
+  static let shared = LargeAllocationPool()
+  static let limit = 1536 << 20
+
+  private let lock = NSLock()
+  /// Oldest first.
+  private var waiting: [LargeAllocation] = []
+  private var bytes = 0
+
+  func take(length: Int) -> LargeAllocation? {
+    lock.lock()
+    defer { lock.unlock() }
+    guard let i = waiting.lastIndex(where: { $0.length == length }) else { return nil }
+    bytes -= length
+    return waiting.remove(at: i)
+  }
+
+  func give(_ allocation: LargeAllocation) {
+    lock.lock()
+    waiting.append(allocation)
+    bytes += allocation.length
+    var unmap: [LargeAllocation] = []
+    while bytes > Self.limit, !waiting.isEmpty {
+      let oldest = waiting.removeFirst()
+      bytes -= oldest.length
+      unmap.append(oldest)
+    }
+    lock.unlock()
+    for a in unmap { munmap(a.base, a.length) }
   }
 }
 

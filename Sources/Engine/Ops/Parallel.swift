@@ -1,0 +1,54 @@
+import CBLAS
+import Foundation
+import Synchronization
+
+/// Runs `body` over `0..<count` split into contiguous chunks on the available cores.
+func parallelChunks(_ count: Int, minimumChunk: Int, _ body: (Range<Int>) -> Void) {
+  let workers = min(ComputeThreads.count, max(1, count / minimumChunk))
+  if workers <= 1 {
+    body(0..<count)
+    return
+  }
+  let chunk = (count + workers - 1) / workers
+  DispatchQueue.concurrentPerform(iterations: workers) { w in
+    let lo = w * chunk
+    let hi = min(count, lo + chunk)
+    if lo < hi { body(lo..<hi) }
+  }
+}
+
+/// How many threads the engine's own loops use: the cores present, or
+/// `TDB_THREADS` / `OMP_NUM_THREADS` / `OPENBLAS_NUM_THREADS` if smaller.
+enum ComputeThreads {
+  static let count: Int = {
+    let cores = ProcessInfo.processInfo.activeProcessorCount
+    let env = ProcessInfo.processInfo.environment
+    for key in ["TDB_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"] {
+      if let v = env[key].flatMap(Int.init), v > 0 { return min(v, cores) }
+    }
+    return cores
+  }()
+}
+
+/// Runs `worker` once on each core, for `items` independent pieces of work
+/// that each call BLAS: the worker pulls item indices from `next()` (nil
+/// when all are handed out) and BLAS runs single-threaded meanwhile, so its
+/// threads and these do not compete for the cores. Where BLAS is already
+/// single-threaded (a caller parallelises at a higher level, as `collect`
+/// does over windows) or there is one core, one worker takes every item.
+func withWorkersOverBLAS(items: Int, _ worker: (_ next: () -> Int?) -> Void) {
+  let blasThreads = openblas_get_num_threads()
+  let workers = min(ComputeThreads.count, items, Int(blasThreads))
+  let counter = Atomic<Int>(0)
+  let next = { () -> Int? in
+    let i = counter.wrappingAdd(1, ordering: .relaxed).oldValue
+    return i < items ? i : nil
+  }
+  guard workers > 1 else {
+    worker(next)
+    return
+  }
+  openblas_set_num_threads(1)
+  defer { openblas_set_num_threads(blasThreads) }
+  DispatchQueue.concurrentPerform(iterations: workers) { _ in worker(next) }
+}

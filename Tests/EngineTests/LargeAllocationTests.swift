@@ -1,0 +1,58 @@
+import CBLAS
+import Foundation
+import XCTest
+
+@testable import Engine
+
+/// Large tensors come from their own mappings and go back to a pool that
+/// the next tensor of the same size reuses; the attention's workers hand
+/// BLAS its threads back; OpenBLAS's idle spin is shortened.
+final class LargeAllocationTests: XCTestCase {
+  let floats = 3 << 20  // 12 MiB, above the threshold
+
+  func testAFreedLargeBufferIsReusedAndZeroedWhenAskedFor() {
+    var first: UnsafeMutablePointer<Float>?
+    do {
+      var t = Tensor(uninitialized: [floats])
+      first = t.mutablePointer()
+      t.mutablePointer().update(repeating: 7, count: floats)
+    }
+    let again = Tensor(zeros: [floats])
+    XCTAssertEqual(again.pointer, UnsafePointer(first), "the freed mapping is the next one of its size")
+    XCTAssert(UnsafeBufferPointer(start: again.pointer, count: floats).allSatisfy { $0 == 0 }, "recycled zeros")
+  }
+
+  func testLargeBuffersStartOnAHugePageBoundaryAndSmallOnesComeFromMalloc() {
+    let big = Tensor(uninitialized: [floats])
+    XCTAssertEqual(Int(bitPattern: big.pointer) % LargeAllocation.hugePage, 0)
+    XCTAssertNil(LargeAllocation(floats: 1000, zeroed: false))
+    let small = Tensor(zeros: [1000])
+    XCTAssert(UnsafeBufferPointer(start: small.pointer, count: 1000).allSatisfy { $0 == 0 })
+  }
+
+  func testThePoolKeepsAtMostItsLimit() {
+    // Five 512 MiB buffers freed together: the pool (1.5 GiB) keeps three.
+    let huge = 128 << 20
+    var tensors = (0..<5).map { _ in Tensor(uninitialized: [huge]) }
+    let pointers = tensors.map(\.pointer)
+    tensors.removeAll()
+    let reused = (0..<5).map { _ in Tensor(uninitialized: [huge]) }
+    let again = Set(reused.map(\.pointer)).intersection(pointers)
+    XCTAssertLessThanOrEqual(again.count, 3)
+    XCTAssertGreaterThanOrEqual(again.count, 1)
+  }
+
+  func testAttentionHandsBLASItsThreadsBack() throws {
+    let before = openblas_get_num_threads()
+    let tokens = (0..<200).map { ($0 * 7 + 3) % demoModel.config.vocabSize }
+    _ = try demoModel.forward(tokens, options: ForwardOptions(logits: .last))
+    XCTAssertEqual(openblas_get_num_threads(), before)
+  }
+
+  func testOpenBLASSpinIsSetOnceAModelIsLoaded() {
+    _ = demoModel
+    // BLASThreads' value, or the one the user ran the tests with.
+    let env = ProcessInfo.processInfo.environment["OPENBLAS_THREAD_TIMEOUT"].flatMap { Int($0) }
+    XCTAssertNotNil(env, "a loaded model sets OPENBLAS_THREAD_TIMEOUT")
+  }
+}
