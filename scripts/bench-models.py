@@ -30,7 +30,7 @@ def tdb_forward_ms(ids, repeat, threads):
     # One run first, as PyTorch gets a warm-up run: the first pass of a
     # process touches its buffers for the first time.
     run = f"run {json.dumps(ids)} --nocache"
-    script = f"{run} | count; time {{ {run} }} --repeat {repeat} | select median_ms"
+    script = f"let warm = ({run}).tokens; time {{ {run} }} --repeat {repeat} | select median_ms"
     env = dict(os.environ, TDB_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
     r = subprocess.run(["/usr/bin/time", "-f", "%M", TDB, "--model", MODEL, "--format", "json", "-c", script],
                        env=env, capture_output=True, text=True, check=True)

@@ -14,7 +14,7 @@ extension ModelWeights {
     }
     wte = try t("embed_in.weight", [c.vocabSize, C])
     wpe = nil
-    blocks = try (0..<c.layers).map { l in
+    blocks = try parallelMap(c.layers) { l in
       let p = "layers.\(l)."
       let (qkv, qkvBias) = Self.neoxQKV(
         try t(p + "attention.query_key_value.weight", [3 * C, C]),

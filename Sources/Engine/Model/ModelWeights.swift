@@ -54,7 +54,7 @@ public struct ModelWeights: Sendable {
     let C = c.dModel, F = c.dMLP
     wte = try t("wte.weight", [c.vocabSize, C])
     wpe = try t("wpe.weight", [c.context, C])
-    blocks = try (0..<c.layers).map { l in
+    blocks = try parallelMap(c.layers) { l in
       let p = "h.\(l)."
       return BlockWeights(
         ln1Weight: try t(p + "ln_1.weight", [C]), ln1Bias: try t(p + "ln_1.bias", [C]),
@@ -91,7 +91,7 @@ public struct ModelWeights: Sendable {
     }
     wte = try t("model.embed_tokens.weight", [c.vocabSize, C])
     wpe = nil
-    blocks = try (0..<c.layers).map { l in
+    blocks = try parallelMap(c.layers) { l in
       let p = "model.layers.\(l)."
       let q = try t(p + "self_attn.q_proj.weight", [Q, C]), k = try t(p + "self_attn.k_proj.weight", [K, C])
       let v = try t(p + "self_attn.v_proj.weight", [K, C])

@@ -52,3 +52,16 @@ func withWorkersOverBLAS(items: Int, _ worker: (_ next: () -> Int?) -> Void) {
   defer { openblas_set_num_threads(blasThreads) }
   DispatchQueue.concurrentPerform(iterations: workers) { _ in worker(next) }
 }
+
+/// `transform` of each of 0..<count, run on the cores, results in order;
+/// throws the error of the lowest index that threw. Loading a model maps
+/// its blocks this way: each block's weights are dequantized and transposed
+/// independently, about half of a cold one-shot command.
+func parallelMap<T>(_ count: Int, _ transform: (Int) throws -> T) throws -> [T] {
+  var results = [Result<T, any Error>?](repeating: nil, count: count)
+  results.withUnsafeMutableBufferPointer { slots in
+    let slots = slots
+    DispatchQueue.concurrentPerform(iterations: count) { i in slots[i] = Result { try transform(i) } }
+  }
+  return try results.map { try $0!.get() }
+}
