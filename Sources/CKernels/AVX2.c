@@ -114,6 +114,21 @@ AVX2 static inline __m256 gelu_erf8(__m256 x) {
   return _mm256_blendv_ps(r, x, isnan8(x));
 }
 
+// gelu_new'(x) as the portable gelu_tanh_derivative computes it.
+AVX2 static inline __m256 gelu_derivative8(__m256 x) {
+  const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+  __m256 cube = _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(TDB_GELU_C), x), x), x);
+  __m256 y = _mm256_mul_ps(_mm256_set1_ps(2.0f * TDB_GELU_S), _mm256_add_ps(x, cube));
+  exp_parts q = exp_reduce(_mm256_or_ps(y, _mm256_set1_ps(-0.0f)));
+  __m256 e = _mm256_mul_ps(_mm256_mul_ps(q.p, q.s1), q.s2), d = _mm256_add_ps(one, e);
+  __m256 sigma = _mm256_div_ps(_mm256_blendv_ps(one, e, _mm256_cmp_ps(y, zero, _CMP_LT_OQ)), d);
+  __m256 slope = _mm256_mul_ps(_mm256_set1_ps(2.0f * TDB_GELU_S),
+    _mm256_add_ps(one, _mm256_mul_ps(_mm256_set1_ps(3.0f * TDB_GELU_C), _mm256_mul_ps(x, x))));
+  __m256 second = _mm256_div_ps(_mm256_mul_ps(_mm256_mul_ps(x, slope), e), _mm256_mul_ps(d, d));
+  __m256 r = _mm256_add_ps(sigma, _mm256_blendv_ps(second, zero, _mm256_cmp_ps(e, zero, _CMP_EQ_OQ)));
+  return _mm256_blendv_ps(r, x, isnan8(x));
+}
+
 AVX2 static inline __m256 silu8(__m256 g) { return x_sigmoid8(g, g); }
 
 // Every kernel below walks whole vectors, then one masked vector for the
@@ -183,6 +198,17 @@ AVX2 static void gelu_tanh_avx2(float *out, const float *x, ptrdiff_t n) {
   }
 }
 
+AVX2 static void gelu_tanh_backward_avx2(float *dinp, const float *x, const float *dout, ptrdiff_t n) {
+  ptrdiff_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(dinp + i, _mm256_mul_ps(gelu_derivative8(_mm256_loadu_ps(x + i)), _mm256_loadu_ps(dout + i)));
+  if (i < n) {
+    __m256i m = tail_mask(n - i);
+    __m256 v = _mm256_mul_ps(gelu_derivative8(_mm256_maskload_ps(x + i, m)), _mm256_maskload_ps(dout + i, m));
+    _mm256_maskstore_ps(dinp + i, m, v);
+  }
+}
+
 AVX2 static void gelu_erf_avx2(float *out, const float *x, ptrdiff_t n) {
   ptrdiff_t i = 0;
   for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, gelu_erf8(_mm256_loadu_ps(x + i)));
@@ -223,6 +249,7 @@ static const tdb_kernel_set avx2 = {
   .exp = exp_avx2,
   .softmax_row = softmax_row_avx2,
   .gelu_tanh = gelu_tanh_avx2,
+  .gelu_tanh_backward = gelu_tanh_backward_avx2,
   .gelu_erf = gelu_erf_avx2,
   .silu_gate = silu_gate_avx2,
   .gelu_gate = gelu_gate_avx2,

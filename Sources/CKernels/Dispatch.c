@@ -29,6 +29,10 @@ void tdb_softmax_row(float *p, const float *s, ptrdiff_t first, ptrdiff_t last, 
 
 void tdb_gelu_tanh(float *out, const float *x, ptrdiff_t n) { tdb_kernels()->gelu_tanh(out, x, n); }
 
+void tdb_gelu_tanh_backward(float *dinp, const float *x, const float *dout, ptrdiff_t n) {
+  tdb_kernels()->gelu_tanh_backward(dinp, x, dout, n);
+}
+
 void tdb_gelu_erf(float *out, const float *x, ptrdiff_t n) { tdb_kernels()->gelu_erf(out, x, n); }
 
 void tdb_silu_gate(float *out, const float *gate, const float *up, ptrdiff_t n) {

@@ -118,6 +118,22 @@ static void gelu_tanh_portable(float *out, const float *x, ptrdiff_t n) {
   for (ptrdiff_t i = 0; i < n; i++) out[i] = gelu1(x[i]);
 }
 
+// gelu_new'(x) = σ(2u) + x·2u'·σ(2u)(1 - σ(2u)), 2u' = 2·√(2/π)·(1 + 3c·x²),
+// with e = e^(-|2u|): σ(1 - σ) = e/(1 + e)², which neither overflows nor
+// cancels. Where e is 0 the second term is 0 (not x³·0 = NaN for huge x).
+static inline float gelu_tanh_derivative(float x) {
+  if (x != x) return x;
+  float y = (2.0f * TDB_GELU_S) * (x + ((TDB_GELU_C * x) * x) * x);
+  float a = y < 0 ? y : -y, e = mul_exp(1.0f, a), d = 1.0f + e;
+  float sigma = (y < 0 ? e : 1.0f) / d;
+  float slope = (2.0f * TDB_GELU_S) * (1.0f + (3.0f * TDB_GELU_C) * (x * x));
+  return e == 0.0f ? sigma : sigma + ((x * slope) * e) / (d * d);
+}
+
+static void gelu_tanh_backward_portable(float *dinp, const float *x, const float *dout, ptrdiff_t n) {
+  for (ptrdiff_t i = 0; i < n; i++) dinp[i] = gelu_tanh_derivative(x[i]) * dout[i];
+}
+
 static void gelu_erf_portable(float *out, const float *x, ptrdiff_t n) {
   for (ptrdiff_t i = 0; i < n; i++) out[i] = gelu_erf1(x[i]);
 }
@@ -142,6 +158,7 @@ static const tdb_kernel_set portable = {
   .exp = exp_portable,
   .softmax_row = softmax_row_portable,
   .gelu_tanh = gelu_tanh_portable,
+  .gelu_tanh_backward = gelu_tanh_backward_portable,
   .gelu_erf = gelu_erf_portable,
   .silu_gate = silu_gate_portable,
   .gelu_gate = gelu_gate_portable,

@@ -156,6 +156,42 @@ final class KernelTests: XCTestCase {
     }
   }
 
+  /// gelu_new's derivative times dout against the derivative in double: it
+  /// crosses zero (x ≈ -0.75), so the bound is absolute, 3e-7 (2.5 ulp at
+  /// 1, where it ends), as the gradient tests need it; and the scalar Swift
+  /// formula tdb used before, where that one is accurate.
+  func testGELUBackwardAgainstItsDoublePrecisionValue() {
+    let xs = sampledRange + specialValues
+    let ones = [Float](repeating: 1, count: xs.count)
+    let s = 0.797884560802865355, c = 0.044715
+    for set in sets {
+      var out = [Float](repeating: 0, count: xs.count)
+      set.gelu_tanh_backward(&out, xs, ones, xs.count)
+      for (x, d) in zip(xs, out) {
+        if x.isNaN {
+          XCTAssert(d.isNaN, "\(name(set)) gelu'(\(x))")
+          continue
+        }
+        let xd = Double(x), t = Foundation.tanh(s * (xd + c * xd * xd * xd))
+        var ref = 0.5 * (1 + t) + 0.5 * xd * (1 - t * t) * s * (1 + 3 * c * xd * xd)
+        if !ref.isFinite { ref = xd > 0 ? 1 : 0 }  // x³ overflowed where sech² is 0
+        XCTAssertEqual(Double(d), ref, accuracy: 3e-7, "\(name(set)) gelu'(\(x))")
+        // Below x ≈ -3 the old 0.5·(1 + tanh u) cancels (errors up to 1.3e-6); the kernel does not.
+        guard x > -3 && x < 30 else { continue }
+        let sf = Float(s), tf = 1 - 2 / (expf(2 * sf * (x + 0.044715 * x * x * x)) + 1)
+        let old = 0.5 * (1 + tf) + 0.5 * x * (1 - tf * tf) * sf * (1 + 3 * 0.044715 * x * x)
+        XCTAssertEqual(d, old, accuracy: 1e-6, "\(name(set)) gelu'(\(x)) against the old formula")
+      }
+      // dout scales it, in place too.
+      var dout: [Float] = [2, -3, 0.5]
+      let x: [Float] = [0.3, -1, 4]
+      var separate = [Float](repeating: 0, count: 3)
+      set.gelu_tanh_backward(&separate, x, dout, 3)
+      dout.withUnsafeMutableBufferPointer { b in set.gelu_tanh_backward(b.baseAddress!, x, b.baseAddress!, 3) }
+      XCTAssertEqual(dout, separate, name(set))
+    }
+  }
+
   func testGatedActivationsAgainstTheirDoublePrecisionValues() {
     var rng = SplitMix64(seed: 3)
     let gate = sampledRange + specialValues
@@ -263,7 +299,10 @@ final class KernelTests: XCTestCase {
     [("exp", set.exp), ("gelu_tanh", set.gelu_tanh), ("gelu_erf", set.gelu_erf)]
   }
   func binaryKernels(_ set: tdb_kernel_set) -> [(String, Binary)] {
-    [("silu_gate", set.silu_gate), ("gelu_gate", set.gelu_gate), ("add", set.add)]
+    [
+      ("silu_gate", set.silu_gate), ("gelu_gate", set.gelu_gate), ("add", set.add),
+      ("gelu_tanh_backward", set.gelu_tanh_backward),
+    ]
   }
 
   let specialValues: [Float] = [

@@ -22,6 +22,8 @@ typedef struct tdb_kernel_set {
   void (*softmax_row)(float *p, const float *s, ptrdiff_t first, ptrdiff_t last, ptrdiff_t length);
   // out[n] = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))  (GPT-2's gelu_new)
   void (*gelu_tanh)(float *out, const float *x, ptrdiff_t n);
+  // dinp[n] = dout · gelu_tanh'(x) (dinp may be dout)
+  void (*gelu_tanh_backward)(float *dinp, const float *x, const float *dout, ptrdiff_t n);
   // out[n] = x·Φ(x) = 0.5·x·(1 + erf(x/√2))  (the exact GELU)
   void (*gelu_erf)(float *out, const float *x, ptrdiff_t n);
   // out[n] = silu(gate)·up, silu(x) = x / (1 + e^-x)
@@ -46,6 +48,7 @@ const tdb_kernel_set *tdb_kernels(void);
 void tdb_exp(float *out, const float *x, ptrdiff_t n);
 void tdb_softmax_row(float *p, const float *s, ptrdiff_t first, ptrdiff_t last, ptrdiff_t length);
 void tdb_gelu_tanh(float *out, const float *x, ptrdiff_t n);
+void tdb_gelu_tanh_backward(float *dinp, const float *x, const float *dout, ptrdiff_t n);
 void tdb_gelu_erf(float *out, const float *x, ptrdiff_t n);
 void tdb_silu_gate(float *out, const float *gate, const float *up, ptrdiff_t n);
 void tdb_gelu_gate(float *out, const float *gate, const float *up, ptrdiff_t n);
