@@ -46,12 +46,17 @@ AVX2 static inline exp_parts exp_reduce(__m256 y) {
   return (exp_parts){p, pow2i(n1), pow2i(n2)};
 }
 
+// m·e^y from y's exp_parts: m joins p before the two 2^n scalings, so the
+// product rounds once even where it is denormal (m = 1 gives e^y itself).
+AVX2 static inline __m256 mul_exp8(__m256 m, exp_parts q) {
+  return _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(m, q.p), q.s1), q.s2);
+}
+
 AVX2 static inline __m256 isnan8(__m256 x) { return _mm256_cmp_ps(x, x, _CMP_UNORD_Q); }
 
 // e^x; NaN stays NaN (the clamp had turned it into a bound).
 AVX2 static inline __m256 exp8(__m256 x) {
-  exp_parts q = exp_reduce(x);
-  __m256 e = _mm256_mul_ps(_mm256_mul_ps(q.p, q.s1), q.s2);
+  __m256 e = mul_exp8(_mm256_set1_ps(1.0f), exp_reduce(x));
   return _mm256_blendv_ps(e, x, isnan8(x));
 }
 
@@ -64,21 +69,22 @@ AVX2 static inline __m256 x_sigmoid8(__m256 x, __m256 y) {
   __m256 neg = _mm256_cmp_ps(y, _mm256_setzero_ps(), _CMP_LT_OQ);
   __m256 a = _mm256_or_ps(y, _mm256_set1_ps(-0.0f));  // -|y|
   exp_parts q = exp_reduce(a);
-  __m256 e = _mm256_mul_ps(_mm256_mul_ps(q.p, q.s1), q.s2);
-  __m256 xe = _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(x, q.p), q.s1), q.s2);
+  __m256 e = mul_exp8(one, q), xe = mul_exp8(x, q);
   xe = _mm256_blendv_ps(xe, _mm256_mul_ps(x, _mm256_setzero_ps()),
     _mm256_cmp_ps(a, _mm256_set1_ps(TDB_EXP_LO), _CMP_LT_OQ));
   __m256 r = _mm256_div_ps(_mm256_blendv_ps(x, xe, neg), _mm256_add_ps(one, e));
   return _mm256_blendv_ps(r, _mm256_add_ps(x, y), isnan8(y));
 }
 
-// gelu_new(x) = 0.5·x·(1 + tanh u) = x·σ(2u), with the portable kernel's
-// rounding of 2u = (2·√(2/π)) · (x + ((c·x)·x)·x).
-AVX2 static inline __m256 gelu8(__m256 x) {
+// gelu_new's 2u = (2·√(2/π)) · (x + ((c·x)·x)·x), rounded as the portable
+// kernels round it.
+AVX2 static inline __m256 gelu_2u8(__m256 x) {
   __m256 cube = _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(TDB_GELU_C), x), x), x);
-  __m256 u2 = _mm256_mul_ps(_mm256_set1_ps(2.0f * TDB_GELU_S), _mm256_add_ps(x, cube));
-  return x_sigmoid8(x, u2);
+  return _mm256_mul_ps(_mm256_set1_ps(2.0f * TDB_GELU_S), _mm256_add_ps(x, cube));
 }
+
+// gelu_new(x) = 0.5·x·(1 + tanh u) = x·σ(2u).
+AVX2 static inline __m256 gelu8(__m256 x) { return x_sigmoid8(x, gelu_2u8(x)); }
 
 // x·Φ(x) as the portable gelu_erf1 computes it (ExpConstants.h); the
 // clamp makes e^(-xh²/2) 0 past |x| ≈ 14, and ±∞ give what x·Φ(x) gives
@@ -101,14 +107,13 @@ AVX2 static inline __m256 gelu_erf8(__m256 x) {
   __m256 xh = _mm256_and_ps(ax, _mm256_castsi256_ps(_mm256_set1_epi32((int)TDB_HIGH12_MASK)));
   __m256 small_arg = _mm256_add_ps(
     _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(-0.5f), _mm256_sub_ps(ax, xh)), _mm256_add_ps(ax, xh)), p);
-  exp_parts a = exp_reduce(small_arg);
-  __m256 m = _mm256_mul_ps(half, _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(t, a.p), a.s1), a.s2));
+  __m256 m = _mm256_mul_ps(half, mul_exp8(t, exp_reduce(small_arg)));
   __m256 y = _mm256_mul_ps(_mm256_set1_ps(-0.5f), _mm256_mul_ps(xh, xh));
   exp_parts b = exp_reduce(y);
-  __m256 below = _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(x, m), b.p), b.s1), b.s2);
+  __m256 below = mul_exp8(_mm256_mul_ps(x, m), b);
   below = _mm256_blendv_ps(below, _mm256_mul_ps(x, _mm256_setzero_ps()),
     _mm256_cmp_ps(y, _mm256_set1_ps(TDB_EXP_LO), _CMP_LT_OQ));
-  __m256 half_erfc = _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(m, b.p), b.s1), b.s2);
+  __m256 half_erfc = mul_exp8(m, b);
   __m256 above = _mm256_mul_ps(x, _mm256_sub_ps(_mm256_set1_ps(1.0f), half_erfc));
   __m256 r = _mm256_blendv_ps(above, below, _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ));
   return _mm256_blendv_ps(r, x, isnan8(x));
@@ -117,10 +122,8 @@ AVX2 static inline __m256 gelu_erf8(__m256 x) {
 // gelu_new'(x) as the portable gelu_tanh_derivative computes it.
 AVX2 static inline __m256 gelu_derivative8(__m256 x) {
   const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
-  __m256 cube = _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(TDB_GELU_C), x), x), x);
-  __m256 y = _mm256_mul_ps(_mm256_set1_ps(2.0f * TDB_GELU_S), _mm256_add_ps(x, cube));
-  exp_parts q = exp_reduce(_mm256_or_ps(y, _mm256_set1_ps(-0.0f)));
-  __m256 e = _mm256_mul_ps(_mm256_mul_ps(q.p, q.s1), q.s2), d = _mm256_add_ps(one, e);
+  __m256 y = gelu_2u8(x);
+  __m256 e = mul_exp8(one, exp_reduce(_mm256_or_ps(y, _mm256_set1_ps(-0.0f)))), d = _mm256_add_ps(one, e);
   __m256 sigma = _mm256_div_ps(_mm256_blendv_ps(one, e, _mm256_cmp_ps(y, zero, _CMP_LT_OQ)), d);
   __m256 slope = _mm256_mul_ps(_mm256_set1_ps(2.0f * TDB_GELU_S),
     _mm256_add_ps(one, _mm256_mul_ps(_mm256_set1_ps(3.0f * TDB_GELU_C), _mm256_mul_ps(x, x))));
@@ -134,14 +137,18 @@ AVX2 static inline __m256 silu8(__m256 g) { return x_sigmoid8(g, g); }
 // Every kernel below walks whole vectors, then one masked vector for the
 // rest, so a value's result does not depend on where it sits in the array.
 
-AVX2 static void exp_avx2(float *out, const float *x, ptrdiff_t n) {
-  ptrdiff_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, exp8(_mm256_loadu_ps(x + i)));
-  if (i < n) {
-    __m256i m = tail_mask(n - i);
-    _mm256_maskstore_ps(out + i, m, exp8(_mm256_maskload_ps(x + i, m)));
+// out = f(x), with f inlined into each kernel.
+#define UNARY_AVX2(name, f)                                                                          \
+  AVX2 static void name(float *out, const float *x, ptrdiff_t n) {                                   \
+    ptrdiff_t i = 0;                                                                                 \
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, f(_mm256_loadu_ps(x + i)));                 \
+    if (i < n) {                                                                                     \
+      __m256i m = tail_mask(n - i);                                                                  \
+      _mm256_maskstore_ps(out + i, m, f(_mm256_maskload_ps(x + i, m)));                              \
+    }                                                                                                \
   }
-}
+
+UNARY_AVX2(exp_avx2, exp8)
 
 AVX2 static inline float hmax(__m256 v) {
   __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -189,37 +196,13 @@ AVX2 static void softmax_row_avx2(float *p, const float *s, ptrdiff_t first, ptr
   if (end < length) memset(p + end, 0, (size_t)(length - end) * sizeof *p);
 }
 
-AVX2 static void gelu_tanh_avx2(float *out, const float *x, ptrdiff_t n) {
-  ptrdiff_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, gelu8(_mm256_loadu_ps(x + i)));
-  if (i < n) {
-    __m256i m = tail_mask(n - i);
-    _mm256_maskstore_ps(out + i, m, gelu8(_mm256_maskload_ps(x + i, m)));
-  }
-}
+UNARY_AVX2(gelu_tanh_avx2, gelu8)
 
-AVX2 static void gelu_tanh_backward_avx2(float *dinp, const float *x, const float *dout, ptrdiff_t n) {
-  ptrdiff_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    _mm256_storeu_ps(dinp + i, _mm256_mul_ps(gelu_derivative8(_mm256_loadu_ps(x + i)), _mm256_loadu_ps(dout + i)));
-  if (i < n) {
-    __m256i m = tail_mask(n - i);
-    __m256 v = _mm256_mul_ps(gelu_derivative8(_mm256_maskload_ps(x + i, m)), _mm256_maskload_ps(dout + i, m));
-    _mm256_maskstore_ps(dinp + i, m, v);
-  }
-}
+UNARY_AVX2(gelu_erf_avx2, gelu_erf8)
 
-AVX2 static void gelu_erf_avx2(float *out, const float *x, ptrdiff_t n) {
-  ptrdiff_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, gelu_erf8(_mm256_loadu_ps(x + i)));
-  if (i < n) {
-    __m256i m = tail_mask(n - i);
-    _mm256_maskstore_ps(out + i, m, gelu_erf8(_mm256_maskload_ps(x + i, m)));
-  }
-}
-
-// out = act(gate) · up, eight at a time and a masked tail; one body for both
-// gates, with the activation inlined into each.
+// out = act(gate) · up, eight at a time and a masked tail; one body for the
+// gates and for the GELU's backward (dinp = gelu'(x) · dout), with the
+// function inlined into each.
 #define GATE_AVX2(name, act)                                                                         \
   AVX2 static void name(float *out, const float *gate, const float *up, ptrdiff_t n) {               \
     ptrdiff_t i = 0;                                                                                 \
@@ -234,6 +217,7 @@ AVX2 static void gelu_erf_avx2(float *out, const float *x, ptrdiff_t n) {
 
 GATE_AVX2(silu_gate_avx2, silu8)
 GATE_AVX2(gelu_gate_avx2, gelu8)
+GATE_AVX2(gelu_tanh_backward_avx2, gelu_derivative8)
 
 AVX2 static void add_avx2(float *out, const float *a, const float *b, ptrdiff_t n) {
   ptrdiff_t i = 0;

@@ -49,11 +49,12 @@ static inline float x_sigmoid(float x, float y) {
   return (y < 0 ? xe : x) / (1.0f + e);
 }
 
-// gelu_new(x) = 0.5·x·(1 + tanh u) = x·σ(2u), with the AVX2 kernel's rounding
-// of 2u = (2·√(2/π)) · (x + ((c·x)·x)·x).
-static inline float gelu1(float x) {
-  return x_sigmoid(x, (2.0f * TDB_GELU_S) * (x + ((TDB_GELU_C * x) * x) * x));
-}
+// gelu_new's 2u = (2·√(2/π)) · (x + ((c·x)·x)·x), rounded as the AVX2
+// kernels round it.
+static inline float gelu_2u(float x) { return (2.0f * TDB_GELU_S) * (x + ((TDB_GELU_C * x) * x) * x); }
+
+// gelu_new(x) = 0.5·x·(1 + tanh u) = x·σ(2u).
+static inline float gelu1(float x) { return x_sigmoid(x, gelu_2u(x)); }
 
 // x·Φ(x) by the erfc of ExpConstants.h. Past |x| ≈ 14 e^(-xh²/2) is below
 // the clamp and the product rounds to 0 (or x itself for x > 0).
@@ -123,7 +124,7 @@ static void gelu_tanh_portable(float *out, const float *x, ptrdiff_t n) {
 // cancels. Where e is 0 the second term is 0 (not x³·0 = NaN for huge x).
 static inline float gelu_tanh_derivative(float x) {
   if (x != x) return x;
-  float y = (2.0f * TDB_GELU_S) * (x + ((TDB_GELU_C * x) * x) * x);
+  float y = gelu_2u(x);
   float a = y < 0 ? y : -y, e = mul_exp(1.0f, a), d = 1.0f + e;
   float sigma = (y < 0 ? e : 1.0f) / d;
   float slope = (2.0f * TDB_GELU_S) * (1.0f + (3.0f * TDB_GELU_C) * (x * x));
