@@ -1,6 +1,15 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
+// Debian's serial BLIS (libblis-serial-dev), linked statically: see Sources/CBLIS.
+#if arch(arm64)
+  let debianTriple = "aarch64-linux-gnu"
+#else
+  let debianTriple = "x86_64-linux-gnu"
+#endif
+let blisHeaders = "/usr/include/\(debianTriple)/blis-serial"
+let blisArchive = "/usr/lib/\(debianTriple)/blis-serial/libblis.a"
+
 let package = Package(
   name: "tdb",
   products: [
@@ -28,10 +37,17 @@ let package = Package(
 
     // Vector kernels in C: AVX2+FMA behind a run-time CPU check, and a portable fallback.
     .target(name: "CKernels", path: "Sources/CKernels", publicHeadersPath: "include"),
+    // Short prompts' matrix products through BLIS's unpacked kernels.
+    .target(
+      name: "CBLIS", path: "Sources/CBLIS", publicHeadersPath: "include",
+      cSettings: [.unsafeFlags(["-I", blisHeaders])],
+      linkerSettings: [.unsafeFlags(["-Xlinker", blisArchive])]),
 
     .target(
       name: "Engine",
-      dependencies: ["CBLAS", "CKernels", "CSQLite", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+      dependencies: [
+        "CBLAS", "CBLIS", "CKernels", "CSQLite", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+      ],
       swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
     .target(name: "Lang"),
     .target(name: "Builtins", dependencies: ["Engine", "Lang"]),

@@ -422,6 +422,33 @@ def openblas_info(tdb_binary, env):
     return info
 
 
+def sgemm_ceiling(library, threads, size=2048):
+    """GFLOP/s of a large square sgemm in the BLAS tdb links (scripts/bench-blas.c)."""
+    binary = os.path.join(HERE, "out", "bench-blas")
+    try:
+        subprocess.run(["cc", "-O2", "-o", binary, os.path.join(HERE, "bench-blas.c"), "-ldl", "-lpthread"],
+                       check=True, capture_output=True, text=True)
+        p = subprocess.run([binary, library, "--square-only", "--threads", str(threads),
+                            "--square", str(size), "--repeat", "5"],
+                           check=True, capture_output=True, text=True, timeout=300)
+        return float(p.stdout.split("\t")[-1])
+    except (OSError, subprocess.SubprocessError, ValueError) as e:
+        log(f"square sgemm not measured: {short(str(e))}")
+        return None
+
+
+def forward_gflop(model_dir, tokens):
+    """Useful GFLOP of a GPT-2 forward: every matrix product and the causal
+    half of attention's two products."""
+    with open(os.path.join(model_dir, "config.json")) as f:
+        c = json.load(f)
+    d, layers, vocab = c["n_embd"], c["n_layer"], c["vocab_size"]
+    block = d * 3 * d + d * d + 2 * d * 4 * d
+    linear = 2 * tokens * (layers * block + d * vocab)
+    attention = layers * 2 * 2 * d * tokens * (tokens + 1) / 2
+    return (linear + attention) / 1e9
+
+
 def machine_info(args, threads):
     cpu = "unknown"
     try:
@@ -508,6 +535,25 @@ def display_path(path):
     return path if rel.startswith("..") else rel
 
 
+def ceiling_line(rows, settings):
+    """How close a whole 1024-token forward comes to the BLAS's own ceiling."""
+    c = settings.get("ceiling") or {}
+    r = next((r for r in rows if r["key"] == "forward_1024"), None)
+    if not c.get("square_gflops") or not r:
+        return []
+    parts = []
+    for side in ("tdb", "torch"):
+        ms = r.get(f"{side}_value")
+        if ms:
+            rate = c["forward_gflop"] / (ms / 1e3)
+            parts.append(f"{'tdb' if side == 'tdb' else 'PyTorch'} {rate:.0f} GFLOP/s "
+                         f"({rate / c['square_gflops'] * 100:.0f}%)")
+    return ["", f"Against the machine's limit: a 1024-token forward does {c['forward_gflop']:.0f} GFLOP "
+            f"(matrix products and the causal half of attention); {', '.join(parts)} of the "
+            f"{c['square_gflops']:.0f} GFLOP/s that tdb's OpenBLAS reaches on a "
+            f"{c['size']}x{c['size']} sgemm in the same run."]
+
+
 def report(rows, machine, torch_info, settings):
     m = machine
     ob = m.get("openblas_tdb", {})
@@ -555,7 +601,7 @@ def report(rows, machine, torch_info, settings):
         "imports); peak RSS (max resident set) of that process from GNU time. Ratio > 1: tdb slower / larger. "
         "Other load: share of all CPUs used by processes outside the benchmark during that "
         "measurement (this machine may be shared); above ~10% the numbers are noisy.",
-    ]
+    ] + ceiling_line(rows, settings)
     return "\n".join(lines)
 
 
@@ -761,6 +807,10 @@ def main():
                     "ids_1024": ids},
         "elapsed_s": None,
     }
+    if "tdb" not in args.skip:
+        log("square sgemm in tdb's OpenBLAS (the ceiling)")
+        settings["ceiling"] = {"size": 2048, "forward_gflop": forward_gflop(args.model, 1024),
+                               "square_gflops": sgemm_ceiling(machine["openblas_tdb"]["library"], threads)}
     settings["elapsed_s"] = round(time.time() - started, 1)
     machine["torch"] = torch_info
     table = report(rows, machine, torch_info, settings)
