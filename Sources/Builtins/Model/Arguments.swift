@@ -6,11 +6,15 @@ extension ModelSession {
   /// A run argument; a prompt is run on the spot (convenient at the prompt).
   /// - Parameter deferred: for a prompt, compute nothing until asked (commands
   ///   that make their own forward and backward passes from the tokens).
-  func run(_ v: Value, what: String = "RUN", deferred: Bool = false) throws -> RunValue {
+  /// - Parameter logitsOnly: for a prompt, keep no activations and unembed only
+  ///   the positions asked for (predict, prob, logitdiff, logits on a prompt
+  ///   read one row of logits; the other rows and the cache are wasted work).
+  func run(_ v: Value, what: String = "RUN", deferred: Bool = false, logitsOnly: Bool = false) throws -> RunValue {
     if case .host(let h as RunValue) = v { return h }
     if v.string != nil || v.list != nil {
       return try RunValue(
-        session: self, tokens: promptTokens(v), hooks: [], saes: [], cacheAll: !deferred, deferred: deferred)
+        session: self, tokens: promptTokens(v), hooks: [], saes: [], cacheAll: !deferred && !logitsOnly,
+        lazyLogits: logitsOnly, deferred: deferred)
     }
     throw EvalError("\(what): expected a run (run PROMPT) or a prompt, got \(v.typeName)")
   }

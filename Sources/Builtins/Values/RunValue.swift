@@ -168,10 +168,12 @@ final class RunValue: HostValue, RichDisplay {
       try resumed.map { $0.tail.pointer + (p - $0.position) * C }
       ?? value(HookPoint(.lnFinalNormalized)).pointer + p * C
     let w = session.model.weights.lmHead.pointer
+    let cap = session.config.finalSoftcap
     return ids.map { id in
       var s: Float = 0
       for i in 0..<C { s += x[i] * w[id * C + i] }
-      return s
+      // Gemma 2's soft-cap, as the whole-vocabulary unembedding applies it.
+      return cap.map { $0 * tanhf(s / $0) } ?? s
     }
   }
 
