@@ -150,8 +150,11 @@ extension TransformerModel {
   public convenience init(gguf url: URL) throws {
     let file = try GGUFFile(url: url)
     let config = try ModelConfig(gguf: file)
-    let weights = try ModelWeights(source: GGUFWeights(file: file, config: config), config: config)
-    self.init(config: config, weights: weights, tokenizer: try HFTokenizer(gguf: file), source: url)
+    // The tokenizer is read from the metadata on another core while the weights dequantize.
+    let (tokenizer, weights) = try alongside({ try HFTokenizer(gguf: file) }) {
+      try ModelWeights(source: GGUFWeights(file: file, config: config), config: config)
+    }
+    self.init(config: config, weights: weights, tokenizer: tokenizer, source: url)
   }
 
   /// A model from a Hugging Face folder or a `.gguf` file.

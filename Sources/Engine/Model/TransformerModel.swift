@@ -20,11 +20,16 @@ public final class TransformerModel: @unchecked Sendable {
     guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDir), isDir.boolValue else {
       throw ModelError.missingFile(folder.path)
     }
-    config = try ModelConfig(url: folder.appendingPathComponent("config.json"))
-    let checkpoint = try Checkpoint(folder: folder)
+    let config = try ModelConfig(url: folder.appendingPathComponent("config.json"))
+    // The tokenizer is parsed on another core while the weights load.
+    let (tokenizer, (checkpoint, weights)) = try alongside({ try Self.folderTokenizer(folder) }) {
+      let checkpoint = try Checkpoint(folder: folder)
+      return (checkpoint, try ModelWeights(source: checkpoint, config: config))
+    }
+    self.config = config
+    self.tokenizer = tokenizer
+    self.weights = weights
     storage = checkpoint
-    weights = try ModelWeights(source: checkpoint, config: config)
-    tokenizer = try Self.folderTokenizer(folder)
   }
 
   /// A model from weights in memory (tests and hand-built models).

@@ -65,3 +65,27 @@ func parallelMap<T>(_ count: Int, _ transform: (Int) throws -> T) throws -> [T] 
   }
   return try results.map { try $0!.get() }
 }
+
+/// `side` on another thread while `main` runs on this one; both results, or
+/// the error of `main` first (then of `side`). Loading a model reads its
+/// tokenizer this way while its weights are mapped and converted.
+func alongside<Side, Main>(_ side: @escaping @Sendable () throws -> Side, _ main: () throws -> Main) throws -> (
+  Side, Main
+) {
+  let box = SideResult<Side>()
+  let done = DispatchSemaphore(value: 0)
+  DispatchQueue.global().async {
+    box.result = Result { try side() }
+    done.signal()
+  }
+  let mainResult = Result { try main() }
+  done.wait()
+  let mainValue = try mainResult.get()
+  return (try box.result!.get(), mainValue)
+}
+
+/// Where `alongside` keeps the other thread's result (written before the
+/// semaphore is signalled, read after it is waited for).
+private final class SideResult<Value>: @unchecked Sendable {
+  var result: Result<Value, any Error>?
+}
