@@ -119,3 +119,81 @@ func nonzeroQueries(_ p: UnsafePointer<Float>, heads: Int, T: Int) -> Range<Int>
   }
   return lo < hi ? lo..<hi : 0..<0
 }
+
+/// Attention's backward pass for every head without an [H, T, T] pattern or
+/// pattern gradient, the blocked counterpart of fusedCausalAttention: per
+/// block of queries, the head's scores and pattern are computed again from q
+/// and k into block-sized buffers, and dq, dk and dv come out of them:
+///   dpattern = dz · vᵀ,  dscores = p ⊙ (dpattern - Σ_k p · dpattern)  (· (1 - (s / cap)²) when soft-capped),
+///   dq = dscores · k · scale,  dk += dscoresᵀ · q · scale,  dv += patternᵀ · dz.
+/// Used when no hook reads or rewrites the pattern, the scores or their
+/// gradients. q is [T, H·D] (rotated where the model rotates), k and v
+/// [T, KV·D]; dq [T, H, D], dk and dv [T, KV, D] start zeroed, and only the
+/// queries in `rows` (where dz can be nonzero) and the keys they see are
+/// written. The key/value groups are shared out over the cores: each group's
+/// dk and dv columns belong to one worker.
+func fusedCausalAttentionBackward(
+  dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
+  dz: UnsafePointer<Float>, _ a: AttentionInputs, T: Int, rows: Range<Int>, queryBlock: Int = 128
+) {
+  guard !rows.isEmpty else { return }
+  let g = a.geometry, groupSize = g.heads / g.kvHeads
+  let blocks = stride(from: rows.lowerBound, to: rows.upperBound, by: queryBlock).map {
+    $0..<min($0 + queryBlock, rows.upperBound)
+  }
+  let capacity = min(queryBlock, rows.count) * rows.upperBound
+  withWorkersOverBLAS(items: g.kvHeads) { next in
+    // Scores (soft-capped), pattern, and the pattern's gradient turned into the scores'.
+    let scores = UnsafeMutablePointer<Float>.allocate(capacity: capacity)
+    let pattern = UnsafeMutablePointer<Float>.allocate(capacity: capacity)
+    let gradient = UnsafeMutablePointer<Float>.allocate(capacity: capacity)
+    defer { [scores, pattern, gradient].forEach { $0.deallocate() } }
+    while let group = next() {
+      for h in group * groupSize..<(group + 1) * groupSize {
+        for block in blocks {
+          attentionBlockBackward(
+            dq: dq, dk: dk, dv: dv, dz: dz, a, head: h, rows: block,
+            buffers: (scores, pattern, gradient))
+        }
+      }
+    }
+  }
+}
+
+/// One head and block of queries of fusedCausalAttentionBackward.
+private func attentionBlockBackward(
+  dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
+  dz: UnsafePointer<Float>, _ a: AttentionInputs, head h: Int, rows: Range<Int>,
+  buffers: (
+    scores: UnsafeMutablePointer<Float>, pattern: UnsafeMutablePointer<Float>, gradient: UnsafeMutablePointer<Float>
+  )
+) {
+  let g = a.geometry, D = g.D, QS = g.qStride, KS = g.kvStride, kv = g.kvOffset(h)
+  let (s, p, ds) = buffers
+  // The keys the block's queries see: from its first query's window start to its last query.
+  let start = g.firstKey(rows.lowerBound), keys = rows.upperBound - start, n = rows.count
+  let q = a.q + rows.lowerBound * QS + h * D, k = a.k + start * KS + kv, v = a.v + start * KS + kv
+  let dzBlock = dz + rows.lowerBound * QS + h * D
+  gemm(transB: true, M: n, N: keys, K: D, alpha: g.scale, q, lda: QS, k, ldb: KS, s, ldc: keys)
+  gemm(transB: true, M: n, N: keys, K: D, dzBlock, lda: QS, v, ldb: KS, ds, ldc: keys)
+  for i in 0..<n {
+    let srow = s + i * keys, prow = p + i * keys, drow = ds + i * keys, position = rows.lowerBound + i
+    let first = g.firstKey(position) - start, last = position - start
+    if let cap = g.softcap { for j in first...last { srow[j] = cap * tanhf(srow[j] / cap) } }
+    causalSoftmaxRow(prow, srow, first: first, last: last, length: keys)
+    var dot: Float = 0
+    for j in first...last { dot += prow[j] * drow[j] }
+    for j in 0..<keys { drow[j] = prow[j] * (drow[j] - dot) }
+    if let cap = g.softcap {
+      for j in first...last {
+        let t = srow[j] / cap
+        drow[j] *= 1 - t * t
+      }
+    }
+  }
+  gemm(M: n, N: D, K: keys, alpha: g.scale, ds, lda: keys, k, ldb: KS, dq + rows.lowerBound * QS + h * D, ldc: QS)
+  gemm(
+    transA: true, M: keys, N: D, K: n, alpha: g.scale, ds, lda: keys, q, ldb: QS, beta: 1, dk + start * KS + kv, ldc: KS
+  )
+  gemm(transA: true, M: keys, N: D, K: n, p, lda: keys, dzBlock, ldb: QS, beta: 1, dv + start * KS + kv, ldc: KS)
+}

@@ -25,6 +25,15 @@ public struct BackwardOptions: @unchecked Sendable {
   /// How gradients cross the forward pass's interventions.
   public var throughInterventions: InterventionGradient = .untouchedEntries
 
+  /// Whether the gradient at `p` is returned.
+  func returns(_ p: HookPoint) -> Bool {
+    switch wanted {
+    case .none: false
+    case .all: true
+    case .points(let set): set.contains(p)
+    }
+  }
+
   public init(
     detachFinalLayerNormScale: Bool = false, detachLayerNormScales: Bool = false,
     gradientInterventions: [Intervention] = [], wanted: CacheRequest = .all,

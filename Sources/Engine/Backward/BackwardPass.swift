@@ -20,11 +20,15 @@ struct BackwardPass {
   /// Rotary angles of every position, per layer (rotary models), for every
   /// block's inverse rotation.
   let rotations: LayerRotations
+  /// Layers whose attention is differentiated in blocks, without its pattern
+  /// (see `blockedAttentionLayers`).
+  let blockedAttention: Set<Int>
 
   init(
     model: TransformerModel, tape: ForwardTape, tokens T: Int, options: BackwardOptions, saeAt: [HookPoint: SAESplice],
-    seed: (HookPoint, Tensor)?
+    seed: (HookPoint, Tensor)?, blockedAttention: Set<Int>
   ) {
+    self.blockedAttention = blockedAttention
     self.model = model
     self.tape = tape
     self.T = T
@@ -40,13 +44,7 @@ struct BackwardPass {
     return p.shape(config: model.config, tokens: T, saeWidth: sae?.dSAE, saeInput: sae?.dIn)
   }
 
-  func wants(_ p: HookPoint) -> Bool {
-    switch options.wanted {
-    case .none: false
-    case .all: true
-    case .points(let set): set.contains(p)
-    }
-  }
+  func wants(_ p: HookPoint) -> Bool { options.returns(p) }
 
   /// The gradient at hook `p`. Given d metric / d (the value flowing on from
   /// p), returns d metric / d (the value arriving at p): back through an SAE
@@ -242,6 +240,32 @@ extension BackwardPass {
     var gZ = gOut.map { linear($0, b.attnProjWeight, in: c.qWidth, out: C, shape: [T, H, D]) }
     gZ = try visit(hook(.z), gZ)
 
+    var gQ: Tensor? = nil, gK: Tensor? = nil, gV: Tensor? = nil
+    if blockedAttention.contains(l) {
+      if let gZ {
+        let q = tape.flowingValue(hook(rotation != nil ? .rotQ : .q))
+        let k = tape.flowingValue(hook(rotation != nil ? .rotK : .k)), v = tape.flowingValue(hook(.v))
+        var dq = Tensor(zeros: [T, H, D]), dk = Tensor(zeros: [T, KV, D]), dv = Tensor(zeros: [T, KV, D])
+        fusedCausalAttentionBackward(
+          dq: dq.mutablePointer(), dk: dk.mutablePointer(), dv: dv.mutablePointer(), dz: gZ.pointer,
+          AttentionInputs(q: q.pointer, k: k.pointer, v: v.pointer, geometry: geometry), T: T,
+          rows: nonzeroRows(gZ.pointer, count: T, width: c.qWidth))
+        (gQ, gK, gV) = (dq, dk, dv)
+      }
+    } else {
+      (gQ, gK, gV) = try materializedAttention(l, gZ, geometry)
+    }
+    return try attentionInputs(l, b, gQ, gK, gV)
+  }
+
+  /// The pattern's and the scores' gradients [H, T, T] in full, visited at
+  /// their hooks (where a hook reads or rewrites them), then q's, k's and v's.
+  private mutating func materializedAttention(_ l: Int, _ gZ: Tensor?, _ geometry: HeadGeometry) throws -> (
+    Tensor?, Tensor?, Tensor?
+  ) {
+    let c = model.config, H = c.heads, KV = c.kvHeads, D = c.dHead, T = self.T
+    let rotation = rotations.table(layer: l)
+    func hook(_ s: HookPoint.Site) -> HookPoint { .block(l, s) }
     var gPattern: Tensor? = nil, gV: Tensor? = nil
     if let gZ {
       let pattern = tape.flowingValue(hook(.pattern)), v = tape.flowingValue(hook(.v))
@@ -304,6 +328,19 @@ extension BackwardPass {
       }
       (gQ, gK) = (dq, dk)
     }
+    return (gQ, gK, gV)
+  }
+
+  /// From q's, k's and v's gradients (of the rotated q and k where the model
+  /// rotates) to ln1's output's: back through the rotation, the q/k norms and
+  /// the fused projection.
+  private mutating func attentionInputs(
+    _ l: Int, _ b: BlockWeights, _ gRotQ: Tensor?, _ gRotK: Tensor?, _ gValues: Tensor?
+  ) throws -> Tensor? {
+    let c = model.config, C = c.dModel, H = c.heads, KV = c.kvHeads, D = c.dHead, T = self.T
+    let rotation = rotations.table(layer: l)
+    func hook(_ s: HookPoint.Site) -> HookPoint { .block(l, s) }
+    var gQ = gRotQ, gK = gRotK, gV = gValues
     if let table = rotation {
       // The rotation is orthogonal: its backward is the inverse rotation.
       gK = try visit(hook(.rotK), gK)

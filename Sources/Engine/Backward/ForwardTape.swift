@@ -23,9 +23,11 @@ final class ForwardTape: @unchecked Sendable {
     /// Blocks at or below the highest hook in `reaching` (and ln_final when
     /// that is ln_final) are differentiated, so their inputs are recorded;
     /// `metricHook` is the hook a `hookValue` metric reads.
+    /// `blockedAttention`: layers whose attention the backward pass
+    /// differentiates in blocks from q, k and v, so their pattern is not kept.
     init(
       config c: ModelConfig, reaching starts: [HookPoint], interventions: [Intervention], saeAt: [HookPoint: SAESplice],
-      metricHook: HookPoint?
+      metricHook: HookPoint?, blockedAttention: Set<Int> = []
     ) {
       let L = c.layers
       func depth(_ p: HookPoint) -> Int {
@@ -39,10 +41,12 @@ final class ForwardTape: @unchecked Sendable {
       let intervened = Set(interventions.map(\.hook))
       for l in 0..<max(0, min(top + 1, L)) {
         for s: HookPoint.Site in [
-          .residPre, .ln1Scale, .q, .k, .v, .rotQ, .rotK, .pattern, .residMid, .ln2Scale, .mlpPre, .mlpPreLinear,
+          .residPre, .ln1Scale, .q, .k, .v, .rotQ, .rotK, .residMid, .ln2Scale, .mlpPre, .mlpPreLinear,
         ] where s.exists(in: c) {
           flowing.insert(.block(l, s))
         }
+        let blocked = blockedAttention.contains(l)
+        if !blocked { flowing.insert(.block(l, .pattern)) }
         // Qwen3's q/k norms are differentiated from their inputs, computed again from ln1's output.
         if c.qkNorm { flowing.insert(.block(l, .ln1Normalized)) }
         // Post-norms likewise, from z and mlp.hook_post; their scales as used.
@@ -50,7 +54,7 @@ final class ForwardTape: @unchecked Sendable {
           flowing.formUnion([.block(l, .z), .block(l, .mlpPost), .block(l, .ln1PostScale), .block(l, .ln2PostScale)])
         }
         // Soft-capped scores: their derivative reads the capped scores.
-        if c.attentionSoftcap != nil {
+        if c.attentionSoftcap != nil, !blocked {
           flowing.insert(.block(l, .attnScores))
           if intervened.contains(.block(l, .attnScores)) { before.insert(.block(l, .attnScores)) }
         }

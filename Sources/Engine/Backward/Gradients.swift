@@ -37,9 +37,11 @@ extension TransformerModel {
 
     // Gradient interventions can start the backward pass above the metric's hook.
     let starts = [resolved.start] + backward.gradientInterventions.map(\.hook)
+    let metricHook: HookPoint? = { if case .hookValue(let p, _) = metric { return p } else { return nil } }()
+    let blocked = blockedAttentionLayers(forward: forward, backward: backward, saeAt: saeAt, metricHook: metricHook)
     let plan = ForwardTape.Plan(
-      config: c, reaching: starts, interventions: forward.interventions, saeAt: saeAt,
-      metricHook: { if case .hookValue(let p, _) = metric { return p } else { return nil } }())
+      config: c, reaching: starts, interventions: forward.interventions, saeAt: saeAt, metricHook: metricHook,
+      blockedAttention: blocked)
     let tape = ForwardTape()
     var options = forward
     options.interventions = tape.instrument(forward.interventions, plan: plan, saeAt: saeAt)
@@ -48,8 +50,29 @@ extension TransformerModel {
     let (value, gFinal) = evaluate(resolved, tokens: tokens, result: result, tape: tape)
     var seed: (HookPoint, Tensor)? = nil
     if case .hookValue(let p, let s) = metric { seed = (p, s) }
-    var pass = BackwardPass(model: self, tape: tape, tokens: T, options: backward, saeAt: saeAt, seed: seed)
+    var pass = BackwardPass(
+      model: self, tape: tape, tokens: T, options: backward, saeAt: saeAt, seed: seed, blockedAttention: blocked)
     try pass.run(gFinal)
     return GradientResult(result: result, metricValue: Float(value), gradients: pass.gradients)
+  }
+
+  /// Layers where no hook reads or rewrites the attention pattern or scores,
+  /// in the forward pass or in the backward pass (no intervention, SAE, seed
+  /// or gradient asked for there): their attention is differentiated in
+  /// blocks from q, k and v (fusedCausalAttentionBackward), and neither the
+  /// [H, T, T] pattern nor its gradient is ever held — at 4096 tokens that is
+  /// 600 MB per layer of a 9-head model.
+  func blockedAttentionLayers(
+    forward: ForwardOptions, backward: BackwardOptions, saeAt: [HookPoint: SAESplice], metricHook: HookPoint?
+  ) -> Set<Int> {
+    var touched = Set(forward.interventions.map(\.hook)).union(backward.gradientInterventions.map(\.hook))
+    touched.formUnion(saeAt.keys)
+    if let metricHook { touched.insert(metricHook) }
+    return Set(
+      (0..<config.layers).filter { l in
+        [HookPoint.block(l, .pattern), .block(l, .attnScores)].allSatisfy {
+          !touched.contains($0) && !backward.returns($0)
+        }
+      })
   }
 }
