@@ -60,19 +60,45 @@ AVX2 static inline __m256 exp8(__m256 x) {
   return _mm256_blendv_ps(e, x, isnan8(x));
 }
 
-// x·σ(y): x / (1 + e^-y) for y ≥ 0, x·e^y / (1 + e^y) for y < 0, from one
-// e^-|y|, so the exp never overflows; x joins p before the 2^n scaling, so
-// x·e^y rounds once even where it is denormal. Past the clamp e^-|y| is
-// exactly 0, and x·0 keeps the scalar formula's -∞·0 = NaN at x = -∞.
-AVX2 static inline __m256 x_sigmoid8(__m256 x, __m256 y) {
-  const __m256 one = _mm256_set1_ps(1.0f);
-  __m256 neg = _mm256_cmp_ps(y, _mm256_setzero_ps(), _CMP_LT_OQ);
-  __m256 a = _mm256_or_ps(y, _mm256_set1_ps(-0.0f));  // -|y|
-  exp_parts q = exp_reduce(a);
-  __m256 e = mul_exp8(one, q), xe = mul_exp8(x, q);
-  xe = _mm256_blendv_ps(xe, _mm256_mul_ps(x, _mm256_setzero_ps()),
-    _mm256_cmp_ps(a, _mm256_set1_ps(TDB_EXP_LO), _CMP_LT_OQ));
-  __m256 r = _mm256_div_ps(_mm256_blendv_ps(x, xe, neg), _mm256_add_ps(one, e));
+// e^t for t in [TDB_DEXP_LO, 0], four doubles at a time (ExpConstants.h).
+AVX2 static inline __m256d exp_nonpositive4(__m256d t) {
+  __m256d n = _mm256_round_pd(_mm256_mul_pd(t, _mm256_set1_pd(TDB_DLOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256d r = _mm256_fnmadd_pd(n, _mm256_set1_pd(TDB_DLN2_HI), t);
+  r = _mm256_fnmadd_pd(n, _mm256_set1_pd(TDB_DLN2_LO), r);
+  __m256d p = _mm256_set1_pd(TDB_DEXP_C9);
+  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(TDB_DEXP_C8));
+  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(TDB_DEXP_C7));
+  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(TDB_DEXP_C6));
+  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(TDB_DEXP_C5));
+  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(TDB_DEXP_C4));
+  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(TDB_DEXP_C3));
+  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(TDB_DEXP_C2));
+  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0));
+  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0));
+  __m256i bits = _mm256_slli_epi64(_mm256_castpd_si256(_mm256_add_pd(n, _mm256_set1_pd(TDB_DEXP_SHIFTER))), 52);
+  return _mm256_mul_pd(p, _mm256_castsi256_pd(bits));
+}
+
+// x·σ(y)·m in double: x / (1 + e^-y) for y ≥ 0, x·e^y / (1 + e^y) for y < 0,
+// so the exp never overflows. Past TDB_DEXP_LO e^-|y| is exactly 0, and x·0
+// keeps the formula's -∞·0 = NaN at x = -∞. (A NaN y is the caller's.)
+AVX2 static inline __m256d x_sigmoid_times4(__m256d x, __m256d y, __m256d m) {
+  const __m256d one = _mm256_set1_pd(1.0), lo = _mm256_set1_pd(TDB_DEXP_LO);
+  __m256d neg = _mm256_cmp_pd(y, _mm256_setzero_pd(), _CMP_LT_OQ);
+  __m256d a = _mm256_or_pd(y, _mm256_set1_pd(-0.0));  // -|y|
+  __m256d e = _mm256_andnot_pd(_mm256_cmp_pd(a, lo, _CMP_LT_OQ), exp_nonpositive4(_mm256_max_pd(a, lo)));
+  __m256d numerator = _mm256_blendv_pd(x, _mm256_mul_pd(x, e), neg);
+  return _mm256_mul_pd(_mm256_div_pd(numerator, _mm256_add_pd(one, e)), m);
+}
+
+// x·σ(y)·m for eight floats, through doubles and rounded once: within 1 ulp
+// of the exact value.
+AVX2 static inline __m256 x_sigmoid_times8(__m256 x, __m256 y, __m256 m) {
+  __m128 low = _mm256_cvtpd_ps(x_sigmoid_times4(_mm256_cvtps_pd(_mm256_castps256_ps128(x)),
+    _mm256_cvtps_pd(_mm256_castps256_ps128(y)), _mm256_cvtps_pd(_mm256_castps256_ps128(m))));
+  __m128 high = _mm256_cvtpd_ps(x_sigmoid_times4(_mm256_cvtps_pd(_mm256_extractf128_ps(x, 1)),
+    _mm256_cvtps_pd(_mm256_extractf128_ps(y, 1)), _mm256_cvtps_pd(_mm256_extractf128_ps(m, 1))));
+  __m256 r = _mm256_insertf128_ps(_mm256_castps128_ps256(low), high, 1);
   return _mm256_blendv_ps(r, _mm256_add_ps(x, y), isnan8(y));
 }
 
@@ -84,7 +110,11 @@ AVX2 static inline __m256 gelu_2u8(__m256 x) {
 }
 
 // gelu_new(x) = 0.5·x·(1 + tanh u) = x·σ(2u).
-AVX2 static inline __m256 gelu8(__m256 x) { return x_sigmoid8(x, gelu_2u8(x)); }
+AVX2 static inline __m256 gelu8(__m256 x) { return x_sigmoid_times8(x, gelu_2u8(x), _mm256_set1_ps(1.0f)); }
+
+// silu(g)·up and gelu_new(g)·up, each rounded once.
+AVX2 static inline __m256 silu_times8(__m256 g, __m256 up) { return x_sigmoid_times8(g, g, up); }
+AVX2 static inline __m256 gelu_times8(__m256 g, __m256 up) { return x_sigmoid_times8(g, gelu_2u8(g), up); }
 
 // x·Φ(x) as the portable gelu_erf1 computes it (ExpConstants.h); the
 // clamp makes e^(-xh²/2) 0 past |x| ≈ 14, and ±∞ give what x·Φ(x) gives
@@ -131,8 +161,6 @@ AVX2 static inline __m256 gelu_derivative8(__m256 x) {
   __m256 r = _mm256_add_ps(sigma, _mm256_blendv_ps(second, zero, _mm256_cmp_ps(e, zero, _CMP_EQ_OQ)));
   return _mm256_blendv_ps(r, x, isnan8(x));
 }
-
-AVX2 static inline __m256 silu8(__m256 g) { return x_sigmoid8(g, g); }
 
 // Every kernel below walks whole vectors, then one masked vector for the
 // rest, so a value's result does not depend on where it sits in the array.
@@ -200,9 +228,8 @@ UNARY_AVX2(gelu_tanh_avx2, gelu8)
 
 UNARY_AVX2(gelu_erf_avx2, gelu_erf8)
 
-// out = act(gate) · up, eight at a time and a masked tail; one body for the
-// gates and for the GELU's backward (dinp = gelu'(x) · dout), with the
-// function inlined into each.
+// dinp = gelu'(x) · dout, eight at a time and a masked tail, with the
+// derivative inlined.
 #define GATE_AVX2(name, act)                                                                         \
   AVX2 static void name(float *out, const float *gate, const float *up, ptrdiff_t n) {               \
     ptrdiff_t i = 0;                                                                                 \
@@ -215,9 +242,21 @@ UNARY_AVX2(gelu_erf_avx2, gelu_erf8)
     }                                                                                                \
   }
 
-GATE_AVX2(silu_gate_avx2, silu8)
-GATE_AVX2(gelu_gate_avx2, gelu8)
 GATE_AVX2(gelu_tanh_backward_avx2, gelu_derivative8)
+
+// out = f(gate, up), where f rounds the product itself.
+#define GATE_TIMES_AVX2(name, f)                                                                     \
+  AVX2 static void name(float *out, const float *gate, const float *up, ptrdiff_t n) {               \
+    ptrdiff_t i = 0;                                                                                 \
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, f(_mm256_loadu_ps(gate + i), _mm256_loadu_ps(up + i))); \
+    if (i < n) {                                                                                     \
+      __m256i m = tail_mask(n - i);                                                                  \
+      _mm256_maskstore_ps(out + i, m, f(_mm256_maskload_ps(gate + i, m), _mm256_maskload_ps(up + i, m))); \
+    }                                                                                                \
+  }
+
+GATE_TIMES_AVX2(silu_gate_avx2, silu_times8)
+GATE_TIMES_AVX2(gelu_gate_avx2, gelu_times8)
 
 AVX2 static void add_avx2(float *out, const float *a, const float *b, ptrdiff_t n) {
   ptrdiff_t i = 0;

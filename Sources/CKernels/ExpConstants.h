@@ -27,6 +27,31 @@
 #define TDB_EXP_C5 0.00833333333333333333f
 #define TDB_EXP_C6 0.00138888888888888889f
 #define TDB_EXP_C7 0.000198412698412698413f
+// The double exp inside x·σ(y) (the tanh-GELU, SiLU and their gates): those
+// kernels compute x·σ(y) (times `up` for a gate) in double and round once,
+// so their float results are within 1 ulp of the formula's exact value.
+// e^t for t in [TDB_DEXP_LO, 0] only: n = round(t / ln 2) in [-1021, 0] (2^n
+// a normal double), r = t - n·ln 2 in [-ln2/2, ln2/2] with ln 2 split as
+// fdlibm splits it (n·LN2_HI exact), and e^r its Taylor series to r^9 (the
+// first omitted term, r^10/10!, is below 7e-12). Below TDB_DEXP_LO e^t is
+// taken as 0: x·e^t then rounds to 0 in float for every float x.
+#define TDB_DEXP_LO -708.0
+#define TDB_DLOG2E 1.44269504088896338700
+#define TDB_DLN2_HI 6.93147180369123816490e-01
+#define TDB_DLN2_LO 1.90821492927058770002e-10
+// 1/k! for k = 2..9
+#define TDB_DEXP_C2 0.5
+#define TDB_DEXP_C3 1.66666666666666666667e-01
+#define TDB_DEXP_C4 4.16666666666666666667e-02
+#define TDB_DEXP_C5 8.33333333333333333333e-03
+#define TDB_DEXP_C6 1.38888888888888888889e-03
+#define TDB_DEXP_C7 1.98412698412698412698e-04
+#define TDB_DEXP_C8 2.48015873015873015873e-05
+#define TDB_DEXP_C9 2.75573192239858906526e-06
+// 1.5·2^52 + 1023: added to an integer-valued double n, it leaves n + 1023
+// in the low bits of the sum's representation (the exponent field of 2^n).
+#define TDB_DEXP_SHIFTER (6755399441055744.0 + 1023.0)
+
 // √(2/π) and GELU's cubic coefficient.
 #define TDB_GELU_S 0.797884560802865355f
 #define TDB_GELU_C 0.044715f

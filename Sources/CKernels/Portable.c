@@ -39,14 +39,38 @@ static inline float mul_exp(float m, float y) {
 
 static inline float exp1(float x) { return x != x ? x : mul_exp(1.0f, x); }
 
-// x·σ(y): x / (1 + e^-y) for y ≥ 0, x·e^y / (1 + e^y) for y < 0, so the exp
-// never overflows and x·e^y rounds once where it is denormal. Past the clamp
-// e^y is exactly 0, and x·0 keeps the scalar formula's -∞·0 = NaN at x = -∞.
-static inline float x_sigmoid(float x, float y) {
+// e^t for t in [TDB_DEXP_LO, 0], in double (ExpConstants.h).
+static inline double exp_nonpositive(double t) {
+  // Rounds to the nearest integer: adding 1.5·2^52 leaves no fraction bits.
+  double n = (t * TDB_DLOG2E + 6755399441055744.0) - 6755399441055744.0;
+  double r = (t - n * TDB_DLN2_HI) - n * TDB_DLN2_LO;
+  double p = TDB_DEXP_C9;
+  p = p * r + TDB_DEXP_C8;
+  p = p * r + TDB_DEXP_C7;
+  p = p * r + TDB_DEXP_C6;
+  p = p * r + TDB_DEXP_C5;
+  p = p * r + TDB_DEXP_C4;
+  p = p * r + TDB_DEXP_C3;
+  p = p * r + TDB_DEXP_C2;
+  p = p * r + 1.0;
+  p = p * r + 1.0;
+  double shifted = n + TDB_DEXP_SHIFTER;
+  uint64_t bits;
+  memcpy(&bits, &shifted, sizeof bits);
+  bits <<= 52;
+  double scale;
+  memcpy(&scale, &bits, sizeof scale);
+  return p * scale;
+}
+
+// x·σ(y)·m in double, rounded once: x / (1 + e^-y) for y ≥ 0, x·e^y / (1 + e^y)
+// for y < 0, so the exp never overflows. Past TDB_DEXP_LO e^y is exactly 0,
+// and x·0 keeps the formula's -∞·0 = NaN at x = -∞.
+static inline float x_sigmoid_times(float x, float y, float m) {
   if (y != y) return x + y;
-  float a = y < 0 ? y : -y, e = mul_exp(1.0f, a);
-  float xe = a < TDB_EXP_LO ? x * 0.0f : mul_exp(x, a);
-  return (y < 0 ? xe : x) / (1.0f + e);
+  double xd = x, a = y < 0 ? (double)y : -(double)y;
+  double e = a < TDB_DEXP_LO ? 0.0 : exp_nonpositive(a);
+  return (float)((y < 0 ? xd * e : xd) / (1.0 + e) * (double)m);
 }
 
 // gelu_new's 2u = (2·√(2/π)) · (x + ((c·x)·x)·x), rounded as the AVX2
@@ -54,7 +78,7 @@ static inline float x_sigmoid(float x, float y) {
 static inline float gelu_2u(float x) { return (2.0f * TDB_GELU_S) * (x + ((TDB_GELU_C * x) * x) * x); }
 
 // gelu_new(x) = 0.5·x·(1 + tanh u) = x·σ(2u).
-static inline float gelu1(float x) { return x_sigmoid(x, gelu_2u(x)); }
+static inline float gelu1(float x) { return x_sigmoid_times(x, gelu_2u(x), 1.0f); }
 
 // x·Φ(x) by the erfc of ExpConstants.h. Past |x| ≈ 14 e^(-xh²/2) is below
 // the clamp and the product rounds to 0 (or x itself for x > 0).
@@ -142,12 +166,12 @@ static void gelu_erf_portable(float *out, const float *x, ptrdiff_t n) {
 static void silu_gate_portable(float *out, const float *gate, const float *up, ptrdiff_t n) {
   for (ptrdiff_t i = 0; i < n; i++) {
     float g = gate[i];
-    out[i] = x_sigmoid(g, g) * up[i];
+    out[i] = x_sigmoid_times(g, g, up[i]);
   }
 }
 
 static void gelu_gate_portable(float *out, const float *gate, const float *up, ptrdiff_t n) {
-  for (ptrdiff_t i = 0; i < n; i++) out[i] = gelu1(gate[i]) * up[i];
+  for (ptrdiff_t i = 0; i < n; i++) out[i] = x_sigmoid_times(gate[i], gelu_2u(gate[i]), up[i]);
 }
 
 static void add_portable(float *out, const float *a, const float *b, ptrdiff_t n) {
