@@ -116,36 +116,38 @@ AVX2 static inline __m256 gelu8(__m256 x) { return x_sigmoid_times8(x, gelu_2u8(
 AVX2 static inline __m256 silu_times8(__m256 g, __m256 up) { return x_sigmoid_times8(g, g, up); }
 AVX2 static inline __m256 gelu_times8(__m256 g, __m256 up) { return x_sigmoid_times8(g, gelu_2u8(g), up); }
 
-// x·Φ(x) as the portable gelu_erf1 computes it (ExpConstants.h); the
-// clamp makes e^(-xh²/2) 0 past |x| ≈ 14, and ±∞ give what x·Φ(x) gives
-// (∞, and -∞·0 = NaN).
+// x·Φ(x) for four doubles, as the portable gelu_erf1 computes it.
+AVX2 static inline __m256d x_phi4(__m256d x) {
+  const __m256d one = _mm256_set1_pd(1.0), half = _mm256_set1_pd(0.5), zero = _mm256_setzero_pd();
+  __m256d z = _mm256_mul_pd(_mm256_andnot_pd(_mm256_set1_pd(-0.0), x), _mm256_set1_pd(TDB_DSQRT1_2));
+  __m256d t = _mm256_div_pd(one, _mm256_fmadd_pd(half, z, one));
+  __m256d p = _mm256_set1_pd(TDB_DERFC_P13);
+  p = _mm256_fmadd_pd(p, t, _mm256_set1_pd(TDB_DERFC_P12));
+  p = _mm256_fmadd_pd(p, t, _mm256_set1_pd(TDB_DERFC_P11));
+  p = _mm256_fmadd_pd(p, t, _mm256_set1_pd(TDB_DERFC_P10));
+  p = _mm256_fmadd_pd(p, t, _mm256_set1_pd(TDB_DERFC_P9));
+  p = _mm256_fmadd_pd(p, t, _mm256_set1_pd(TDB_DERFC_P8));
+  p = _mm256_fmadd_pd(p, t, _mm256_set1_pd(TDB_DERFC_P7));
+  p = _mm256_fmadd_pd(p, t, _mm256_set1_pd(TDB_DERFC_P6));
+  p = _mm256_fmadd_pd(p, t, _mm256_set1_pd(TDB_DERFC_P5));
+  p = _mm256_fmadd_pd(p, t, _mm256_set1_pd(TDB_DERFC_P4));
+  p = _mm256_fmadd_pd(p, t, _mm256_set1_pd(TDB_DERFC_P3));
+  p = _mm256_fmadd_pd(p, t, _mm256_set1_pd(TDB_DERFC_P2));
+  p = _mm256_fmadd_pd(p, t, _mm256_set1_pd(TDB_DERFC_P1));
+  p = _mm256_fmadd_pd(p, t, _mm256_set1_pd(TDB_DERFC_P0));
+  // The exponent, kept in [TDB_DEXP_LO, 0] (past TDB_DERFC_ZMAX the lane is zeroed below).
+  __m256d y = _mm256_max_pd(_mm256_min_pd(_mm256_fnmadd_pd(z, z, p), zero), _mm256_set1_pd(TDB_DEXP_LO));
+  __m256d half_erfc = _mm256_mul_pd(_mm256_mul_pd(half, t), exp_nonpositive4(y));
+  half_erfc = _mm256_andnot_pd(_mm256_cmp_pd(z, _mm256_set1_pd(TDB_DERFC_ZMAX), _CMP_GT_OQ), half_erfc);
+  __m256d phi = _mm256_blendv_pd(_mm256_sub_pd(one, half_erfc), half_erfc, _mm256_cmp_pd(x, zero, _CMP_LT_OQ));
+  return _mm256_mul_pd(x, phi);
+}
+
+// x·Φ(x) for eight floats, through doubles and rounded once.
 AVX2 static inline __m256 gelu_erf8(__m256 x) {
-  const __m256 half = _mm256_set1_ps(0.5f);
-  __m256 ax = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x);
-  __m256 z = _mm256_mul_ps(ax, _mm256_set1_ps(TDB_SQRT1_2));
-  __m256 t = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_fmadd_ps(half, z, _mm256_set1_ps(1.0f)));
-  __m256 p = _mm256_set1_ps(TDB_ERFC_P9);
-  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(TDB_ERFC_P8));
-  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(TDB_ERFC_P7));
-  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(TDB_ERFC_P6));
-  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(TDB_ERFC_P5));
-  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(TDB_ERFC_P4));
-  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(TDB_ERFC_P3));
-  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(TDB_ERFC_P2));
-  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(TDB_ERFC_P1));
-  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(TDB_ERFC_P0));
-  __m256 xh = _mm256_and_ps(ax, _mm256_castsi256_ps(_mm256_set1_epi32((int)TDB_HIGH12_MASK)));
-  __m256 small_arg = _mm256_add_ps(
-    _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(-0.5f), _mm256_sub_ps(ax, xh)), _mm256_add_ps(ax, xh)), p);
-  __m256 m = _mm256_mul_ps(half, mul_exp8(t, exp_reduce(small_arg)));
-  __m256 y = _mm256_mul_ps(_mm256_set1_ps(-0.5f), _mm256_mul_ps(xh, xh));
-  exp_parts b = exp_reduce(y);
-  __m256 below = mul_exp8(_mm256_mul_ps(x, m), b);
-  below = _mm256_blendv_ps(below, _mm256_mul_ps(x, _mm256_setzero_ps()),
-    _mm256_cmp_ps(y, _mm256_set1_ps(TDB_EXP_LO), _CMP_LT_OQ));
-  __m256 half_erfc = mul_exp8(m, b);
-  __m256 above = _mm256_mul_ps(x, _mm256_sub_ps(_mm256_set1_ps(1.0f), half_erfc));
-  __m256 r = _mm256_blendv_ps(above, below, _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ));
+  __m128 low = _mm256_cvtpd_ps(x_phi4(_mm256_cvtps_pd(_mm256_castps256_ps128(x))));
+  __m128 high = _mm256_cvtpd_ps(x_phi4(_mm256_cvtps_pd(_mm256_extractf128_ps(x, 1))));
+  __m256 r = _mm256_insertf128_ps(_mm256_castps128_ps256(low), high, 1);
   return _mm256_blendv_ps(r, x, isnan8(x));
 }
 

@@ -80,32 +80,33 @@ static inline float gelu_2u(float x) { return (2.0f * TDB_GELU_S) * (x + ((TDB_G
 // gelu_new(x) = 0.5·x·(1 + tanh u) = x·σ(2u).
 static inline float gelu1(float x) { return x_sigmoid_times(x, gelu_2u(x), 1.0f); }
 
-// x·Φ(x) by the erfc of ExpConstants.h. Past |x| ≈ 14 e^(-xh²/2) is below
-// the clamp and the product rounds to 0 (or x itself for x > 0).
+// x·Φ(x) in double by the erfc of ExpConstants.h, rounded once. Past
+// TDB_DERFC_ZMAX erfc is 0: x·Φ(x) is then 0 below (and -∞·0 = NaN at
+// x = -∞) and x itself above.
 static inline float gelu_erf1(float x) {
-  if (x != x || x == __builtin_inff()) return x;
-  float ax = x < 0 ? -x : x, z = ax * TDB_SQRT1_2, t = 1.0f / (1.0f + 0.5f * z);
-  float p = TDB_ERFC_P9;
-  p = p * t + TDB_ERFC_P8;
-  p = p * t + TDB_ERFC_P7;
-  p = p * t + TDB_ERFC_P6;
-  p = p * t + TDB_ERFC_P5;
-  p = p * t + TDB_ERFC_P4;
-  p = p * t + TDB_ERFC_P3;
-  p = p * t + TDB_ERFC_P2;
-  p = p * t + TDB_ERFC_P1;
-  p = p * t + TDB_ERFC_P0;
-  uint32_t bits;
-  memcpy(&bits, &ax, sizeof bits);
-  bits &= TDB_HIGH12_MASK;
-  float xh;
-  memcpy(&xh, &bits, sizeof xh);
-  // erfc(z)/2 = m·e^(-xh²/2); for x < 0 the result x·m·e^(-xh²/2) rounds
-  // once, where it is denormal too, and for x ≥ 0 x·(1 - erfc/2) keeps ∞·1 = ∞.
-  float m = 0.5f * mul_exp(t, -0.5f * (ax - xh) * (ax + xh) + p), y = -0.5f * (xh * xh);
-  // Past the clamp e^y is exactly 0, and x·0 keeps -∞·0 = NaN at x = -∞.
-  float below = y < TDB_EXP_LO ? x * 0.0f : mul_exp(x * m, y);
-  return x < 0 ? below : x * (1.0f - mul_exp(m, y));
+  if (x != x) return x;
+  double xd = x, ax = xd < 0 ? -xd : xd, z = ax * TDB_DSQRT1_2, half_erfc = 0.0;
+  if (z <= TDB_DERFC_ZMAX) {
+    double t = 1.0 / (1.0 + 0.5 * z);
+    double p = TDB_DERFC_P13;
+    p = p * t + TDB_DERFC_P12;
+    p = p * t + TDB_DERFC_P11;
+    p = p * t + TDB_DERFC_P10;
+    p = p * t + TDB_DERFC_P9;
+    p = p * t + TDB_DERFC_P8;
+    p = p * t + TDB_DERFC_P7;
+    p = p * t + TDB_DERFC_P6;
+    p = p * t + TDB_DERFC_P5;
+    p = p * t + TDB_DERFC_P4;
+    p = p * t + TDB_DERFC_P3;
+    p = p * t + TDB_DERFC_P2;
+    p = p * t + TDB_DERFC_P1;
+    p = p * t + TDB_DERFC_P0;
+    // The fit can put the exponent a hair above 0 at z = 0, where it is 0.
+    double y = p - z * z;
+    half_erfc = 0.5 * t * exp_nonpositive(y < 0 ? y : 0);
+  }
+  return (float)(xd * (x < 0 ? half_erfc : 1.0 - half_erfc));
 }
 
 static void exp_portable(float *out, const float *x, ptrdiff_t n) {
