@@ -22,12 +22,9 @@ AVX2 static inline __m256 pow2i(__m256i k) {
 }
 
 // e^y = p·2^n1·2^n2 by the reduction and polynomial of ExpConstants.h, y
-// clamped to [TDB_EXP_LO, TDB_EXP_HI]. Callers multiply in that order.
-typedef struct {
-  __m256 p, s1, s2;
-} exp_parts;
-
-AVX2 static inline exp_parts exp_reduce(__m256 y) {
+// clamped to [TDB_EXP_LO, TDB_EXP_HI] (a NaN y becomes a bound: the
+// caller's to handle); 2^n in two halves so denormal results come out right.
+AVX2 static inline __m256 exp_clamped8(__m256 y) {
   __m256 yc = _mm256_min_ps(_mm256_max_ps(y, _mm256_set1_ps(TDB_EXP_LO)), _mm256_set1_ps(TDB_EXP_HI));
   __m256 nf = _mm256_round_ps(
     _mm256_mul_ps(yc, _mm256_set1_ps(TDB_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -43,20 +40,14 @@ AVX2 static inline exp_parts exp_reduce(__m256 y) {
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
   __m256i n = _mm256_cvtps_epi32(nf);
   __m256i n1 = _mm256_srai_epi32(n, 1), n2 = _mm256_sub_epi32(n, n1);
-  return (exp_parts){p, pow2i(n1), pow2i(n2)};
-}
-
-// m·e^y from y's exp_parts: m joins p before the two 2^n scalings, so the
-// product rounds once even where it is denormal (m = 1 gives e^y itself).
-AVX2 static inline __m256 mul_exp8(__m256 m, exp_parts q) {
-  return _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(m, q.p), q.s1), q.s2);
+  return _mm256_mul_ps(_mm256_mul_ps(p, pow2i(n1)), pow2i(n2));
 }
 
 AVX2 static inline __m256 isnan8(__m256 x) { return _mm256_cmp_ps(x, x, _CMP_UNORD_Q); }
 
 // e^x; NaN stays NaN (the clamp had turned it into a bound).
 AVX2 static inline __m256 exp8(__m256 x) {
-  __m256 e = mul_exp8(_mm256_set1_ps(1.0f), exp_reduce(x));
+  __m256 e = exp_clamped8(x);
   return _mm256_blendv_ps(e, x, isnan8(x));
 }
 
@@ -155,7 +146,7 @@ AVX2 static inline __m256 gelu_erf8(__m256 x) {
 AVX2 static inline __m256 gelu_derivative8(__m256 x) {
   const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
   __m256 y = gelu_2u8(x);
-  __m256 e = mul_exp8(one, exp_reduce(_mm256_or_ps(y, _mm256_set1_ps(-0.0f)))), d = _mm256_add_ps(one, e);
+  __m256 e = exp_clamped8(_mm256_or_ps(y, _mm256_set1_ps(-0.0f))), d = _mm256_add_ps(one, e);
   __m256 sigma = _mm256_div_ps(_mm256_blendv_ps(one, e, _mm256_cmp_ps(y, zero, _CMP_LT_OQ)), d);
   __m256 slope = _mm256_mul_ps(_mm256_set1_ps(2.0f * TDB_GELU_S),
     _mm256_add_ps(one, _mm256_mul_ps(_mm256_set1_ps(3.0f * TDB_GELU_C), _mm256_mul_ps(x, x))));

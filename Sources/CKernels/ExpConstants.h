@@ -14,9 +14,8 @@
 #define TDB_LOG2E 1.44269504088896341f
 #define TDB_LN2_HI 0.693145751953125f
 #define TDB_LN2_LO 1.42860682030e-06f
-// Above TDB_EXP_HI e^x is +inf. Below TDB_EXP_LO even m·e^x rounds to 0 for
-// the largest m a kernel multiplies in (x·σ(x) at x = -115, not -104 where
-// e^x alone underflows). Clamping there keeps n in [-166, 128], both halves
+// Above TDB_EXP_HI e^x is +inf; below TDB_EXP_LO it is 0 (it underflows
+// from about -104 on). Clamping there keeps n in [-166, 128], both halves
 // of 2^n normal.
 #define TDB_EXP_HI 89.0f
 #define TDB_EXP_LO -115.0f

@@ -14,11 +14,10 @@ static inline float pow2i(int32_t k) {
   return f;
 }
 
-// m·e^y by the reduction and polynomial of ExpConstants.h: m joins the
-// polynomial before the 2^n scaling, so the product rounds once even where
-// it is denormal. y is clamped to [TDB_EXP_LO, TDB_EXP_HI]; NaN is the
-// caller's to handle.
-static inline float mul_exp(float m, float y) {
+// e^y by the reduction and polynomial of ExpConstants.h, 2^n in two halves
+// so denormal results come out right. y is clamped to [TDB_EXP_LO,
+// TDB_EXP_HI]; NaN is the caller's to handle.
+static inline float exp_clamped(float y) {
   float yc = y > TDB_EXP_HI ? TDB_EXP_HI : y < TDB_EXP_LO ? TDB_EXP_LO : y;
   // Adding and removing 1.5·2^23 rounds to the nearest integer (ties to even),
   // as the AVX2 kernel's round instruction does, without a libm call.
@@ -34,10 +33,10 @@ static inline float mul_exp(float m, float y) {
   p = p * r + 1.0f;
   p = p * r + 1.0f;
   int32_t n = (int32_t)nf, n1 = n >> 1, n2 = n - n1;
-  return ((m * p) * pow2i(n1)) * pow2i(n2);
+  return (p * pow2i(n1)) * pow2i(n2);
 }
 
-static inline float exp1(float x) { return x != x ? x : mul_exp(1.0f, x); }
+static inline float exp1(float x) { return x != x ? x : exp_clamped(x); }
 
 // e^t for t in [TDB_DEXP_LO, 0], in double (ExpConstants.h).
 static inline double exp_nonpositive(double t) {
@@ -150,7 +149,7 @@ static void gelu_tanh_portable(float *out, const float *x, ptrdiff_t n) {
 static inline float gelu_tanh_derivative(float x) {
   if (x != x) return x;
   float y = gelu_2u(x);
-  float a = y < 0 ? y : -y, e = mul_exp(1.0f, a), d = 1.0f + e;
+  float a = y < 0 ? y : -y, e = exp_clamped(a), d = 1.0f + e;
   float sigma = (y < 0 ? e : 1.0f) / d;
   float slope = (2.0f * TDB_GELU_S) * (1.0f + (3.0f * TDB_GELU_C) * (x * x));
   return e == 0.0f ? sigma : sigma + ((x * slope) * e) / (d * d);
