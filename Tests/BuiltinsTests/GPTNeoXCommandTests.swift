@@ -8,29 +8,15 @@ import XCTest
 /// reuse work (generate's KV cache, sweeps resumed from a checkpoint) giving
 /// what whole forward passes give.
 final class GPTNeoXCommandTests: XCTestCase {
-  static let session: ModelSession = {
-    let tiny = repoRoot.appendingPathComponent("Tests/Fixtures/tiny-models")
-    let folder = tiny.appendingPathComponent("neox")
-    let config = try! ModelConfig(url: folder.appendingPathComponent("config.json"))
-    let weights = try! ModelWeights(source: try! Checkpoint(folder: folder), config: config)
-    let tokenizer = try! HFTokenizer(folder: tiny.appendingPathComponent("tokenizer"))
-    return ModelSession(model: TransformerModel(config: config, weights: weights, tokenizer: tokenizer))
-  }()
+  static let session = tinyModelSession("neox")
   let prompt = "When Mary and John went to the store, John gave a drink to"
   let other = "When Mary and John went to the store, Anna gave a drink to"
   let md = "logitdiff x \" Mary\" \" John\""
 
-  func makeInterpreter() -> Interpreter {
-    let registry = CommandRegistry()
-    registerCoreCommands(into: registry)
-    let interp = Interpreter(registry: registry)
-    interp.write = { _ in }
-    registerModelCommands(into: registry, interpreter: interp, session: LazyModelSession { Self.session })
-    return interp
-  }
+  func newInterpreter() -> Interpreter { makeInterpreter(session: Self.session).0 }
 
   func evaluate(_ source: String, _ interp: Interpreter? = nil) throws -> Value {
-    try (interp ?? makeInterpreter()).evaluate(source, file: "test")
+    try eval(source, interp ?? newInterpreter())
   }
 
   func number(_ source: String, _ interp: Interpreter? = nil) throws -> Double {
@@ -81,7 +67,7 @@ final class GPTNeoXCommandTests: XCTestCase {
 
   /// Sweeps resume each run from the base run's checkpoint.
   func testSweepRowsEqualTheWholeRunsTheyStandFor() throws {
-    let interp = makeInterpreter()
+    let interp = newInterpreter()
     _ = try evaluate("let clean = run \"\(prompt)\"; let corrupt = run \"\(other)\"", interp)
     let base = try number("let x = clean; \(md)", interp)
     func column(_ t: Table, _ name: String) -> Int { t.columns.firstIndex(of: name)! }
@@ -110,7 +96,7 @@ final class GPTNeoXCommandTests: XCTestCase {
   }
 
   func testLensAndAttributionPatching() throws {
-    let interp = makeInterpreter()
+    let interp = newInterpreter()
     _ = try evaluate("let clean = run \"\(prompt)\"; let corrupt = run \"\(other)\"", interp)
     let lens = try XCTUnwrap(Table(tabular: try evaluate("lens clean --top 1", interp)))
     XCTAssertEqual(lens.count, 3)
@@ -129,7 +115,7 @@ final class GPTNeoXCommandTests: XCTestCase {
   }
 
   func testDLAAttributeTraceAndKeyValueHeads() throws {
-    let interp = makeInterpreter()
+    let interp = newInterpreter()
     _ = try evaluate("let x = run \"\(prompt)\"", interp)
     let total = try number(md, interp)
     let dla = try XCTUnwrap(Table(tabular: try evaluate("dla x \" Mary\" \" John\" --by head", interp)))

@@ -8,24 +8,12 @@ import XCTest
 /// its keys and values together, exactly as the same interventions made on
 /// the engine's hooks by hand.
 final class KeyValueHeadTests: XCTestCase {
-  static let session: ModelSession = {
-    let tiny = repoRoot.appendingPathComponent("Tests/Fixtures/tiny-models")
-    let folder = tiny.appendingPathComponent("llama")
-    let config = try! ModelConfig(url: folder.appendingPathComponent("config.json"))
-    let weights = try! ModelWeights(source: try! Checkpoint(folder: folder), config: config)
-    let tokenizer = try! HFTokenizer(folder: tiny.appendingPathComponent("tokenizer"))
-    return ModelSession(model: TransformerModel(config: config, weights: weights, tokenizer: tokenizer))
-  }()
+  static let session = tinyModelSession("llama")
   let prompt = "When Mary and John went to the store, John gave a drink to"
   let other = "When Mary and John went to the store, Anna gave a drink to"
 
   func evaluate(_ source: String) throws -> Value {
-    let registry = CommandRegistry()
-    registerCoreCommands(into: registry)
-    let interp = Interpreter(registry: registry)
-    interp.write = { _ in }
-    registerModelCommands(into: registry, interpreter: interp, session: LazyModelSession { Self.session })
-    return try interp.evaluate(source, file: "test")
+    try eval(source, makeInterpreter(session: Self.session).0)
   }
 
   /// The last position's logits with these interventions, by the engine.

@@ -8,23 +8,11 @@ import XCTest
 /// ones a whole run gives, soft-capped logits included (the tiny Gemma 2 caps
 /// them at 5).
 final class PromptLogitsTests: XCTestCase {
-  static let session: ModelSession = {
-    let tiny = repoRoot.appendingPathComponent("Tests/Fixtures/tiny-models")
-    let folder = tiny.appendingPathComponent("gemma2")
-    let config = try! ModelConfig(url: folder.appendingPathComponent("config.json"))
-    let weights = try! ModelWeights(source: try! Checkpoint(folder: folder), config: config)
-    let tokenizer = try! HFTokenizer(folder: tiny.appendingPathComponent("tokenizer"))
-    return ModelSession(model: TransformerModel(config: config, weights: weights, tokenizer: tokenizer))
-  }()
+  static let session = tinyModelSession("gemma2")
   let prompt = #""When Mary and John went to the store, John gave a drink to""#
 
   func evaluate(_ source: String) throws -> Value {
-    let registry = CommandRegistry()
-    registerCoreCommands(into: registry)
-    let interp = Interpreter(registry: registry)
-    interp.write = { _ in }
-    registerModelCommands(into: registry, interpreter: interp, session: LazyModelSession { Self.session })
-    return try interp.evaluate(source, file: "test")
+    try eval(source, makeInterpreter(session: Self.session).0)
   }
 
   func number(_ source: String) throws -> Double { try XCTUnwrap(try evaluate(source).number, source) }

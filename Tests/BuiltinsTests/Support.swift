@@ -11,14 +11,27 @@ let demoFolder = repoRoot.appendingPathComponent("models/tdb-demo")
 /// The demo model with its SAEs, loaded once for all tests.
 let sharedSession: ModelSession = try! ModelSession.load(modelFolder: demoFolder.path, saeFolders: [])
 
-/// A fresh interpreter with every command, on the shared model.
-func makeInterpreter() -> (Interpreter, CommandRegistry) {
+/// A fresh interpreter with every command, on `session` (the shared demo model unless given).
+func makeInterpreter(session: @autoclosure @escaping () -> ModelSession = sharedSession) -> (
+  Interpreter, CommandRegistry
+) {
   let registry = CommandRegistry()
   registerCoreCommands(into: registry)
   let interp = Interpreter(registry: registry)
   interp.write = { _ in }
-  registerModelCommands(into: registry, interpreter: interp, session: LazyModelSession { sharedSession })
+  registerModelCommands(into: registry, interpreter: interp, session: LazyModelSession { session() })
   return (interp, registry)
+}
+
+/// A session on one of the tiny random models of Tests/Fixtures/tiny-models
+/// (with the tokenizer they share).
+func tinyModelSession(_ name: String) -> ModelSession {
+  let tiny = repoRoot.appendingPathComponent("Tests/Fixtures/tiny-models")
+  let folder = tiny.appendingPathComponent(name)
+  let config = try! ModelConfig(url: folder.appendingPathComponent("config.json"))
+  let weights = try! ModelWeights(source: try! Checkpoint(folder: folder), config: config)
+  let tokenizer = try! HFTokenizer(folder: tiny.appendingPathComponent("tokenizer"))
+  return ModelSession(model: TransformerModel(config: config, weights: weights, tokenizer: tokenizer))
 }
 
 /// Evaluates tdb source and returns the last value.

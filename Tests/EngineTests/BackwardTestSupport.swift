@@ -12,9 +12,8 @@ struct SeededRandom {
   mutating func gaussian() -> Float {
     Float((-2 * log(max(uniform(), 1e-300))).squareRoot() * cos(2 * Double.pi * uniform()))
   }
-  mutating func tensor(_ shape: [Int]) -> Tensor {
-    Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in gaussian() })
-  }
+  mutating func floats(_ count: Int) -> [Float] { (0..<count).map { _ in gaussian() } }
+  mutating func tensor(_ shape: [Int]) -> Tensor { Tensor(shape: shape, scalars: floats(shape.reduce(1, *))) }
 }
 
 /// The demo SAEs, loaded once.

@@ -8,14 +8,6 @@ import XCTest
 /// grouped-query heads, sliding windows, soft-capped scores), and through
 /// whole backward passes on every tiny model family and the demo model.
 final class BlockedAttentionBackwardTests: XCTestCase {
-  func random(_ count: Int, seed: UInt64) -> [Float] {
-    var state = seed
-    return (0..<count).map { _ in
-      state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-      return Float(Int(state >> 40) % 2001 - 1000) / 500
-    }
-  }
-
   /// The materialised path's kernels, as BackwardPass runs them on a full pattern.
   func materialized(
     q: [Float], k: [Float], v: [Float], dz: [Float], _ g: HeadGeometry, T: Int, rows: Range<Int>
@@ -96,8 +88,9 @@ final class BlockedAttentionBackwardTests: XCTestCase {
     XCTAssertNotNil(geometries[1].1.softcap)
     let T = 300
     for (name, g) in geometries {
-      let q = random(T * g.qStride, seed: 1), k = random(T * g.kvStride, seed: 2), v = random(T * g.kvStride, seed: 3)
-      var dz = random(T * g.qStride, seed: 4)
+      var random = SeededRandom(1)
+      let q = random.floats(T * g.qStride), k = random.floats(T * g.kvStride), v = random.floats(T * g.kvStride)
+      var dz = random.floats(T * g.qStride)
       for rows in [0..<T, 37..<250] {
         // Outside `rows` dz is zero, as nonzeroRows finds it.
         for t in 0..<T where !rows.contains(t) { for i in 0..<g.qStride { dz[t * g.qStride + i] = 0 } }

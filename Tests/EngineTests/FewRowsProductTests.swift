@@ -9,14 +9,6 @@ import XCTest
 /// they must agree with OpenBLAS's, and every cblas_ call must still be
 /// OpenBLAS's (BLIS is linked statically beside it and defines the same names).
 final class FewRowsProductTests: XCTestCase {
-  func randomMatrix(_ count: Int, seed: UInt64) -> [Float] {
-    var state = seed
-    return (0..<count).map { _ in
-      state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-      return Float(Int(state >> 40) % 2001 - 1000) / 1000
-    }
-  }
-
   func reference(transposeB: Bool, M: Int, N: Int, K: Int, _ a: [Float], _ b: [Float], beta: Float, _ c: [Float])
     -> [Float]
   {
@@ -29,9 +21,8 @@ final class FewRowsProductTests: XCTestCase {
 
   func check(transposeB: Bool, M: Int, N: Int, K: Int, beta: Float, file: StaticString = #filePath, line: UInt = #line)
   {
-    let a = randomMatrix(M * K, seed: 1)
-    let b = randomMatrix(K * N, seed: 2)
-    let c = randomMatrix(M * N, seed: 3)
+    var random = SeededRandom(1)
+    let a = random.floats(M * K), b = random.floats(K * N), c = random.floats(M * N)
     let expected = reference(transposeB: transposeB, M: M, N: N, K: K, a, b, beta: beta, c)
     var got = c
     got.withUnsafeMutableBufferPointer { out in
