@@ -5,6 +5,7 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include <math.h>
 #include <string.h>
 
 #include "ExpConstants.h"
@@ -44,6 +45,14 @@ AVX2 static inline __m256 exp_clamped8(__m256 y) {
 }
 
 AVX2 static inline __m256 isnan8(__m256 x) { return _mm256_cmp_ps(x, x, _CMP_UNORD_Q); }
+
+// A float vector's low and high halves widened to double, and two double
+// halves rounded back into one float vector.
+AVX2 static inline __m256d low4(__m256 v) { return _mm256_cvtps_pd(_mm256_castps256_ps128(v)); }
+AVX2 static inline __m256d high4(__m256 v) { return _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)); }
+AVX2 static inline __m256 join8(__m256d low, __m256d high) {
+  return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(low)), _mm256_cvtpd_ps(high), 1);
+}
 
 // e^x; NaN stays NaN (the clamp had turned it into a bound).
 AVX2 static inline __m256 exp8(__m256 x) {
@@ -85,11 +94,7 @@ AVX2 static inline __m256d x_sigmoid_times4(__m256d x, __m256d y, __m256d m) {
 // x·σ(y)·m for eight floats, through doubles and rounded once: within 1 ulp
 // of the exact value.
 AVX2 static inline __m256 x_sigmoid_times8(__m256 x, __m256 y, __m256 m) {
-  __m128 low = _mm256_cvtpd_ps(x_sigmoid_times4(_mm256_cvtps_pd(_mm256_castps256_ps128(x)),
-    _mm256_cvtps_pd(_mm256_castps256_ps128(y)), _mm256_cvtps_pd(_mm256_castps256_ps128(m))));
-  __m128 high = _mm256_cvtpd_ps(x_sigmoid_times4(_mm256_cvtps_pd(_mm256_extractf128_ps(x, 1)),
-    _mm256_cvtps_pd(_mm256_extractf128_ps(y, 1)), _mm256_cvtps_pd(_mm256_extractf128_ps(m, 1))));
-  __m256 r = _mm256_insertf128_ps(_mm256_castps128_ps256(low), high, 1);
+  __m256 r = join8(x_sigmoid_times4(low4(x), low4(y), low4(m)), x_sigmoid_times4(high4(x), high4(y), high4(m)));
   return _mm256_blendv_ps(r, _mm256_add_ps(x, y), isnan8(y));
 }
 
@@ -107,8 +112,8 @@ AVX2 static inline __m256 gelu8(__m256 x) { return x_sigmoid_times8(x, gelu_2u8(
 AVX2 static inline __m256 silu_times8(__m256 g, __m256 up) { return x_sigmoid_times8(g, g, up); }
 AVX2 static inline __m256 gelu_times8(__m256 g, __m256 up) { return x_sigmoid_times8(g, gelu_2u8(g), up); }
 
-// x·Φ(x) for four doubles, as the portable gelu_erf1 computes it.
-AVX2 static inline __m256d x_phi4(__m256d x) {
+// Φ(x) for four doubles, as the portable normal_cdf computes it.
+AVX2 static inline __m256d normal_cdf4(__m256d x) {
   const __m256d one = _mm256_set1_pd(1.0), half = _mm256_set1_pd(0.5), zero = _mm256_setzero_pd();
   __m256d z = _mm256_mul_pd(_mm256_andnot_pd(_mm256_set1_pd(-0.0), x), _mm256_set1_pd(TDB_DSQRT1_2));
   __m256d t = _mm256_div_pd(one, _mm256_fmadd_pd(half, z, one));
@@ -130,15 +135,24 @@ AVX2 static inline __m256d x_phi4(__m256d x) {
   __m256d y = _mm256_max_pd(_mm256_min_pd(_mm256_fnmadd_pd(z, z, p), zero), _mm256_set1_pd(TDB_DEXP_LO));
   __m256d half_erfc = _mm256_mul_pd(_mm256_mul_pd(half, t), exp_nonpositive4(y));
   half_erfc = _mm256_andnot_pd(_mm256_cmp_pd(z, _mm256_set1_pd(TDB_DERFC_ZMAX), _CMP_GT_OQ), half_erfc);
-  __m256d phi = _mm256_blendv_pd(_mm256_sub_pd(one, half_erfc), half_erfc, _mm256_cmp_pd(x, zero, _CMP_LT_OQ));
-  return _mm256_mul_pd(x, phi);
+  return _mm256_blendv_pd(_mm256_sub_pd(one, half_erfc), half_erfc, _mm256_cmp_pd(x, zero, _CMP_LT_OQ));
+}
+
+// x·Φ(x) for four doubles.
+AVX2 static inline __m256d x_phi4(__m256d x) { return _mm256_mul_pd(x, normal_cdf4(x)); }
+
+// dout·(Φ(x) + x·φ(x)) for four doubles, φ(x) = e^(-x²/2)/√(2π) (0 where it underflows).
+AVX2 static inline __m256d gelu_erf_derivative_times4(__m256d x, __m256d dout) {
+  const __m256d lo = _mm256_set1_pd(TDB_DEXP_LO);
+  __m256d y = _mm256_mul_pd(_mm256_set1_pd(-0.5), _mm256_mul_pd(x, x));
+  __m256d g = _mm256_andnot_pd(_mm256_cmp_pd(y, lo, _CMP_LT_OQ), exp_nonpositive4(_mm256_max_pd(y, lo)));
+  __m256d density = _mm256_mul_pd(_mm256_set1_pd(TDB_DINV_SQRT_2PI), g);
+  return _mm256_mul_pd(_mm256_add_pd(normal_cdf4(x), _mm256_mul_pd(x, density)), dout);
 }
 
 // x·Φ(x) for eight floats, through doubles and rounded once.
 AVX2 static inline __m256 gelu_erf8(__m256 x) {
-  __m128 low = _mm256_cvtpd_ps(x_phi4(_mm256_cvtps_pd(_mm256_castps256_ps128(x))));
-  __m128 high = _mm256_cvtpd_ps(x_phi4(_mm256_cvtps_pd(_mm256_extractf128_ps(x, 1))));
-  __m256 r = _mm256_insertf128_ps(_mm256_castps128_ps256(low), high, 1);
+  __m256 r = join8(x_phi4(low4(x)), x_phi4(high4(x)));
   return _mm256_blendv_ps(r, x, isnan8(x));
 }
 
@@ -178,13 +192,17 @@ AVX2 static inline float hmax(__m256 v) {
   return _mm_cvtss_f32(m);
 }
 
-AVX2 static inline float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
+// e^t for four doubles t ≤ 0 (the scores less their maximum): 0 below
+// TDB_DEXP_LO, NaN kept.
+AVX2 static inline __m256d exp_scores4(__m256d t) {
+  const __m256d lo = _mm256_set1_pd(TDB_DEXP_LO);
+  __m256d e = _mm256_andnot_pd(_mm256_cmp_pd(t, lo, _CMP_LT_OQ), exp_nonpositive4(_mm256_max_pd(t, lo)));
+  return _mm256_blendv_pd(e, t, _mm256_cmp_pd(t, t, _CMP_UNORD_Q));
 }
 
+// The exps are taken and summed in double; each is stored rounded to float
+// and scaled by the double 1/sum, so a probability is rounded twice: within
+// 1 ulp of the exact softmax of the (float) score differences.
 AVX2 static void softmax_row_avx2(float *p, const float *s, ptrdiff_t first, ptrdiff_t last, ptrdiff_t length) {
   const __m256 ninf = _mm256_set1_ps(-__builtin_inff());
   ptrdiff_t end = last + 1, j;
@@ -199,20 +217,34 @@ AVX2 static void softmax_row_avx2(float *p, const float *s, ptrdiff_t first, ptr
     memset(p, 0, (size_t)length * sizeof *p);
     return;
   }
-  __m256 vm = _mm256_set1_ps(maxv), vsum = _mm256_setzero_ps();
+  __m256 vm = _mm256_set1_ps(maxv);
+  __m256d sum_low = _mm256_setzero_pd(), sum_high = _mm256_setzero_pd();
   for (j = first; j + 8 <= end; j += 8) {
-    __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(s + j), vm));
-    _mm256_storeu_ps(p + j, e);
-    vsum = _mm256_add_ps(vsum, e);
+    __m256 t = _mm256_sub_ps(_mm256_loadu_ps(s + j), vm);
+    __m256d el = exp_scores4(low4(t)), eh = exp_scores4(high4(t));
+    _mm256_storeu_ps(p + j, join8(el, eh));
+    sum_low = _mm256_add_pd(sum_low, el);
+    sum_high = _mm256_add_pd(sum_high, eh);
   }
   if (j < end) {
-    __m256 e = _mm256_and_ps(exp8(_mm256_sub_ps(_mm256_maskload_ps(s + j, m), vm)), _mm256_castsi256_ps(m));
-    _mm256_maskstore_ps(p + j, m, e);
-    vsum = _mm256_add_ps(vsum, e);
+    // Lanes past the row are -inf, whose exp is 0.
+    __m256 t = _mm256_sub_ps(_mm256_blendv_ps(ninf, _mm256_maskload_ps(s + j, m), _mm256_castsi256_ps(m)), vm);
+    __m256d el = exp_scores4(low4(t)), eh = exp_scores4(high4(t));
+    _mm256_maskstore_ps(p + j, m, join8(el, eh));
+    sum_low = _mm256_add_pd(sum_low, el);
+    sum_high = _mm256_add_pd(sum_high, eh);
   }
-  __m256 inv = _mm256_set1_ps(1.0f / hsum(vsum));
-  for (j = first; j + 8 <= end; j += 8) _mm256_storeu_ps(p + j, _mm256_mul_ps(_mm256_loadu_ps(p + j), inv));
-  if (j < end) _mm256_maskstore_ps(p + j, m, _mm256_mul_ps(_mm256_maskload_ps(p + j, m), inv));
+  __m256d total = _mm256_add_pd(sum_low, sum_high);
+  __m128d half = _mm_add_pd(_mm256_castpd256_pd128(total), _mm256_extractf128_pd(total, 1));
+  __m256d inv = _mm256_set1_pd(1.0 / _mm_cvtsd_f64(_mm_add_sd(half, _mm_unpackhi_pd(half, half))));
+  for (j = first; j + 8 <= end; j += 8) {
+    __m256 e = _mm256_loadu_ps(p + j);
+    _mm256_storeu_ps(p + j, join8(_mm256_mul_pd(low4(e), inv), _mm256_mul_pd(high4(e), inv)));
+  }
+  if (j < end) {
+    __m256 e = _mm256_maskload_ps(p + j, m);
+    _mm256_maskstore_ps(p + j, m, join8(_mm256_mul_pd(low4(e), inv), _mm256_mul_pd(high4(e), inv)));
+  }
   memset(p, 0, (size_t)first * sizeof *p);
   if (end < length) memset(p + end, 0, (size_t)(length - end) * sizeof *p);
 }
@@ -260,6 +292,216 @@ AVX2 static void add_avx2(float *out, const float *a, const float *b, ptrdiff_t 
   }
 }
 
+AVX2 static inline __m256 gelu_erf_derivative_times8(__m256 x, __m256 dout) {
+  __m256 r = join8(gelu_erf_derivative_times4(low4(x), low4(dout)), gelu_erf_derivative_times4(high4(x), high4(dout)));
+  return _mm256_blendv_ps(r, x, isnan8(x));
+}
+
+GATE_TIMES_AVX2(gelu_erf_backward_avx2, gelu_erf_derivative_times8)
+
+// σ(g) and 1 - σ(g) for four doubles from e = e^-|g|, neither cancelling.
+AVX2 static inline void sigmoid_pair4(__m256d g, __m256d *sigma, __m256d *complement) {
+  const __m256d one = _mm256_set1_pd(1.0), lo = _mm256_set1_pd(TDB_DEXP_LO);
+  __m256d neg = _mm256_cmp_pd(g, _mm256_setzero_pd(), _CMP_LT_OQ);
+  __m256d a = _mm256_or_pd(g, _mm256_set1_pd(-0.0));  // -|g|
+  __m256d e = _mm256_andnot_pd(_mm256_cmp_pd(a, lo, _CMP_LT_OQ), exp_nonpositive4(_mm256_max_pd(a, lo)));
+  __m256d d = _mm256_add_pd(one, e);
+  *sigma = _mm256_div_pd(_mm256_blendv_pd(one, e, neg), d);
+  *complement = _mm256_div_pd(_mm256_blendv_pd(e, one, neg), d);
+}
+
+// dgate and dup of silu(g)·up for four doubles.
+AVX2 static inline void silu_gate_backward4(__m256d dy, __m256d g, __m256d up, __m256d *dgate, __m256d *dup) {
+  __m256d sigma, complement;
+  sigmoid_pair4(g, &sigma, &complement);
+  __m256d slope = _mm256_add_pd(_mm256_set1_pd(1.0), _mm256_mul_pd(g, complement));
+  *dgate = _mm256_mul_pd(_mm256_mul_pd(_mm256_mul_pd(dy, up), sigma), slope);
+  *dup = _mm256_mul_pd(_mm256_mul_pd(dy, g), sigma);
+}
+
+AVX2 static inline void silu_gate_backward8(__m256 dy, __m256 g, __m256 up, __m256 *dgate, __m256 *dup) {
+  __m256d gl, ul, gh, uh;
+  silu_gate_backward4(low4(dy), low4(g), low4(up), &gl, &ul);
+  silu_gate_backward4(high4(dy), high4(g), high4(up), &gh, &uh);
+  // A NaN gate: the exp's clamp hid it.
+  __m256 nan = isnan8(g);
+  *dgate = _mm256_blendv_ps(join8(gl, gh), g, nan);
+  *dup = _mm256_blendv_ps(join8(ul, uh), g, nan);
+}
+
+AVX2 static void silu_gate_backward_avx2(float *dgate, float *dup, const float *dout, const float *gate,
+  const float *up, ptrdiff_t n) {
+  ptrdiff_t i = 0;
+  __m256 dg, du;
+  for (; i + 8 <= n; i += 8) {
+    silu_gate_backward8(_mm256_loadu_ps(dout + i), _mm256_loadu_ps(gate + i), _mm256_loadu_ps(up + i), &dg, &du);
+    _mm256_storeu_ps(dgate + i, dg);
+    _mm256_storeu_ps(dup + i, du);
+  }
+  if (i < n) {
+    __m256i m = tail_mask(n - i);
+    silu_gate_backward8(
+      _mm256_maskload_ps(dout + i, m), _mm256_maskload_ps(gate + i, m), _mm256_maskload_ps(up + i, m), &dg, &du);
+    _mm256_maskstore_ps(dgate + i, m, dg);
+    _mm256_maskstore_ps(dup + i, m, du);
+  }
+}
+
+AVX2 static inline double hsum4(__m256d v) {
+  __m128d h = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+  return _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
+}
+
+// The norms: eight floats at a time widened to two double halves, with the
+// row's last few values (fewer than eight) summed one by one.
+
+AVX2 static void norm_statistics_avx2(float *mean, float *scale, const float *x, ptrdiff_t C, float eps,
+  int centered) {
+  ptrdiff_t i;
+  double m = 0;
+  if (centered) {
+    __m256d low = _mm256_setzero_pd(), high = _mm256_setzero_pd();
+    for (i = 0; i + 8 <= C; i += 8) {
+      __m256 v = _mm256_loadu_ps(x + i);
+      low = _mm256_add_pd(low, low4(v));
+      high = _mm256_add_pd(high, high4(v));
+    }
+    double sum = hsum4(_mm256_add_pd(low, high));
+    for (; i < C; i++) sum += x[i];
+    m = sum / (double)C;
+  }
+  __m256d vm = _mm256_set1_pd(m), low = _mm256_setzero_pd(), high = _mm256_setzero_pd();
+  for (i = 0; i + 8 <= C; i += 8) {
+    __m256 v = _mm256_loadu_ps(x + i);
+    __m256d dl = _mm256_sub_pd(low4(v), vm), dh = _mm256_sub_pd(high4(v), vm);
+    low = _mm256_fmadd_pd(dl, dl, low);
+    high = _mm256_fmadd_pd(dh, dh, high);
+  }
+  double squares = hsum4(_mm256_add_pd(low, high));
+  for (; i < C; i++) squares += ((double)x[i] - m) * ((double)x[i] - m);
+  *mean = (float)m;
+  *scale = (float)sqrt(squares / (double)C + (double)eps);
+}
+
+AVX2 static inline __m256d norm_apply4(__m256d x, __m256d m, __m256d r, __m256d w, __m256d b) {
+  return _mm256_fmadd_pd(_mm256_mul_pd(_mm256_sub_pd(x, m), r), w, b);
+}
+
+AVX2 static inline __m256 norm_apply8(__m256 x, __m256d m, __m256d r, __m256 w, __m256 b) {
+  return join8(norm_apply4(low4(x), m, r, low4(w), low4(b)), norm_apply4(high4(x), m, r, high4(w), high4(b)));
+}
+
+AVX2 static void norm_apply_avx2(float *out, const float *x, float mean, float scale, const float *weight,
+  const float *bias, ptrdiff_t C) {
+  __m256d m = _mm256_set1_pd(mean), r = _mm256_set1_pd(1.0 / (double)scale);
+  const __m256 zero = _mm256_setzero_ps();
+  ptrdiff_t i = 0;
+  for (; i + 8 <= C; i += 8) {
+    __m256 b = bias ? _mm256_loadu_ps(bias + i) : zero;
+    _mm256_storeu_ps(out + i, norm_apply8(_mm256_loadu_ps(x + i), m, r, _mm256_loadu_ps(weight + i), b));
+  }
+  if (i < C) {
+    __m256i k = tail_mask(C - i);
+    __m256 b = bias ? _mm256_maskload_ps(bias + i, k) : zero;
+    _mm256_maskstore_ps(
+      out + i, k, norm_apply8(_mm256_maskload_ps(x + i, k), m, r, _mm256_maskload_ps(weight + i, k), b));
+  }
+}
+
+AVX2 static void norm_backward_avx2(float *dinp, float *dscale, const float *dout, const float *x, float mean,
+  float scale, const float *weight, ptrdiff_t C, int centered) {
+  double md = mean, rd = 1.0 / (double)scale;
+  __m256d m = _mm256_set1_pd(md), sum = _mm256_setzero_pd(), dot = _mm256_setzero_pd();
+  ptrdiff_t i;
+  for (i = 0; i + 8 <= C; i += 8) {
+    // Widened first: a product of two floats is exact in double.
+    __m256 dy = _mm256_loadu_ps(dout + i), w = _mm256_loadu_ps(weight + i), v = _mm256_loadu_ps(x + i);
+    __m256d nl = _mm256_mul_pd(low4(dy), low4(w)), nh = _mm256_mul_pd(high4(dy), high4(w));
+    sum = _mm256_add_pd(sum, _mm256_add_pd(nl, nh));
+    dot = _mm256_fmadd_pd(nl, _mm256_sub_pd(low4(v), m), dot);
+    dot = _mm256_fmadd_pd(nh, _mm256_sub_pd(high4(v), m), dot);
+  }
+  double dn_sum = hsum4(sum), dn_dot = hsum4(dot);
+  for (; i < C; i++) {
+    double dn = (double)dout[i] * (double)weight[i];
+    dn_sum += dn;
+    dn_dot += dn * ((double)x[i] - md);
+  }
+  // RMSNorm subtracts no mean, so no gradient flows through one.
+  double dn_mean = centered ? dn_sum / (double)C : 0.0;
+  __m256d mean_dn = _mm256_set1_pd(dn_mean), r = _mm256_set1_pd(rd);
+  for (i = 0; i + 8 <= C; i += 8) {
+    __m256 dy = _mm256_loadu_ps(dout + i), w = _mm256_loadu_ps(weight + i), dx = _mm256_loadu_ps(dinp + i);
+    __m256d l = _mm256_fmadd_pd(_mm256_fmsub_pd(low4(dy), low4(w), mean_dn), r, low4(dx));
+    __m256d h = _mm256_fmadd_pd(_mm256_fmsub_pd(high4(dy), high4(w), mean_dn), r, high4(dx));
+    _mm256_storeu_ps(dinp + i, join8(l, h));
+  }
+  for (; i < C; i++) dinp[i] = (float)((double)dinp[i] + ((double)dout[i] * (double)weight[i] - dn_mean) * rd);
+  *dscale = (float)(-dn_dot * rd * rd);
+}
+
+AVX2 static void norm_scale_backward_avx2(float *dinp, const float *x, float mean, float scale, float dscale,
+  ptrdiff_t C) {
+  double md = mean, kd = (double)dscale / ((double)C * (double)scale);
+  __m256d m = _mm256_set1_pd(md), k = _mm256_set1_pd(kd);
+  ptrdiff_t i = 0;
+  for (; i + 8 <= C; i += 8) {
+    __m256 v = _mm256_loadu_ps(x + i), dx = _mm256_loadu_ps(dinp + i);
+    __m256d l = _mm256_fmadd_pd(k, _mm256_sub_pd(low4(v), m), low4(dx));
+    __m256d h = _mm256_fmadd_pd(k, _mm256_sub_pd(high4(v), m), high4(dx));
+    _mm256_storeu_ps(dinp + i, join8(l, h));
+  }
+  for (; i < C; i++) dinp[i] = (float)((double)dinp[i] + kd * ((double)x[i] - md));
+}
+
+// (a, b) -> (a·c - b·s, b·c + a·s) for four doubles; the products of floats are exact.
+AVX2 static inline void rotate4(__m256d a, __m256d b, __m256d c, __m256d s, __m256d *ra, __m256d *rb) {
+  *ra = _mm256_fmsub_pd(a, c, _mm256_mul_pd(b, s));
+  *rb = _mm256_fmadd_pd(b, c, _mm256_mul_pd(a, s));
+}
+
+AVX2 static inline void rotate8(float *a, float *b, const float *cos, const float *sin, __m256 sign, __m256i k) {
+  __m256 va = _mm256_maskload_ps(a, k), vb = _mm256_maskload_ps(b, k);
+  __m256 c = _mm256_maskload_ps(cos, k), s = _mm256_xor_ps(_mm256_maskload_ps(sin, k), sign);
+  __m256d al, bl, ah, bh;
+  rotate4(low4(va), low4(vb), low4(c), low4(s), &al, &bl);
+  rotate4(high4(va), high4(vb), high4(c), high4(s), &ah, &bh);
+  _mm256_maskstore_ps(a, k, join8(al, ah));
+  _mm256_maskstore_ps(b, k, join8(bl, bh));
+}
+
+AVX2 static void rotate_half_avx2(float *v, const float *cos, const float *sin, ptrdiff_t half, ptrdiff_t heads,
+  ptrdiff_t D, int inverse) {
+  // The inverse rotation is the forward one with sin negated (a sign flip is exact).
+  __m256 sign = _mm256_set1_ps(inverse ? -0.0f : 0.0f);
+  __m256i all = _mm256_set1_epi32(-1);
+  for (ptrdiff_t h = 0; h < heads; h++) {
+    float *a = v + h * D, *b = a + half;
+    ptrdiff_t i = 0;
+    for (; i + 8 <= half; i += 8) rotate8(a + i, b + i, cos + i, sin + i, sign, all);
+    if (i < half) rotate8(a + i, b + i, cos + i, sin + i, sign, tail_mask(half - i));
+  }
+}
+
+AVX2 static void relu_avx2(float *x, ptrdiff_t n) {
+  const __m256 zero = _mm256_setzero_ps();
+  ptrdiff_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 v = _mm256_loadu_ps(x + i);
+    _mm256_storeu_ps(x + i, _mm256_blendv_ps(v, zero, _mm256_cmp_ps(v, zero, _CMP_LT_OQ)));
+  }
+  for (; i < n; i++) x[i] = x[i] < 0 ? 0.0f : x[i];
+}
+
+AVX2 static void jump_relu_avx2(float *x, const float *threshold, ptrdiff_t n) {
+  ptrdiff_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 v = _mm256_loadu_ps(x + i);
+    _mm256_storeu_ps(x + i, _mm256_and_ps(v, _mm256_cmp_ps(v, _mm256_loadu_ps(threshold + i), _CMP_GT_OQ)));
+  }
+  for (; i < n; i++) x[i] = x[i] > threshold[i] ? x[i] : 0.0f;
+}
+
 static const tdb_kernel_set avx2 = {
   .name = "avx2",
   .exp = exp_avx2,
@@ -270,6 +512,15 @@ static const tdb_kernel_set avx2 = {
   .silu_gate = silu_gate_avx2,
   .gelu_gate = gelu_gate_avx2,
   .add = add_avx2,
+  .silu_gate_backward = silu_gate_backward_avx2,
+  .gelu_erf_backward = gelu_erf_backward_avx2,
+  .norm_statistics = norm_statistics_avx2,
+  .norm_apply = norm_apply_avx2,
+  .norm_backward = norm_backward_avx2,
+  .norm_scale_backward = norm_scale_backward_avx2,
+  .rotate_half = rotate_half_avx2,
+  .relu = relu_avx2,
+  .jump_relu = jump_relu_avx2,
 };
 
 const tdb_kernel_set *tdb_kernels_avx2(void) {

@@ -44,3 +44,39 @@ void tdb_gelu_gate(float *out, const float *gate, const float *up, ptrdiff_t n) 
 }
 
 void tdb_add(float *out, const float *a, const float *b, ptrdiff_t n) { tdb_kernels()->add(out, a, b, n); }
+
+void tdb_silu_gate_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up,
+  ptrdiff_t n) {
+  tdb_kernels()->silu_gate_backward(dgate, dup, dout, gate, up, n);
+}
+
+void tdb_gelu_erf_backward(float *dinp, const float *x, const float *dout, ptrdiff_t n) {
+  tdb_kernels()->gelu_erf_backward(dinp, x, dout, n);
+}
+
+void tdb_norm_statistics(float *mean, float *scale, const float *x, ptrdiff_t C, float eps, int centered) {
+  tdb_kernels()->norm_statistics(mean, scale, x, C, eps, centered);
+}
+
+void tdb_norm_apply(float *out, const float *x, float mean, float scale, const float *weight, const float *bias,
+  ptrdiff_t C) {
+  tdb_kernels()->norm_apply(out, x, mean, scale, weight, bias, C);
+}
+
+void tdb_norm_backward(float *dinp, float *dscale, const float *dout, const float *x, float mean, float scale,
+  const float *weight, ptrdiff_t C, int centered) {
+  tdb_kernels()->norm_backward(dinp, dscale, dout, x, mean, scale, weight, C, centered);
+}
+
+void tdb_norm_scale_backward(float *dinp, const float *x, float mean, float scale, float dscale, ptrdiff_t C) {
+  tdb_kernels()->norm_scale_backward(dinp, x, mean, scale, dscale, C);
+}
+
+void tdb_rotate_half(float *v, const float *cos, const float *sin, ptrdiff_t half, ptrdiff_t heads, ptrdiff_t D,
+  int inverse) {
+  tdb_kernels()->rotate_half(v, cos, sin, half, heads, D, inverse);
+}
+
+void tdb_relu(float *x, ptrdiff_t n) { tdb_kernels()->relu(x, n); }
+
+void tdb_jump_relu(float *x, const float *threshold, ptrdiff_t n) { tdb_kernels()->jump_relu(x, threshold, n); }

@@ -62,6 +62,8 @@
 // erfc(z)·|x| is far below float's smallest denormal and is taken as 0.
 #define TDB_DERFC_ZMAX 11.0
 #define TDB_DSQRT1_2 0.70710678118654752440
+// 1/√(2π), the normal density's factor.
+#define TDB_DINV_SQRT_2PI 0.39894228040143267794
 #define TDB_DERFC_P0 -1.2655041716583209
 #define TDB_DERFC_P1 0.9997194249595656
 #define TDB_DERFC_P2 0.3794064616836529

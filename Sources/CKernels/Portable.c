@@ -1,5 +1,6 @@
 // The portable kernels: plain C for any CPU, written branch-light so that a
 // compiler may vectorise them for the baseline target (SSE2, NEON).
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -79,41 +80,64 @@ static inline float gelu_2u(float x) { return (2.0f * TDB_GELU_S) * (x + ((TDB_G
 // gelu_new(x) = 0.5·x·(1 + tanh u) = x·σ(2u).
 static inline float gelu1(float x) { return x_sigmoid_times(x, gelu_2u(x), 1.0f); }
 
-// x·Φ(x) in double by the erfc of ExpConstants.h, rounded once. Past
-// TDB_DERFC_ZMAX erfc is 0: x·Φ(x) is then 0 below (and -∞·0 = NaN at
-// x = -∞) and x itself above.
+// erfc(z)/2 for z ≥ 0 in double by the erfc of ExpConstants.h; 0 past
+// TDB_DERFC_ZMAX.
+static inline double half_erfc(double z) {
+  if (z > TDB_DERFC_ZMAX) return 0.0;
+  double t = 1.0 / (1.0 + 0.5 * z);
+  double p = TDB_DERFC_P13;
+  p = p * t + TDB_DERFC_P12;
+  p = p * t + TDB_DERFC_P11;
+  p = p * t + TDB_DERFC_P10;
+  p = p * t + TDB_DERFC_P9;
+  p = p * t + TDB_DERFC_P8;
+  p = p * t + TDB_DERFC_P7;
+  p = p * t + TDB_DERFC_P6;
+  p = p * t + TDB_DERFC_P5;
+  p = p * t + TDB_DERFC_P4;
+  p = p * t + TDB_DERFC_P3;
+  p = p * t + TDB_DERFC_P2;
+  p = p * t + TDB_DERFC_P1;
+  p = p * t + TDB_DERFC_P0;
+  // The fit can put the exponent a hair above 0 at z = 0, where it is 0.
+  double y = p - z * z;
+  return 0.5 * t * exp_nonpositive(y < 0 ? y : 0);
+}
+
+// Φ(x) in double: 1 - erfc(|x|/√2)/2 for x ≥ 0, erfc(|x|/√2)/2 below.
+static inline double normal_cdf(double x) {
+  double h = half_erfc((x < 0 ? -x : x) * TDB_DSQRT1_2);
+  return x < 0 ? h : 1.0 - h;
+}
+
+// x·Φ(x) in double, rounded once. Past TDB_DERFC_ZMAX erfc is 0: x·Φ(x) is
+// then 0 below (and -∞·0 = NaN at x = -∞) and x itself above.
 static inline float gelu_erf1(float x) {
   if (x != x) return x;
-  double xd = x, ax = xd < 0 ? -xd : xd, z = ax * TDB_DSQRT1_2, half_erfc = 0.0;
-  if (z <= TDB_DERFC_ZMAX) {
-    double t = 1.0 / (1.0 + 0.5 * z);
-    double p = TDB_DERFC_P13;
-    p = p * t + TDB_DERFC_P12;
-    p = p * t + TDB_DERFC_P11;
-    p = p * t + TDB_DERFC_P10;
-    p = p * t + TDB_DERFC_P9;
-    p = p * t + TDB_DERFC_P8;
-    p = p * t + TDB_DERFC_P7;
-    p = p * t + TDB_DERFC_P6;
-    p = p * t + TDB_DERFC_P5;
-    p = p * t + TDB_DERFC_P4;
-    p = p * t + TDB_DERFC_P3;
-    p = p * t + TDB_DERFC_P2;
-    p = p * t + TDB_DERFC_P1;
-    p = p * t + TDB_DERFC_P0;
-    // The fit can put the exponent a hair above 0 at z = 0, where it is 0.
-    double y = p - z * z;
-    half_erfc = 0.5 * t * exp_nonpositive(y < 0 ? y : 0);
-  }
-  return (float)(xd * (x < 0 ? half_erfc : 1.0 - half_erfc));
+  return (float)((double)x * normal_cdf(x));
+}
+
+// e^(-x²/2) in double, 0 where it underflows.
+static inline double gaussian(double x) {
+  double y = -0.5 * x * x;
+  return y < TDB_DEXP_LO ? 0.0 : exp_nonpositive(y);
+}
+
+// dout·(Φ(x) + x·φ(x)) in double, rounded once; NaN at x = ±∞ (∞·0), as
+// the formula gives.
+static inline float gelu_erf_derivative_times(float x, float dout) {
+  if (x != x) return x;
+  double xd = x;
+  return (float)((normal_cdf(xd) + xd * (TDB_DINV_SQRT_2PI * gaussian(xd))) * (double)dout);
 }
 
 static void exp_portable(float *out, const float *x, ptrdiff_t n) {
   for (ptrdiff_t i = 0; i < n; i++) out[i] = exp1(x[i]);
 }
 
-// Four running maxima and sums, and the exp loop on one pointer, so that
-// the compiler vectorises the exp and the reductions are not one long chain.
+// The exps are taken and summed in double, stored rounded to float and
+// scaled by the double 1/sum (within 1 ulp, as the AVX2 kernel). Four
+// running maxima and sums, so the reductions are not one long chain.
 static void softmax_row_portable(float *p, const float *s, ptrdiff_t first, ptrdiff_t last, ptrdiff_t length) {
   ptrdiff_t end = last + 1, j;
   float m[4] = {-__builtin_inff(), -__builtin_inff(), -__builtin_inff(), -__builtin_inff()};
@@ -127,15 +151,16 @@ static void softmax_row_portable(float *p, const float *s, ptrdiff_t first, ptrd
     memset(p, 0, (size_t)length * sizeof *p);
     return;
   }
-  if (p != s) memcpy(p + first, s + first, (size_t)(end - first) * sizeof *p);
-  for (j = first; j < end; j++) p[j] = exp1(p[j] - maxv);
-  float sum[4] = {0, 0, 0, 0};
-  for (j = first; j + 4 <= end; j += 4)
-    for (int k = 0; k < 4; k++) sum[k] += p[j + k];
-  for (; j < end; j++) sum[0] += p[j];
-  float inv = 1.0f / ((sum[0] + sum[1]) + (sum[2] + sum[3]));
+  double sum[4] = {0, 0, 0, 0};
+  for (j = first; j < end; j++) {
+    double t = (double)(s[j] - maxv);
+    double e = t != t ? t : t < TDB_DEXP_LO ? 0.0 : exp_nonpositive(t);
+    p[j] = (float)e;
+    sum[(j - first) & 3] += e;
+  }
+  double inv = 1.0 / ((sum[0] + sum[1]) + (sum[2] + sum[3]));
   memset(p, 0, (size_t)first * sizeof *p);
-  for (j = first; j < end; j++) p[j] *= inv;
+  for (j = first; j < end; j++) p[j] = (float)((double)p[j] * inv);
   if (end < length) memset(p + end, 0, (size_t)(length - end) * sizeof *p);
 }
 
@@ -178,6 +203,101 @@ static void add_portable(float *out, const float *a, const float *b, ptrdiff_t n
   for (ptrdiff_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }
 
+// σ(g) and 1 - σ(g) in double from e = e^-|g|, neither cancelling.
+static inline void sigmoid_pair(double g, double *sigma, double *complement) {
+  double a = g < 0 ? g : -g, e = a < TDB_DEXP_LO ? 0.0 : exp_nonpositive(a), d = 1.0 + e;
+  *sigma = (g < 0 ? e : 1.0) / d;
+  *complement = (g < 0 ? 1.0 : e) / d;
+}
+
+static void silu_gate_backward_portable(float *dgate, float *dup, const float *dout, const float *gate,
+  const float *up, ptrdiff_t n) {
+  for (ptrdiff_t i = 0; i < n; i++) {
+    double g = gate[i], sigma, complement;
+    sigmoid_pair(g, &sigma, &complement);
+    double dy = dout[i];
+    dgate[i] = (float)(dy * (double)up[i] * sigma * (1.0 + g * complement));
+    dup[i] = (float)(dy * g * sigma);
+  }
+}
+
+static void gelu_erf_backward_portable(float *dinp, const float *x, const float *dout, ptrdiff_t n) {
+  for (ptrdiff_t i = 0; i < n; i++) dinp[i] = gelu_erf_derivative_times(x[i], dout[i]);
+}
+
+// The norms keep four partial sums, so the reductions are not one long chain.
+
+static void norm_statistics_portable(float *mean, float *scale, const float *x, ptrdiff_t C, float eps,
+  int centered) {
+  double m = 0;
+  if (centered) {
+    double sum[4] = {0, 0, 0, 0};
+    for (ptrdiff_t i = 0; i < C; i++) sum[i & 3] += x[i];
+    m = ((sum[0] + sum[1]) + (sum[2] + sum[3])) / (double)C;
+  }
+  double squares[4] = {0, 0, 0, 0};
+  for (ptrdiff_t i = 0; i < C; i++) {
+    double d = (double)x[i] - m;
+    squares[i & 3] += d * d;
+  }
+  double variance = ((squares[0] + squares[1]) + (squares[2] + squares[3])) / (double)C;
+  *mean = (float)m;
+  *scale = (float)sqrt(variance + (double)eps);
+}
+
+static void norm_apply_portable(float *out, const float *x, float mean, float scale, const float *weight,
+  const float *bias, ptrdiff_t C) {
+  double m = mean, r = 1.0 / (double)scale;
+  if (bias)
+    for (ptrdiff_t i = 0; i < C; i++) out[i] = (float)(((double)x[i] - m) * r * (double)weight[i] + (double)bias[i]);
+  else
+    for (ptrdiff_t i = 0; i < C; i++) out[i] = (float)(((double)x[i] - m) * r * (double)weight[i]);
+}
+
+static void norm_backward_portable(float *dinp, float *dscale, const float *dout, const float *x, float mean,
+  float scale, const float *weight, ptrdiff_t C, int centered) {
+  double m = mean, r = 1.0 / (double)scale, dn_sum[4] = {0, 0, 0, 0}, dn_dot[4] = {0, 0, 0, 0};
+  for (ptrdiff_t i = 0; i < C; i++) {
+    double dn = (double)dout[i] * (double)weight[i];
+    dn_sum[i & 3] += dn;
+    dn_dot[i & 3] += dn * ((double)x[i] - m);
+  }
+  // RMSNorm subtracts no mean, so no gradient flows through one.
+  double dn_mean = centered ? ((dn_sum[0] + dn_sum[1]) + (dn_sum[2] + dn_sum[3])) / (double)C : 0.0;
+  for (ptrdiff_t i = 0; i < C; i++)
+    dinp[i] = (float)((double)dinp[i] + ((double)dout[i] * (double)weight[i] - dn_mean) * r);
+  *dscale = (float)(-((dn_dot[0] + dn_dot[1]) + (dn_dot[2] + dn_dot[3])) * r * r);
+}
+
+static void norm_scale_backward_portable(float *dinp, const float *x, float mean, float scale, float dscale,
+  ptrdiff_t C) {
+  double m = mean, k = (double)dscale / ((double)C * (double)scale);
+  for (ptrdiff_t i = 0; i < C; i++) dinp[i] = (float)((double)dinp[i] + k * ((double)x[i] - m));
+}
+
+// Products of two floats are exact in double, so each result is one
+// difference (or sum) rounded twice: to double, then to float.
+static void rotate_half_portable(float *v, const float *cos, const float *sin, ptrdiff_t half, ptrdiff_t heads,
+  ptrdiff_t D, int inverse) {
+  double sign = inverse ? -1.0 : 1.0;
+  for (ptrdiff_t h = 0; h < heads; h++) {
+    float *a = v + h * D, *b = a + half;
+    for (ptrdiff_t i = 0; i < half; i++) {
+      double x = a[i], y = b[i], c = cos[i], s = sign * (double)sin[i];
+      a[i] = (float)(x * c - y * s);
+      b[i] = (float)(y * c + x * s);
+    }
+  }
+}
+
+static void relu_portable(float *x, ptrdiff_t n) {
+  for (ptrdiff_t i = 0; i < n; i++) x[i] = x[i] < 0 ? 0.0f : x[i];
+}
+
+static void jump_relu_portable(float *x, const float *threshold, ptrdiff_t n) {
+  for (ptrdiff_t i = 0; i < n; i++) x[i] = x[i] > threshold[i] ? x[i] : 0.0f;
+}
+
 static const tdb_kernel_set portable = {
   .name = "portable",
   .exp = exp_portable,
@@ -188,6 +308,15 @@ static const tdb_kernel_set portable = {
   .silu_gate = silu_gate_portable,
   .gelu_gate = gelu_gate_portable,
   .add = add_portable,
+  .silu_gate_backward = silu_gate_backward_portable,
+  .gelu_erf_backward = gelu_erf_backward_portable,
+  .norm_statistics = norm_statistics_portable,
+  .norm_apply = norm_apply_portable,
+  .norm_backward = norm_backward_portable,
+  .norm_scale_backward = norm_scale_backward_portable,
+  .rotate_half = rotate_half_portable,
+  .relu = relu_portable,
+  .jump_relu = jump_relu_portable,
 };
 
 const tdb_kernel_set *tdb_kernels_portable(void) { return &portable; }

@@ -7,12 +7,7 @@ import XCTest
 /// The C vector kernels (Sources/CKernels) against scalar references, on every
 /// kernel set this machine runs: the AVX2+FMA set where the CPU has it, and
 /// the portable set, which `TDB_KERNELS=portable` forces on the whole engine.
-final class KernelTests: XCTestCase {
-  /// The sets to check: portable always, AVX2 where the CPU runs it.
-  var sets: [tdb_kernel_set] {
-    [tdb_kernels_portable().pointee] + (tdb_kernels_avx2().map { [$0.pointee] } ?? [])
-  }
-
+final class KernelTests: XCTestCase, KernelTesting {
   func testDispatchPicksTheFastestSetUnlessForcedPortable() throws {
     let expected = cpuHasAVX2AndFMA ? "avx2" : "portable"
     XCTAssertEqual(name(tdb_kernels_choose(nil)), expected)
@@ -245,7 +240,7 @@ final class KernelTests: XCTestCase {
           if j < first || j > last {
             XCTAssertEqual(p[j], 0, "\(name(set)) outside first...last, trial \(trial)")
           } else {
-            check(p[j], ref[j], ulps: 4, "\(name(set)) trial \(trial) j \(j) of \(first)...\(last)")
+            check(p[j], ref[j], ulps: 1, "\(name(set)) trial \(trial) j \(j) of \(first)...\(last)")
           }
         }
       }
@@ -274,21 +269,6 @@ final class KernelTests: XCTestCase {
 
   // MARK: references and helpers
 
-  var cpuHasAVX2AndFMA: Bool {
-    #if arch(x86_64)
-      guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-        let flags = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
-      else { return false }
-      let set = Set(flags.split(separator: " "))
-      return set.contains("avx2") && set.contains("fma")
-    #else
-      return false
-    #endif
-  }
-
-  func name(_ set: UnsafePointer<tdb_kernel_set>?) -> String { set.map { name($0.pointee) } ?? "none" }
-  func name(_ set: tdb_kernel_set) -> String { String(cString: set.name) }
-
   typealias Unary = (UnsafeMutablePointer<Float>?, UnsafePointer<Float>?, Int) -> Void
   typealias Binary = (UnsafeMutablePointer<Float>?, UnsafePointer<Float>?, UnsafePointer<Float>?, Int) -> Void
 
@@ -298,19 +278,8 @@ final class KernelTests: XCTestCase {
   func binaryKernels(_ set: tdb_kernel_set) -> [(String, Binary)] {
     [
       ("silu_gate", set.silu_gate), ("gelu_gate", set.gelu_gate), ("add", set.add),
-      ("gelu_tanh_backward", set.gelu_tanh_backward),
+      ("gelu_tanh_backward", set.gelu_tanh_backward), ("gelu_erf_backward", set.gelu_erf_backward),
     ]
-  }
-
-  let specialValues: [Float] = [
-    0, -0.0, .infinity, -.infinity, .nan, .greatestFiniteMagnitude, -.greatestFiniteMagnitude,
-    .leastNonzeroMagnitude, -.leastNonzeroMagnitude, .leastNormalMagnitude, -.leastNormalMagnitude, 1, -1,
-  ]
-
-  /// Every 65,537th bit pattern: all exponents of both signs, denormals and NaNs.
-  var sampledRange: [Float] {
-    stride(from: UInt64(0), to: 1 << 32, by: 65_537).map { Float(bitPattern: UInt32($0)) }
-      + stride(from: Float(-30), through: 30, by: 0.0137).map { $0 }
   }
 
   /// gelu_new in double from the kernels' own Float rounding of its argument
@@ -332,11 +301,6 @@ final class KernelTests: XCTestCase {
     return Float(d * 0.5 * Foundation.erfc(-d / 2.0.squareRoot()))
   }
 
-  /// x·σ(y) in double, in the form that neither overflows nor cancels.
-  func xSigmoid(_ x: Double, _ y: Double) -> Double {
-    y >= 0 ? x / (1 + Foundation.exp(-y)) : x * Foundation.exp(y) / (1 + Foundation.exp(y))
-  }
-
   /// What `causalSoftmaxRow` computed before the kernels, accumulated in double.
   func softmaxReference(_ s: [Float], first: Int, last: Int) -> [Float] {
     var maxv = -Float.infinity
@@ -348,22 +312,4 @@ final class KernelTests: XCTestCase {
     return p.map { Float($0 / sum) }
   }
 
-  /// |got - ref| in units of ref's last place (denormal spacing below the normal range).
-  func ulpError(_ got: Float, _ ref: Float) -> Float {
-    if got == ref { return 0 }
-    if ref.isInfinite || got.isInfinite || got.isNaN { return .infinity }
-    let ulp = max(ref.magnitude.ulp, Float.leastNonzeroMagnitude)
-    return Float((Double(got) - Double(ref)).magnitude / Double(ulp))
-  }
-
-  func check(
-    _ got: Float, _ ref: Float, ulps: Float, denormalUlps: Float = 0, _ what: @autoclosure () -> String
-  ) {
-    let allowed = ref.magnitude < Float.leastNormalMagnitude ? max(ulps, denormalUlps) : ulps
-    if ref.isNaN {
-      XCTAssert(got.isNaN, "\(what()) = \(got), reference NaN")
-    } else if ulpError(got, ref) > allowed {
-      XCTFail("\(what()) = \(got), reference \(ref): \(ulpError(got, ref)) ulp")
-    }
-  }
 }

@@ -32,6 +32,37 @@ typedef struct tdb_kernel_set {
   void (*gelu_gate)(float *out, const float *gate, const float *up, ptrdiff_t n);
   // out[n] = a + b
   void (*add)(float *out, const float *a, const float *b, ptrdiff_t n);
+  // dgate[n] = dout·up·σ(g)·(1 + g·(1 - σ(g))), dup[n] = dout·silu(g), g = gate
+  void (*silu_gate_backward)(float *dgate, float *dup, const float *dout, const float *gate, const float *up,
+    ptrdiff_t n);
+  // dinp[n] = dout·(Φ(x) + x·φ(x)), the exact GELU's derivative (dinp may be dout)
+  void (*gelu_erf_backward)(float *dinp, const float *x, const float *dout, ptrdiff_t n);
+
+  // The norms, one row of C values at a time (the caller spreads rows over
+  // the cores). Sums run in double and each result is rounded once.
+  // *mean = mean(x) (0 when !centered: RMSNorm), *scale = sqrt(mean((x - mean)²) + eps)
+  void (*norm_statistics)(float *mean, float *scale, const float *x, ptrdiff_t C, float eps, int centered);
+  // out[C] = (x - mean) / scale · weight + bias (no bias when NULL); out may be x
+  void (*norm_apply)(float *out, const float *x, float mean, float scale, const float *weight, const float *bias,
+    ptrdiff_t C);
+  // With dn = dout·weight and n = (x - mean)/scale:
+  // dinp[C] += (dn - mean(dn)) / scale (no mean(dn) when !centered), *dscale = -Σ dn·n / scale
+  void (*norm_backward)(float *dinp, float *dscale, const float *dout, const float *x, float mean, float scale,
+    const float *weight, ptrdiff_t C, int centered);
+  // dinp[C] += dscale·(x - mean) / (C·scale)  (the path from the scale back to x)
+  void (*norm_scale_backward)(float *dinp, const float *x, float mean, float scale, float dscale, ptrdiff_t C);
+
+  // Rotary embedding of one position's heads, v[heads, D] in place, pairing
+  // dimension i with i + half for i < half (the rest pass through):
+  //   (a, b) -> (a·cos - b·sin, b·cos + a·sin), or the inverse rotation
+  //   (a·cos + b·sin, b·cos - a·sin) when `inverse` (the backward pass).
+  void (*rotate_half)(float *v, const float *cos, const float *sin, ptrdiff_t half, ptrdiff_t heads, ptrdiff_t D,
+    int inverse);
+
+  // The SAE nonlinearities, in place: ReLU zeroes x < 0 (NaN and -0 stay);
+  // JumpReLU zeroes every x not above its threshold (NaN included).
+  void (*relu)(float *x, ptrdiff_t n);
+  void (*jump_relu)(float *x, const float *threshold, ptrdiff_t n);
 } tdb_kernel_set;
 
 /// The portable set: plain C, on every machine.
@@ -53,6 +84,19 @@ void tdb_gelu_erf(float *out, const float *x, ptrdiff_t n);
 void tdb_silu_gate(float *out, const float *gate, const float *up, ptrdiff_t n);
 void tdb_gelu_gate(float *out, const float *gate, const float *up, ptrdiff_t n);
 void tdb_add(float *out, const float *a, const float *b, ptrdiff_t n);
+void tdb_silu_gate_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up,
+  ptrdiff_t n);
+void tdb_gelu_erf_backward(float *dinp, const float *x, const float *dout, ptrdiff_t n);
+void tdb_norm_statistics(float *mean, float *scale, const float *x, ptrdiff_t C, float eps, int centered);
+void tdb_norm_apply(float *out, const float *x, float mean, float scale, const float *weight, const float *bias,
+  ptrdiff_t C);
+void tdb_norm_backward(float *dinp, float *dscale, const float *dout, const float *x, float mean, float scale,
+  const float *weight, ptrdiff_t C, int centered);
+void tdb_norm_scale_backward(float *dinp, const float *x, float mean, float scale, float dscale, ptrdiff_t C);
+void tdb_rotate_half(float *v, const float *cos, const float *sin, ptrdiff_t half, ptrdiff_t heads, ptrdiff_t D,
+  int inverse);
+void tdb_relu(float *x, ptrdiff_t n);
+void tdb_jump_relu(float *x, const float *threshold, ptrdiff_t n);
 
 #ifdef __cplusplus
 }

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Backward of the exact GELU, out = x · Φ(x):
@@ -5,12 +6,8 @@ import Foundation
 func exactGELUBackward(
   _ dinp: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ dout: UnsafePointer<Float>, count N: Int
 ) {
-  let r = Float(0.5.squareRoot()), density = Float(1 / (2 * Double.pi).squareRoot())
   parallelChunks(N, minimumChunk: 16_384) { range in
-    for i in range {
-      let x = inp[i]
-      let local = 0.5 * (1 + erff(x * r)) + x * density * expf(-0.5 * x * x)
-      dinp[i] = local * dout[i]
-    }
+    let i = range.lowerBound
+    tdb_gelu_erf_backward(dinp + i, inp + i, dout + i, range.count)
   }
 }

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 // LayerNorm in three pieces so that its scale can be a hook point with a
@@ -23,18 +24,8 @@ func layerNormBackward(
 ) {
   parallelChunks(rows.count, minimumChunk: 16) { chunk in
     for t in (chunk.lowerBound + rows.lowerBound)..<(chunk.upperBound + rows.lowerBound) {
-      let x = inp + t * C, dy = dout + t * C, dx = dinp + t * C
-      let m = mean[t], r = 1 / scale[t]
-      var dnMean: Float = 0, dnDotN: Float = 0
-      for i in 0..<C {
-        let dn = dy[i] * weight[i]
-        dnMean += dn
-        dnDotN += dn * (x[i] - m) * r
-      }
-      // RMSNorm subtracts no mean, so no gradient flows through one.
-      dnMean = centered ? dnMean / Float(C) : 0
-      for i in 0..<C { dx[i] += (dy[i] * weight[i] - dnMean) * r }
-      dscale[t] = -dnDotN * r
+      tdb_norm_backward(
+        dinp + t * C, dscale + t, dout + t * C, inp + t * C, mean[t], scale[t], weight, C, centered ? 1 : 0)
     }
   }
 }
@@ -48,11 +39,8 @@ func layerNormScaleBackward(
   mean: UnsafePointer<Float>, scale: UnsafePointer<Float>, T: Int, C: Int
 ) {
   parallelChunks(T, minimumChunk: 16) { rows in
-    for t in rows {
-      let x = inp + t * C, dx = dinp + t * C
-      let m = mean[t], k = dscale[t] / (Float(C) * scale[t])
-      if k == 0 { continue }
-      for i in 0..<C { dx[i] += k * (x[i] - m) }
+    for t in rows where dscale[t] != 0 {
+      tdb_norm_scale_backward(dinp + t * C, inp + t * C, mean[t], scale[t], dscale[t], C)
     }
   }
 }

@@ -19,11 +19,8 @@ func siluGateBackward(
   gate: UnsafePointer<Float>, up: UnsafePointer<Float>, count N: Int
 ) {
   parallelChunks(N, minimumChunk: 16_384) { range in
-    for i in range {
-      let x = gate[i], sigma = 1 / (1 + expf(-x))
-      dgate[i] = dout[i] * up[i] * sigma * (1 + x * (1 - sigma))
-      dup[i] = dout[i] * x * sigma
-    }
+    let i = range.lowerBound
+    tdb_silu_gate_backward(dgate + i, dup + i, dout + i, gate + i, up + i, range.count)
   }
 }
 

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Per-row statistics of a LayerNorm or RMSNorm: mean[T] (0 for RMSNorm,
@@ -8,22 +9,7 @@ func layerNormStatistics(
   eps: Float, centered: Bool = true
 ) {
   parallelChunks(T, minimumChunk: 64) { rows in
-    for t in rows {
-      let x = inp + t * C
-      var m: Float = 0
-      if centered {
-        for i in 0..<C { m += x[i] }
-        m /= Float(C)
-      }
-      var v: Float = 0
-      for i in 0..<C {
-        let d = x[i] - m
-        v += d * d
-      }
-      v /= Float(C)
-      mean[t] = m
-      scale[t] = (v + eps).squareRoot()
-    }
+    for t in rows { tdb_norm_statistics(mean + t, scale + t, inp + t * C, C, eps, centered ? 1 : 0) }
   }
 }
 
@@ -33,13 +19,7 @@ func layerNormApply(
   scale: UnsafePointer<Float>,
   weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, T: Int, C: Int
 ) {
-  for t in 0..<T {
-    let x = inp + t * C, o = out + t * C
-    let m = mean[t], r = 1 / scale[t]
-    if let bias {
-      for i in 0..<C { o[i] = (x[i] - m) * r * weight[i] + bias[i] }
-    } else {
-      for i in 0..<C { o[i] = (x[i] - m) * r * weight[i] }
-    }
+  parallelChunks(T, minimumChunk: 64) { rows in
+    for t in rows { tdb_norm_apply(out + t * C, inp + t * C, mean[t], scale[t], weight, bias, C) }
   }
 }

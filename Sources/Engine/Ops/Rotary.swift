@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// The angles of rotary embeddings for a range of positions: cos and sin
@@ -48,19 +49,12 @@ struct RotaryTable {
   ///   forward:  (a, b) -> (a·cos - b·sin, b·cos + a·sin)
   ///   inverse:  (a, b) -> (a·cos + b·sin, b·cos - a·sin)
   func rotate(_ x: UnsafeMutablePointer<Float>, rows n: Int, heads: Int, D: Int, inverse: Bool = false) {
-    let half = self.half, sign: Float = inverse ? -1 : 1
-    cos.withUnsafeBufferPointer { cp in
-      sin.withUnsafeBufferPointer { sp in
+    let half = self.half
+    cos.withUnsafeBufferPointer { c in
+      sin.withUnsafeBufferPointer { s in
         for t in 0..<n {
-          let c = cp.baseAddress! + t * half, s = sp.baseAddress! + t * half
-          for h in 0..<heads {
-            let v = x + (t * heads + h) * D
-            for i in 0..<half {
-              let a = v[i], b = v[i + half], si = sign * s[i]
-              v[i] = a * c[i] - b * si
-              v[i + half] = b * c[i] + a * si
-            }
-          }
+          tdb_rotate_half(
+            x + t * heads * D, c.baseAddress! + t * half, s.baseAddress! + t * half, half, heads, D, inverse ? 1 : 0)
         }
       }
     }

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// A sparse autoencoder, loaded from SAELens' layout (`cfg.json` +
@@ -209,10 +210,10 @@ public final class SparseAutoencoder: @unchecked Sendable {
     let p = z.mutablePointer()
     switch architecture {
     case .standard:
-      for i in 0..<(T * dSAE) where p[i] < 0 { p[i] = 0 }
+      tdb_relu(p, T * dSAE)
     case .jumpReLU:
       threshold!.withUnsafeBufferPointer { th in
-        for t in 0..<T { for j in 0..<dSAE where !(p[t * dSAE + j] > th[j]) { p[t * dSAE + j] = 0 } }
+        for t in 0..<T { tdb_jump_relu(p + t * dSAE, th.baseAddress!, dSAE) }
       }
     case .topK(let k):
       // The k largest per token, ties to the lower index (as a stable sort
