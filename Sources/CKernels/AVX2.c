@@ -502,6 +502,10 @@ AVX2 static void jump_relu_avx2(float *x, const float *threshold, ptrdiff_t n) {
   for (; i < n; i++) x[i] = x[i] > threshold[i] ? x[i] : 0.0f;
 }
 
+#define TDB_DQ_ATTR AVX2
+#define TDB_DQ_ENTRY dequantize_avx2
+#include "Dequantize.h"
+
 static const tdb_kernel_set avx2 = {
   .name = "avx2",
   .exp = exp_avx2,
@@ -521,6 +525,7 @@ static const tdb_kernel_set avx2 = {
   .rotate_half = rotate_half_avx2,
   .relu = relu_avx2,
   .jump_relu = jump_relu_avx2,
+  .dequantize = dequantize_avx2,
 };
 
 const tdb_kernel_set *tdb_kernels_avx2(void) {

@@ -80,3 +80,7 @@ void tdb_rotate_half(float *v, const float *cos, const float *sin, ptrdiff_t hal
 void tdb_relu(float *x, ptrdiff_t n) { tdb_kernels()->relu(x, n); }
 
 void tdb_jump_relu(float *x, const float *threshold, ptrdiff_t n) { tdb_kernels()->jump_relu(x, threshold, n); }
+
+int tdb_dequantize(int type, const void *src, float *dst, ptrdiff_t blocks) {
+  return tdb_kernels()->dequantize(type, src, dst, blocks);
+}

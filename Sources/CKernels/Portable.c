@@ -298,6 +298,10 @@ static void jump_relu_portable(float *x, const float *threshold, ptrdiff_t n) {
   for (ptrdiff_t i = 0; i < n; i++) x[i] = x[i] > threshold[i] ? x[i] : 0.0f;
 }
 
+#define TDB_DQ_ATTR
+#define TDB_DQ_ENTRY dequantize_portable
+#include "Dequantize.h"
+
 static const tdb_kernel_set portable = {
   .name = "portable",
   .exp = exp_portable,
@@ -317,6 +321,7 @@ static const tdb_kernel_set portable = {
   .rotate_half = rotate_half_portable,
   .relu = relu_portable,
   .jump_relu = jump_relu_portable,
+  .dequantize = dequantize_portable,
 };
 
 const tdb_kernel_set *tdb_kernels_portable(void) { return &portable; }

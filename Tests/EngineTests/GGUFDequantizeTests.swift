@@ -1,10 +1,11 @@
+import CKernels
 import Foundation
 import XCTest
 
 @testable import Engine
 
 /// Every type tdb dequantizes, bit for bit against gguf-py (which mirrors llama.cpp).
-final class GGUFDequantizeTests: XCTestCase {
+final class GGUFDequantizeTests: XCTestCase, KernelTesting {
   let file = try! GGUFFile(url: ggufFixtures.appendingPathComponent("types.gguf"))
   let expected = try! SafeTensorsFile(url: ggufFixtures.appendingPathComponent("types-expected.safetensors"))
 
@@ -75,6 +76,28 @@ final class GGUFDequantizeTests: XCTestCase {
         XCTFail("half \(h): \(got) vs \(want)")
         return
       }
+    }
+  }
+
+  /// Each kernel set on its own (the engine uses one per process): every
+  /// type bit for bit, the 65,536 halves, and an unknown type refused.
+  func testEveryKernelSetIsBitExact() throws {
+    let halves = (0...UInt16.max).flatMap { [UInt8($0 & 0xff), UInt8($0 >> 8)] }
+    for set in sets {
+      for info in file.tensorInfos where info.type != .f32 {
+        let want = try expected.tensor(info.name).scalars.map(\.bitPattern)
+        var got = [Float](repeating: .nan, count: want.count)
+        let raw = UnsafeRawPointer(file.mapping.bytes + file.dataStart + info.offset)
+        XCTAssertEqual(set.dequantize(Int32(info.type.rawValue), raw, &got, want.count / info.type.layout.blockSize), 1)
+        XCTAssertEqual(got.map(\.bitPattern), want, "\(name(set)) \(info.name)")
+      }
+      var widened = [Float](repeating: 0, count: 65_536)
+      XCTAssertEqual(set.dequantize(Int32(GGUFTensorType.f16.rawValue), halves, &widened, 65_536), 1)
+      for h in 0...UInt16.max {
+        let want = halfToFloat(h), got = widened[Int(h)]
+        XCTAssertEqual(got.bitPattern, want.bitPattern, "\(name(set)) half \(h)")
+      }
+      XCTAssertEqual(set.dequantize(Int32(GGUFTensorType.iq2_xxs.rawValue), halves, &widened, 1), 0)
     }
   }
 

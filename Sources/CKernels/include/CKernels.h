@@ -11,6 +11,22 @@
 extern "C" {
 #endif
 
+/// The ggml element types the dequantizer widens (`enum ggml_type`'s values).
+enum {
+  TDB_GGML_F16 = 1,
+  TDB_GGML_Q4_0 = 2,
+  TDB_GGML_Q4_1 = 3,
+  TDB_GGML_Q5_0 = 6,
+  TDB_GGML_Q5_1 = 7,
+  TDB_GGML_Q8_0 = 8,
+  TDB_GGML_Q2_K = 10,
+  TDB_GGML_Q3_K = 11,
+  TDB_GGML_Q4_K = 12,
+  TDB_GGML_Q5_K = 13,
+  TDB_GGML_Q6_K = 14,
+  TDB_GGML_BF16 = 30,
+};
+
 /// One implementation of every kernel. All pointers may alias exactly
 /// (out == in), never partially.
 typedef struct tdb_kernel_set {
@@ -63,6 +79,11 @@ typedef struct tdb_kernel_set {
   // JumpReLU zeroes every x not above its threshold (NaN included).
   void (*relu)(float *x, ptrdiff_t n);
   void (*jump_relu)(float *x, const float *threshold, ptrdiff_t n);
+
+  // Widens `blocks` blocks of ggml type `type` (a TDB_GGML_* value; F16 and
+  // BF16 blocks are one element) at src into fp32 at dst, bit-identical to
+  // llama.cpp's dequantize_row_*. Returns 0, writing nothing, for any other type.
+  int (*dequantize)(int type, const void *src, float *dst, ptrdiff_t blocks);
 } tdb_kernel_set;
 
 /// The portable set: plain C, on every machine.
@@ -97,6 +118,7 @@ void tdb_rotate_half(float *v, const float *cos, const float *sin, ptrdiff_t hal
   int inverse);
 void tdb_relu(float *x, ptrdiff_t n);
 void tdb_jump_relu(float *x, const float *threshold, ptrdiff_t n);
+int tdb_dequantize(int type, const void *src, float *dst, ptrdiff_t blocks);
 
 #ifdef __cplusplus
 }

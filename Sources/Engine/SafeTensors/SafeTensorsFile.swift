@@ -137,18 +137,9 @@ public final class SafeTensorsFile: @unchecked Sendable {
       let dst = t.mutablePointer()
       memcpy(dst, raw, n * 4)
       return t
-    case .f16:
-      var t = Tensor(zeros: e.shape)
-      let dst = t.mutablePointer()
-      for i in 0..<n { dst[i] = halfToFloat(raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) }
-      return t
-    case .bf16:
-      var t = Tensor(zeros: e.shape)
-      let dst = t.mutablePointer()
-      for i in 0..<n {
-        let bits = UInt32(raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) << 16
-        dst[i] = Float(bitPattern: bits)
-      }
+    case .f16, .bf16:
+      var t = Tensor(uninitialized: e.shape)
+      dequantize(e.dtype == .f16 ? .f16 : .bf16, raw, t.mutablePointer(), count: n)
       return t
     case .i32:
       var t = Tensor(zeros: e.shape)
