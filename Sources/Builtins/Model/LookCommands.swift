@@ -170,7 +170,7 @@ func registerLookCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
     CommandSpec(
       name: "dla", group: group,
       summary:
-        "Direct logit attribution: each component's direct contribution to logit[target] - logit[distractor] (final LayerNorm scale frozen); the parts sum to the logit difference",
+        "Direct logit attribution: each component's direct contribution to logit[target] - logit[distractor] (final LayerNorm scale frozen); the parts sum to the logit difference. With a final logit soft-cap (Gemma 2) every part is scaled by this run's secant ratio, capped over uncapped logit difference, so they still sum to the capped difference the model outputs",
       parameters: [
         ParameterSpec("run", .any), ParameterSpec("target", .any, "a token"),
         ParameterSpec("distractor", .any, optional: true, "a token (omit for the target's logit)"),
