@@ -170,7 +170,7 @@ func registerLookCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
     CommandSpec(
       name: "dla", group: group,
       summary:
-        "Direct logit attribution: each component's direct contribution to logit[target] - logit[distractor] (final LayerNorm scale frozen); the parts sum to the logit difference. With a final logit soft-cap (Gemma 2) every part is scaled by this run's secant ratio, capped over uncapped logit difference, so they still sum to the capped difference the model outputs",
+        "Direct logit attribution: each component's direct contribution to logit[target] - logit[distractor] (final LayerNorm scale frozen); the parts sum to the logit difference",
       parameters: [
         ParameterSpec("run", .any), ParameterSpec("target", .any, "a token"),
         ParameterSpec("distractor", .any, optional: true, "a token (omit for the target's logit)"),
@@ -182,7 +182,10 @@ func registerLookCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
       examples: [
         "dla \(ioi) \" Mary\" \" John\" --by head | sort total --desc | head 5",
         "dla \(ioi) \" Mary\" \" John\" --by layer",
-      ])
+      ],
+      details:
+        "With a final logit soft-cap (Gemma 2) the capped logits are not linear in the components: every part is scaled by this run's secant ratio, the capped over the uncapped logit difference, so the parts still sum to the capped difference the model outputs."
+    )
   ) { call, _ in
     let s = try lazy.get()
     let run = try s.run(try call.arg(0))
