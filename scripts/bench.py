@@ -589,14 +589,20 @@ def report(rows, machine, torch_info, settings):
             "n/a (tdb: " + r["tdb_error"].replace("|", "\\|") + ")"
         torch_cell = fmt(p, r["unit"]) if r.get("torch_error") is None else \
             "n/a (" + r["torch_error"].replace("|", "\\|") + ")"
-        ratio = f"{t / p:.2f}x" if t is not None and p else "n/a"
+        if r.get("ratio") is not None:
+            ratio = f"{r['ratio']:.2f}x"
+        else:
+            ratio = f"{t / p:.2f}x" if t is not None and p else "n/a"
         load = " / ".join("-" if r.get(k) is None else f"{r[k] * 100:.0f}%"
                           for k in ("tdb_other_load", "torch_other_load"))
         lines.append(f"| {r['name']} | {tdb_cell} | {torch_cell} | {ratio} | {load} |")
     lines += [
         "",
         "Warm rows: median per call inside one process (PyTorch after "
-        f"{settings['warmup']} warm-up calls). Cold rows: a whole process that loads the "
+        f"{settings['warmup']} warm-up calls)"
+        + (f"; with {settings['rounds']} rounds, the median over rounds (the sides alternate who goes "
+           "first) and the median of the per-round ratios" if settings["rounds"] > 1 else "")
+        + ". Cold rows: a whole process that loads the "
         "checkpoint, runs a 16-token prompt and prints the top 5 (PyTorch: `python -c` incl. "
         "imports); peak RSS (max resident set) of that process from GNU time. Ratio > 1: tdb slower / larger. "
         "Other load: share of all CPUs used by processes outside the benchmark during that "
@@ -629,6 +635,9 @@ def main():
     ap.add_argument("--model", default=os.path.join(HERE, "out", "gpt2-small-random"))
     ap.add_argument("--out", default=os.path.join(HERE, "out", "bench.json"))
     ap.add_argument("--quick", action="store_true", help="fewer repeats")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="measure the warm rows this many times, the sides alternating who goes first; "
+                         "values are medians over rounds, a ratio the median of per-round ratios")
     ap.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", 0) or 0)
                     or len(os.sched_getaffinity(0)))
     ap.add_argument("--skip", action="append", default=[], choices=["tdb", "torch", "cold"],
@@ -670,10 +679,11 @@ def main():
         rows.append(r)
         return r
 
-    fwd_rows = {n: row(f"forward_{n}", f"forward, {n} tokens (warm, median of {rep})", "ms")
+    rounds = f", {args.rounds} rounds" if args.rounds > 1 else ""
+    fwd_rows = {n: row(f"forward_{n}", f"forward, {n} tokens (warm, median of {rep}{rounds})", "ms")
                 for n, rep in plan["forward"].items()}
     grad_rows = {n: row(f"grad_{n}", f"forward + backward of logit diff, {n} tokens "
-                                     f"(warm, median of {rep})", "ms")
+                                     f"(warm, median of {rep}{rounds})", "ms")
                  for n, rep in plan["grad"].items()}
     cold_row = row("cold_wall", f"cold one-shot predict, 16 tokens, top 5 (wall, median of "
                                 f"{plan['cold_runs']})", "s")
@@ -682,9 +692,17 @@ def main():
         rows.remove(cold_row)
         rows.remove(rss_row)
 
-    # -- PyTorch, warm (one process) --
+    # -- warm rows: PyTorch (one process) and tdb (one process per row), in rounds --
+    # Each round measures both sides back to back, the side that goes first
+    # alternating, so a host that speeds up or slows down during the run moves
+    # both; a row's ratio is the median of its per-round ratios.
+    warm_rows = list(fwd_rows.values()) + list(grad_rows.values())
+    for r in warm_rows:
+        r["tdb_rounds"], r["torch_rounds"] = [], []
     torch_info = {}
-    if "torch" not in args.skip:
+
+    def torch_round():
+        nonlocal torch_info
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
             json.dump({"ids": ids, "target": prompts["target"],
                        "distractor": prompts["distractor"]}, f)
@@ -701,52 +719,57 @@ def main():
         with LoadMeter() as lm:
             p = subprocess.run(cmd, env=torch_env(threads), capture_output=True, text=True)
         os.unlink(ids_file)
-        for r in list(fwd_rows.values()) + list(grad_rows.values()):
-            r["torch_other_load"] = lm.other
+        for r in warm_rows:
+            r["torch_other_load"] = max(lm.other, r.get("torch_other_load") or 0)
         if p.returncode != 0:
             err = short(p.stderr.strip().splitlines()[-1] if p.stderr.strip() else "failed")
-            for r in list(fwd_rows.values()) + list(grad_rows.values()):
+            for r in warm_rows:
                 r["torch_error"] = "PyTorch: " + err
             log("PyTorch warm failed:\n" + p.stderr)
-        else:
-            res = json.loads(p.stdout.strip().splitlines()[-1])
-            torch_info = res["info"]
-            for n, r in fwd_rows.items():
-                r["torch"] = res["forward"][str(n)]
-                r["torch_value"] = r["torch"]["median_ms"]
-            for n, r in grad_rows.items():
-                r["torch"] = res["grad"][str(n)]
-                r["torch_value"] = r["torch"]["median_ms"]
+            return
+        res = json.loads(p.stdout.strip().splitlines()[-1])
+        torch_info = res["info"]
+        for kind, group in (("forward", fwd_rows), ("grad", grad_rows)):
+            for n, r in group.items():
+                r["torch"] = res[kind][str(n)]
+                r["torch_rounds"].append(r["torch"]["median_ms"])
 
-    # -- tdb, warm (one process per measurement) --
-    if "tdb" not in args.skip:
-        for n, r in fwd_rows.items():
-            script = args.tdb_forward.format(ids=tdb_literal_ids(ids[:n]),
-                                             repeat=plan["forward"][n])
-            r["tdb_command"] = short(script, 200)
-            log(f"tdb warm forward {n}")
-            try:
-                with LoadMeter() as lm:
-                    r["tdb"] = tdb_timed(args, script, threads)
-                r["tdb_value"] = r["tdb"]["median_ms"]
-                r["tdb_other_load"] = lm.other
-            except TdbError as e:
-                r["tdb_error"] = str(e)
-        for n, r in grad_rows.items():
-            script = args.tdb_grad.format(ids=tdb_literal_ids(ids[:n]), repeat=plan["grad"][n],
-                                          target=tdb_literal_str(TARGET),
-                                          distractor=tdb_literal_str(DISTRACTOR))
-            r["tdb_command"] = short(script, 200)
-            log(f"tdb warm grad {n}")
-            try:
-                with LoadMeter() as lm:
-                    r["tdb"] = tdb_timed(args, script, threads)
-                r["tdb_value"] = r["tdb"]["median_ms"]
-                r["tdb_other_load"] = lm.other
-            except TdbError as e:
-                r["tdb_error"] = str(e)
-    else:
-        for r in list(fwd_rows.values()) + list(grad_rows.values()):
+    def tdb_round():
+        for kind, group in (("forward", fwd_rows), ("grad", grad_rows)):
+            for n, r in group.items():
+                if kind == "forward":
+                    script = args.tdb_forward.format(ids=tdb_literal_ids(ids[:n]),
+                                                     repeat=plan["forward"][n])
+                else:
+                    script = args.tdb_grad.format(ids=tdb_literal_ids(ids[:n]), repeat=plan["grad"][n],
+                                                  target=tdb_literal_str(TARGET),
+                                                  distractor=tdb_literal_str(DISTRACTOR))
+                r["tdb_command"] = short(script, 200)
+                log(f"tdb warm {kind} {n}")
+                try:
+                    with LoadMeter() as lm:
+                        r["tdb"] = tdb_timed(args, script, threads)
+                    r["tdb_rounds"].append(r["tdb"]["median_ms"])
+                    r["tdb_other_load"] = max(lm.other, r.get("tdb_other_load") or 0)
+                except TdbError as e:
+                    r["tdb_error"] = str(e)
+
+    sides = [s for s, name in ((torch_round, "torch"), (tdb_round, "tdb")) if name not in args.skip]
+    for k in range(args.rounds):
+        if args.rounds > 1:
+            log(f"round {k + 1} of {args.rounds}")
+        for side in (sides if k % 2 == 0 else sides[::-1]):
+            side()
+    for r in warm_rows:
+        if r["tdb_rounds"] and r["tdb_error"] is None:
+            r["tdb_value"] = statistics.median(r["tdb_rounds"])
+        if r["torch_rounds"] and r["torch_error"] is None:
+            r["torch_value"] = statistics.median(r["torch_rounds"])
+        pairs = list(zip(r["tdb_rounds"], r["torch_rounds"]))
+        if len(pairs) > 1 and len(pairs) == args.rounds:
+            r["ratio"] = statistics.median(t / p for t, p in pairs)
+    if "tdb" in args.skip:
+        for r in warm_rows:
             r["tdb_error"] = "skipped"
 
     # -- cold one-shot --
@@ -789,6 +812,7 @@ def main():
 
     settings = {
         "mode": "quick" if args.quick else "full",
+        "rounds": args.rounds,
         "plan": {k: (v if not isinstance(v, dict) else {str(a): b for a, b in v.items()})
                  for k, v in plan.items()},
         "warmup": plan["warmup"],
