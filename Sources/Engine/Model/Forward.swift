@@ -333,16 +333,22 @@ extension TransformerModel {
 
   private func add(_ a: Tensor, _ b: Tensor) -> Tensor {
     var out = Tensor(uninitialized: a.shape)
-    tdb_add(out.mutablePointer(), a.pointer, b.pointer, a.count)
+    let o = out.mutablePointer(), ap = a.pointer, bp = b.pointer
+    parallelChunks(a.count, minimumChunk: 65_536) { r in
+      tdb_add(o + r.lowerBound, ap + r.lowerBound, bp + r.lowerBound, r.count)
+    }
     return out
   }
 
   /// x + attn + mlp, summed as Hugging Face's GPT-NeoX sums them: (mlp + attn) + x.
   private func add(_ x: Tensor, _ attn: Tensor, _ mlp: Tensor) -> Tensor {
     var out = Tensor(uninitialized: x.shape)
-    let o = out.mutablePointer()
-    tdb_add(o, mlp.pointer, attn.pointer, x.count)
-    tdb_add(o, o, x.pointer, x.count)
+    let o = out.mutablePointer(), m = mlp.pointer, a = attn.pointer, xp = x.pointer
+    parallelChunks(x.count, minimumChunk: 65_536) { r in
+      let i = r.lowerBound
+      tdb_add(o + i, m + i, a + i, r.count)
+      tdb_add(o + i, o + i, xp + i, r.count)
+    }
     return out
   }
 

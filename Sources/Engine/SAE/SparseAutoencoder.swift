@@ -210,10 +210,11 @@ public final class SparseAutoencoder: @unchecked Sendable {
     let p = z.mutablePointer()
     switch architecture {
     case .standard:
-      tdb_relu(p, T * dSAE)
+      parallelChunks(T * dSAE, minimumChunk: 65_536) { r in tdb_relu(p + r.lowerBound, r.count) }
     case .jumpReLU:
-      threshold!.withUnsafeBufferPointer { th in
-        for t in 0..<T { tdb_jump_relu(p + t * dSAE, th.baseAddress!, dSAE) }
+      let th = threshold!.pointer, width = dSAE
+      parallelChunks(T, minimumChunk: max(1, 65_536 / width)) { rows in
+        for t in rows { tdb_jump_relu(p + t * width, th, width) }
       }
     case .topK(let k):
       // The k largest per token, ties to the lower index (as a stable sort
