@@ -12,7 +12,11 @@ final class RotaryKernelTests: XCTestCase, KernelTesting {
     for set in sets {
       for (half, D) in [(1, 2), (3, 7), (8, 16), (13, 32), (32, 64), (16, 64), (64, 128)] {
         let heads = 3
-        let v = (0..<(heads * D)).map { _ in Float.random(in: -50...50, using: &rng) }
+        var v = (0..<(heads * D)).map { _ in Float.random(in: -50...50, using: &rng) }
+        // Special values and denormals in the last head.
+        for (i, special) in [Float.infinity, -.infinity, .nan, 1e-40, -3e-39].enumerated() where i < D {
+          v[2 * D + i] = special
+        }
         let angles = (0..<half).map { _ in Float.random(in: -1000...1000, using: &rng) }
         let cos = angles.map { cosf($0) }, sin = angles.map { sinf($0) }
         for inverse in [false, true] {
@@ -30,7 +34,9 @@ final class RotaryKernelTests: XCTestCase, KernelTesting {
               check(out[base + half + i], Float(b * c + a * s), ulps: 1, what)
             }
             // Dimensions past 2·half pass through.
-            for i in (2 * half)..<D { XCTAssertEqual(out[base + i], v[base + i], "\(name(set)) pass-through \(i)") }
+            for i in (2 * half)..<D {
+              XCTAssertEqual(out[base + i].bitPattern, v[base + i].bitPattern, "\(name(set)) pass-through \(i)")
+            }
           }
         }
       }
