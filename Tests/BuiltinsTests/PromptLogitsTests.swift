@@ -4,9 +4,10 @@ import Lang
 import XCTest
 
 /// predict, prob, logitdiff and logits on a prompt (not a run) unembed only
-/// the position they read and keep no activations; their values must be the
-/// ones a whole run gives, soft-capped logits included (the tiny Gemma 2 caps
-/// them at 5).
+/// the position they read and keep no activations (at the last position the
+/// engine runs the last block there alone); their values must be the ones a
+/// whole run gives, soft-capped logits included (the tiny Gemma 2 caps them
+/// at 5).
 final class PromptLogitsTests: XCTestCase {
   static let session = tinyModelSession("gemma2")
   let prompt = #""When Mary and John went to the store, John gave a drink to""#
@@ -30,6 +31,8 @@ final class PromptLogitsTests: XCTestCase {
     XCTAssertEqual(
       try evaluate("predict \(prompt) --top 3").description, try evaluate("predict (run \(prompt)) --top 3").description
     )
+    let last = try number("(logits \(prompt)).max")
+    XCTAssertEqual(last, try number("(logits (run \(prompt)) --pos -1).max"), accuracy: 1e-5)
     let row = try number("(logits \(prompt) --pos 2).max")
     XCTAssertEqual(row, try number("(logits (run \(prompt)) --pos 2).max"), accuracy: 1e-6)
     XCTAssertLessThanOrEqual(row, 5, "soft-capped")

@@ -131,6 +131,33 @@ final class TinyModelTests: XCTestCase {
     }
   }
 
+  /// Asking for the last position's logits only computes the last block at
+  /// that position alone (past its keys and values): the same logits as the
+  /// whole pass, on every family (parallel residual, post-norms, q/k norms),
+  /// resumed too, and with a hook in the last block (which computes it whole).
+  func testLastLogitsOnlyEqualTheWholePassesLastRow() throws {
+    for name in Self.families {
+      let (m, ref) = try model(name)
+      let tokens = try ref.integers("p2.tokens")
+      let whole = try m.forward(tokens)
+      let last = try m.forward(tokens, options: ForwardOptions(logits: .last))
+      XCTAssertEqual(last.logits.shape, [1, m.config.vocabSize])
+      assertClose(last.lastLogits, whole.lastLogits, tolerance: 1e-5, "\(name) last only")
+      let L = m.config.layers
+      let hooked = try m.forward(
+        tokens, options: ForwardOptions(cache: .points([.block(L - 1, .mlpPost)]), logits: .last))
+      XCTAssertEqual(hooked.cache[.block(L - 1, .mlpPost)]?.shape[0], tokens.count, "\(name) hooked block is whole")
+      assertClose(hooked.lastLogits, whole.lastLogits, tolerance: 1e-5, "\(name) hooked")
+      var keep = ForwardOptions()
+      keep.keepCheckpoint = true
+      let base = try m.forward(tokens, options: keep)
+      var resumed = ForwardOptions(logits: .last)
+      resumed.resume = ResumePoint(checkpoint: base.checkpoint!, position: tokens.count - 3, layer: nil)
+      assertClose(
+        try m.forward(tokens, options: resumed).lastLogits, whole.lastLogits, tolerance: 1e-5, "\(name) resumed")
+    }
+  }
+
   /// Which layers slide: every layer of Mistral; Qwen2's from max_window_layers
   /// on (or as layer_types says); none without use_sliding_window.
   func testSlidingWindowLayersFromConfig() throws {

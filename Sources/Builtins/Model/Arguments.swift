@@ -9,12 +9,19 @@ extension ModelSession {
   /// - Parameter logitsOnly: for a prompt, keep no activations and unembed only
   ///   the positions asked for (predict, prob, logitdiff, logits on a prompt
   ///   read one row of logits; the other rows and the cache are wasted work).
-  func run(_ v: Value, what: String = "RUN", deferred: Bool = false, logitsOnly: Bool = false) throws -> RunValue {
+  /// - Parameter position: with `logitsOnly`, the one position the command
+  ///   reads (negative from the end); when it is the last, only that
+  ///   position's logits are computed.
+  func run(
+    _ v: Value, what: String = "RUN", deferred: Bool = false, logitsOnly: Bool = false, position: Int? = nil
+  ) throws -> RunValue {
     if case .host(let h as RunValue) = v { return h }
     if v.string != nil || v.list != nil {
+      let tokens = try promptTokens(v)
+      let last = logitsOnly && (position == -1 || position == tokens.count - 1)
       return try RunValue(
-        session: self, tokens: promptTokens(v), hooks: [], saes: [], cacheAll: !deferred && !logitsOnly,
-        lazyLogits: logitsOnly, deferred: deferred)
+        session: self, tokens: tokens, hooks: [], saes: [], cacheAll: !deferred && !logitsOnly,
+        lazyLogits: logitsOnly, deferred: deferred, lastLogitsOnly: last)
     }
     throw EvalError("\(what): expected a run (run PROMPT) or a prompt, got \(v.typeName)")
   }

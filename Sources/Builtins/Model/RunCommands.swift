@@ -66,8 +66,9 @@ func registerRunCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
       examples: [#"predict "When Mary and John went to the store, John gave a drink to" --top 5"#])
   ) { call, _ in
     let s = try lazy.get()
-    let run = try s.run(try call.arg(0), what: "PROMPT", logitsOnly: true)
-    return run.topTable(try call.flag("top", default: 10), position: try call.flag("pos", default: -1))
+    let position = try call.flag("pos", default: -1)
+    let run = try s.run(try call.arg(0), what: "PROMPT", logitsOnly: true, position: position)
+    return run.topTable(try call.flag("top", default: 10), position: position)
   }
 
   r.register(
@@ -83,9 +84,10 @@ func registerRunCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
     if call[0]?.host(as: MetricProbe.self) != nil {
       return .host(LogitsProbe(position: call.isSet("all") ? nil : try call.flag("pos", default: -1)))
     }
-    let run = try s.run(try call.arg(0), logitsOnly: true)
-    if call.isSet("all") { return try .host(TensorValue(run.logits)) }
-    return .host(TensorValue(try run.logits(at: try call.flag("pos", default: -1))))
+    let all = call.isSet("all"), position = try call.flag("pos", default: -1)
+    let run = try s.run(try call.arg(0), logitsOnly: true, position: all ? nil : position)
+    if all { return try .host(TensorValue(run.logits)) }
+    return .host(TensorValue(try run.logits(at: position)))
   }
 
   r.register(
@@ -96,9 +98,10 @@ func registerRunCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
       examples: [#"prob (run "When Mary and John went to the store, John gave a drink to") " Mary""#])
   ) { call, _ in
     let s = try lazy.get()
-    let run = try s.run(try call.arg(0), logitsOnly: true)
+    let position = try call.flag("pos", default: -1)
+    let run = try s.run(try call.arg(0), logitsOnly: true, position: position)
     let id = try s.tokenID(try call.arg(1), what: "TOKEN")
-    return Value(Double(softmax(try run.logits(at: try call.flag("pos", default: -1)))[id]))
+    return Value(Double(softmax(try run.logits(at: position))[id]))
   }
 
   r.register(
@@ -118,8 +121,9 @@ func registerRunCommands(_ r: CommandRegistry, _ lazy: LazyModelSession) {
     if let probe = call[0]?.host(as: MetricProbe.self) {
       return probe.logitDifference(position: try call.flag("pos", default: -1), target: t, distractor: d)
     }
-    let run = try s.run(try call.arg(0), logitsOnly: true)
-    let l = try run.logits(at: try call.flag("pos", default: -1), tokens: [t, d])
+    let position = try call.flag("pos", default: -1)
+    let run = try s.run(try call.arg(0), logitsOnly: true, position: position)
+    let l = try run.logits(at: position, tokens: [t, d])
     return Value(Double(l[0] - l[1]))
   }
 

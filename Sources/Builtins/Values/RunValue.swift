@@ -30,9 +30,13 @@ final class RunValue: HostValue, RichDisplay {
   ///   source's checkpoint (sweeps run hundreds of these).
   /// - Parameter deferred: run nothing now; every value is computed when
   ///   first asked for (commands that run their own passes on a prompt).
+  /// - Parameter lastLogitsOnly: compute the last position's logits and
+  ///   nothing else (a command on a prompt that reads only those); the
+  ///   engine then runs the last block at that position alone.
   init(
     session: ModelSession, tokens: [Int], hooks: [HookValue], saes: [SAESplice], cacheAll: Bool,
-    lazyLogits: Bool = false, extending source: RunValue? = nil, deferred: Bool = false
+    lazyLogits: Bool = false, extending source: RunValue? = nil, deferred: Bool = false,
+    lastLogitsOnly: Bool = false
   )
     throws
   {
@@ -41,6 +45,13 @@ final class RunValue: HostValue, RichDisplay {
     self.hooks = hooks
     self.saes = saes
     if deferred {
+      cache = [:]
+      return
+    }
+    if lastLogitsOnly {
+      var o = Self.options(hooks: hooks, saes: saes)
+      o.logits = .last
+      logitRows[tokens.count - 1] = try session.forward(tokens, o).logits.row(0)
       cache = [:]
       return
     }

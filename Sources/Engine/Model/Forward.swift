@@ -109,11 +109,18 @@ extension TransformerModel {
     } else {
       resid = try embed(&run)
     }
+    // With only the last position's logits wanted and nothing hooked in the
+    // last block, that block needs every position's keys and values but
+    // everything else at the last position only.
+    let lastBlockAtLastPosition =
+      options.logits == .last && !options.keepCheckpoint && run.leavesUntouched(layer: c.layers - 1)
     for l in firstLayer..<c.layers {
       try run.checkStop()
       run.keepResidual(l, resid)
       try run.pass(.block(l, .residPre), &resid)
-      let attn = try attention(l, resid, &run)
+      let lastOnly = lastBlockAtLastPosition && l == c.layers - 1
+      let attn = try attention(l, resid, &run, lastPositionOnly: lastOnly)
+      if lastOnly { resid = resid.rows((resid.shape[0] - 1)..<resid.shape[0]) }
       if c.parallelResidual {
         resid = add(resid, attn, try mlp(l, resid, &run))  // x + attn(ln1(x)) + mlp(ln2(x))
       } else {
@@ -158,8 +165,11 @@ extension TransformerModel {
 
   /// attn(ln1(x)) [n, C]: q | k | v projections, per-head q/k norms, the
   /// rotation, causal softmax(q kᵀ/√D) v, the output projection (and its
-  /// post-norm in post-norm models).
-  private func attention(_ l: Int, _ x: Tensor, _ run: inout ForwardRun) throws -> Tensor {
+  /// post-norm in post-norm models). `lastPositionOnly`: keys and values of
+  /// every position, everything after them for the last one ([1, C]).
+  private func attention(_ l: Int, _ x: Tensor, _ run: inout ForwardRun, lastPositionOnly: Bool = false) throws
+    -> Tensor
+  {
     let c = config, b = weights.blocks[l], n = run.n, T = run.T, C = c.dModel, D = c.dHead
     let H = c.heads, KV = c.kvHeads
     func hook(_ s: HookPoint.Site) -> HookPoint { .block(l, s) }
@@ -183,31 +193,36 @@ extension TransformerModel {
       try run.pass(hook(.rotK), &k)
     }
     let (keys, values) = run.keysAndValues(l, k, v)
-    var z = Tensor(uninitialized: [n, H, D])
+    // The queries attention runs for: every computed position, or the last.
+    let queries = lastPositionOnly ? 1 : n
+    if lastPositionOnly { q = q.rows((n - 1)..<n) }
+    var z = Tensor(uninitialized: [queries, H, D])
     let inputs = AttentionInputs(q: q.pointer, k: keys.pointer, v: values.pointer, geometry: HeadGeometry(c, layer: l))
     if run.wants(hook(.attnScores)) || run.wants(hook(.pattern)) {
-      var pattern = Tensor(uninitialized: [H, n, T])
+      var pattern = Tensor(uninitialized: [H, queries, T])
       do {
         let pat = pattern.mutablePointer()
-        for h in 0..<H { attentionScores(pat + h * n * T, inputs, head: h, queries: n, T: T) }
+        for h in 0..<H { attentionScores(pat + h * queries * T, inputs, head: h, queries: queries, T: T) }
       }
       try run.pass(hook(.attnScores), &pattern)
       do {
         let pat = pattern.mutablePointer()
-        parallelChunks(H, minimumChunk: n >= 64 ? 1 : H) { heads in
-          for h in heads { causalSoftmax(pat + h * n * T, pat + h * n * T, queries: n, T: T, inputs.geometry) }
+        parallelChunks(H, minimumChunk: queries >= 64 ? 1 : H) { heads in
+          for h in heads {
+            causalSoftmax(pat + h * queries * T, pat + h * queries * T, queries: queries, T: T, inputs.geometry)
+          }
         }
       }
       try run.pass(hook(.pattern), &pattern)
       let zp = z.mutablePointer(), pat = pattern.pointer
-      for h in 0..<H { attentionValues(zp, pattern: pat + h * n * T, inputs, head: h, queries: n, T: T) }
+      for h in 0..<H { attentionValues(zp, pattern: pat + h * queries * T, inputs, head: h, queries: queries, T: T) }
     } else {
-      fusedCausalAttention(z.mutablePointer(), inputs, queries: n, T: T)
+      fusedCausalAttention(z.mutablePointer(), inputs, queries: queries, T: T)
     }
     try run.pass(hook(.z), &z)
-    var out = Tensor(uninitialized: [n, C])
+    var out = Tensor(uninitialized: [queries, C])
     matmulForward(
-      out.mutablePointer(), z.pointer, b.attnProjWeight.pointer, b.attnProjBias.pointer, T: n, C: c.qWidth, OC: C)
+      out.mutablePointer(), z.pointer, b.attnProjWeight.pointer, b.attnProjBias.pointer, T: queries, C: c.qWidth, OC: C)
     if let w = b.ln1PostWeight {
       out = try norm(
         out, weight: w, bias: b.ln1Bias, scale: hook(.ln1PostScale), normalized: hook(.ln1PostNormalized), &run)
@@ -219,7 +234,7 @@ extension TransformerModel {
   /// mlp(ln2(x)) [n, C]: gelu(x·W_in), or silu or gelu of x·W_gate ⊙ (x·W_up),
   /// then W_out (and its post-norm in post-norm models).
   private func mlp(_ l: Int, _ x: Tensor, _ run: inout ForwardRun) throws -> Tensor {
-    let c = config, b = weights.blocks[l], n = run.n, C = c.dModel, F = c.dMLP
+    let c = config, b = weights.blocks[l], n = x.shape[0], C = c.dModel, F = c.dMLP
     func hook(_ s: HookPoint.Site) -> HookPoint { .block(l, s) }
     let ln2 = try norm(
       x, weight: b.ln2Weight, bias: b.ln2Bias, scale: hook(.ln2Scale), normalized: hook(.ln2Normalized), &run)

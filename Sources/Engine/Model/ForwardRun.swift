@@ -38,6 +38,16 @@ struct ForwardRun {
 
   func wants(_ point: HookPoint) -> Bool { hooks.wants(point) }
 
+  /// Whether nothing reads, changes or splices at any hook point of block `l`
+  /// or of ln_final: then what the block computes at the other positions is
+  /// never seen when only the last position's logits are asked for.
+  func leavesUntouched(layer l: Int) -> Bool {
+    let points =
+      HookPoint.Site.allCases.filter(\.isPerBlock).map { HookPoint.block(l, $0) }
+      + [HookPoint(.lnFinalScale), HookPoint(.lnFinalNormalized)]
+    return !points.contains { hooks.wants($0) || saeAt[$0] != nil }
+  }
+
   func checkStop() throws {
     if let shouldStop, shouldStop() { throw ModelError.interrupted }
   }
