@@ -483,6 +483,32 @@ AVX2 static void rotate_half_avx2(float *v, const float *cos, const float *sin, 
   }
 }
 
+// cap·tanh(y) for four doubles y = x/cap, as the portable softcap1 computes it.
+AVX2 static inline __m256d softcap4(__m256d y, __m256d cap) {
+  const __m256d one = _mm256_set1_pd(1.0), lo = _mm256_set1_pd(TDB_DEXP_LO), sign = _mm256_set1_pd(-0.0);
+  __m256d a = _mm256_andnot_pd(sign, y), m2a = _mm256_mul_pd(_mm256_set1_pd(-2.0), a);
+  __m256d e = _mm256_andnot_pd(_mm256_cmp_pd(m2a, lo, _CMP_LT_OQ), exp_nonpositive4(_mm256_max_pd(m2a, lo)));
+  __m256d t = _mm256_div_pd(_mm256_sub_pd(one, e), _mm256_add_pd(one, e));
+  __m256d series = _mm256_mul_pd(a, _mm256_sub_pd(one, _mm256_div_pd(_mm256_mul_pd(a, a), _mm256_set1_pd(3.0))));
+  t = _mm256_blendv_pd(t, series, _mm256_cmp_pd(a, _mm256_set1_pd(TDB_DTANH_SMALL), _CMP_LT_OQ));
+  return _mm256_mul_pd(cap, _mm256_or_pd(t, _mm256_and_pd(y, sign)));
+}
+
+AVX2 static inline __m256 softcap8(__m256 x, __m256d cap) {
+  __m256 r = join8(softcap4(_mm256_div_pd(low4(x), cap), cap), softcap4(_mm256_div_pd(high4(x), cap), cap));
+  return _mm256_blendv_ps(r, x, isnan8(x));
+}
+
+AVX2 static void softcap_avx2(float *out, const float *x, float cap, ptrdiff_t n) {
+  __m256d c = _mm256_set1_pd(cap);
+  ptrdiff_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, softcap8(_mm256_loadu_ps(x + i), c));
+  if (i < n) {
+    __m256i m = tail_mask(n - i);
+    _mm256_maskstore_ps(out + i, m, softcap8(_mm256_maskload_ps(x + i, m), c));
+  }
+}
+
 AVX2 static void relu_avx2(float *x, ptrdiff_t n) {
   const __m256 zero = _mm256_setzero_ps();
   ptrdiff_t i = 0;
@@ -523,6 +549,7 @@ static const tdb_kernel_set avx2 = {
   .norm_backward = norm_backward_avx2,
   .norm_scale_backward = norm_scale_backward_avx2,
   .rotate_half = rotate_half_avx2,
+  .softcap = softcap_avx2,
   .relu = relu_avx2,
   .jump_relu = jump_relu_avx2,
   .dequantize = dequantize_avx2,

@@ -77,6 +77,8 @@ void tdb_rotate_half(float *v, const float *cos, const float *sin, ptrdiff_t hal
   tdb_kernels()->rotate_half(v, cos, sin, half, heads, D, inverse);
 }
 
+void tdb_softcap(float *out, const float *x, float cap, ptrdiff_t n) { tdb_kernels()->softcap(out, x, cap, n); }
+
 void tdb_relu(float *x, ptrdiff_t n) { tdb_kernels()->relu(x, n); }
 
 void tdb_jump_relu(float *x, const float *threshold, ptrdiff_t n) { tdb_kernels()->jump_relu(x, threshold, n); }

@@ -51,6 +51,10 @@
 // in the low bits of the sum's representation (the exponent field of 2^n).
 #define TDB_DEXP_SHIFTER (6755399441055744.0 + 1023.0)
 
+// Below this |y|, tanh(y) is taken as y·(1 - y²/3): (1 - e^-2|y|)/(1 + e^-2|y|)
+// would lose digits to the cancellation, and y⁵'s term is below 1e-21 of y.
+#define TDB_DTANH_SMALL 1e-5
+
 // √(2/π) and GELU's cubic coefficient.
 #define TDB_GELU_S 0.797884560802865355f
 #define TDB_GELU_C 0.044715f

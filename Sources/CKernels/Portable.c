@@ -290,6 +290,24 @@ static void rotate_half_portable(float *v, const float *cos, const float *sin, p
   }
 }
 
+// cap·tanh(x/cap) in double, rounded once: tanh|y| = (1 - e)/(1 + e) with
+// e = e^(-2|y|), which neither overflows nor (past TDB_DTANH_SMALL) cancels.
+static inline float softcap1(float x, float cap) {
+  if (x != x) return x;
+  double y = (double)x / (double)cap, a = y < 0 ? -y : y, t;
+  if (a < TDB_DTANH_SMALL) {
+    t = a * (1.0 - a * a / 3.0);
+  } else {
+    double e = -2.0 * a < TDB_DEXP_LO ? 0.0 : exp_nonpositive(-2.0 * a);
+    t = (1.0 - e) / (1.0 + e);
+  }
+  return (float)((double)cap * (y < 0 ? -t : t));
+}
+
+static void softcap_portable(float *out, const float *x, float cap, ptrdiff_t n) {
+  for (ptrdiff_t i = 0; i < n; i++) out[i] = softcap1(x[i], cap);
+}
+
 static void relu_portable(float *x, ptrdiff_t n) {
   for (ptrdiff_t i = 0; i < n; i++) x[i] = x[i] < 0 ? 0.0f : x[i];
 }
@@ -319,6 +337,7 @@ static const tdb_kernel_set portable = {
   .norm_backward = norm_backward_portable,
   .norm_scale_backward = norm_scale_backward_portable,
   .rotate_half = rotate_half_portable,
+  .softcap = softcap_portable,
   .relu = relu_portable,
   .jump_relu = jump_relu_portable,
   .dequantize = dequantize_portable,

@@ -61,6 +61,31 @@ final class ActivationGradientKernelTests: XCTestCase, KernelTesting {
     XCTAssertLessThanOrEqual(worst, 2, "worst error in ulp where the value is normal")
   }
 
+  /// Gemma 2's soft-cap against cap·tanh(x/cap) in double: 1 ulp over the
+  /// whole range, ±∞ to ±cap, NaN kept, in place too; and the scalar helper
+  /// the lazy logits use gives the kernel's value.
+  func testSoftcapAgainstDouble() {
+    let xs = sampledRange + specialValues + [1e-6, -1e-6, 3e-5, 49.9, 50, -50, 1e-40]
+    for set in sets {
+      for cap: Float in [50, 30, 5, 0.5] {
+        var out = [Float](repeating: .nan, count: xs.count)
+        set.softcap(&out, xs, cap, xs.count)
+        for (x, y) in zip(xs, out) {
+          let ref = x.isNaN ? Float.nan : Float(Double(cap) * Foundation.tanh(Double(x) / Double(cap)))
+          check(y, ref, ulps: 1, "\(name(set)) softcap \(cap) of \(x)")
+        }
+        var inPlace = xs
+        inPlace.withUnsafeMutableBufferPointer { set.softcap($0.baseAddress!, $0.baseAddress!, cap, xs.count) }
+        XCTAssertEqual(inPlace.map(\.bitPattern), out.map(\.bitPattern), "\(name(set)) in place")
+      }
+    }
+    for x: Float in [0.3, -7, 120] {
+      var row: [Float] = [x]
+      tdb_softcap(&row, row, 30, 1)
+      XCTAssertEqual(softcapped(x, cap: 30), row[0])
+    }
+  }
+
   /// The old Swift loop's comparisons, exactly: ReLU keeps NaN and -0, JumpReLU zeroes NaN.
   func testSAENonlinearitiesMatchTheirComparisons() {
     var rng = SplitMix64(seed: 43)

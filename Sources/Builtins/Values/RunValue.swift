@@ -184,7 +184,7 @@ final class RunValue: HostValue, RichDisplay {
       var s: Float = 0
       for i in 0..<C { s += x[i] * w[id * C + i] }
       // Gemma 2's soft-cap, as the whole-vocabulary unembedding applies it.
-      return cap.map { $0 * tanhf(s / $0) } ?? s
+      return cap.map { softcapped(s, cap: $0) } ?? s
     }
   }
 

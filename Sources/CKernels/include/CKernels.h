@@ -75,6 +75,9 @@ typedef struct tdb_kernel_set {
   void (*rotate_half)(float *v, const float *cos, const float *sin, ptrdiff_t half, ptrdiff_t heads, ptrdiff_t D,
     int inverse);
 
+  // out[n] = cap·tanh(x/cap), Gemma 2's soft-cap of scores and logits (out may be x)
+  void (*softcap)(float *out, const float *x, float cap, ptrdiff_t n);
+
   // The SAE nonlinearities, in place: ReLU zeroes x < 0 (NaN and -0 stay);
   // JumpReLU zeroes every x not above its threshold (NaN included).
   void (*relu)(float *x, ptrdiff_t n);
@@ -116,6 +119,7 @@ void tdb_norm_backward(float *dinp, float *dscale, const float *dout, const floa
 void tdb_norm_scale_backward(float *dinp, const float *x, float mean, float scale, float dscale, ptrdiff_t C);
 void tdb_rotate_half(float *v, const float *cos, const float *sin, ptrdiff_t half, ptrdiff_t heads, ptrdiff_t D,
   int inverse);
+void tdb_softcap(float *out, const float *x, float cap, ptrdiff_t n);
 void tdb_relu(float *x, ptrdiff_t n);
 void tdb_jump_relu(float *x, const float *threshold, ptrdiff_t n);
 int tdb_dequantize(int type, const void *src, float *dst, ptrdiff_t blocks);

@@ -194,7 +194,7 @@ extension TransformerModel {
     let x = Array(UnsafeBufferPointer(start: run.cache[HookPoint(.lnFinalNormalized)]!.pointer + pos * C, count: C))
     let rawTarget = dot(wu + target * C, x)
     let rawDistractor = distractor.map { dot(wu + $0 * C, x) } ?? 0
-    func capped(_ v: Float) -> Float { cap * tanhf(v / cap) }
+    func capped(_ v: Float) -> Float { softcapped(v, cap: cap) }
     let raw = rawTarget - rawDistractor
     let ratio: Float
     if abs(raw) > 1e-6 {

@@ -179,7 +179,7 @@ private func attentionBlockBackward(
   for i in 0..<n {
     let srow = s + i * keys, prow = p + i * keys, drow = ds + i * keys, position = rows.lowerBound + i
     let first = g.firstKey(position) - start, last = position - start
-    if let cap = g.softcap { for j in first...last { srow[j] = cap * tanhf(srow[j] / cap) } }
+    if let cap = g.softcap { softcap(srow + first, count: last - first + 1, cap: cap) }
     causalSoftmaxRow(prow, srow, first: first, last: last, length: keys)
     var dot: Float = 0
     for j in first...last { dot += prow[j] * drow[j] }

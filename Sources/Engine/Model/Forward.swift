@@ -394,6 +394,6 @@ extension TransformerModel {
   func softcapLogits(_ logits: inout Tensor) {
     guard let cap = config.finalSoftcap else { return }
     let p = logits.mutablePointer()
-    for i in 0..<logits.count { p[i] = cap * tanhf(p[i] / cap) }
+    parallelChunks(logits.count, minimumChunk: 65_536) { r in softcap(p + r.lowerBound, count: r.count, cap: cap) }
   }
 }

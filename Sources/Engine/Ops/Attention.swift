@@ -38,7 +38,7 @@ func attentionScores(
   }
   for i in 0..<n {
     let row = scores + i * T, position = T - n + i, first = g.firstKey(position)
-    if let cap = g.softcap { for j in first...position { row[j] = cap * tanhf(row[j] / cap) } }
+    if let cap = g.softcap { softcap(row + first, count: position - first + 1, cap: cap) }
     for j in 0..<first { row[j] = -.infinity }
     for j in (position + 1)..<max(T, position + 1) { row[j] = -.infinity }
   }
@@ -106,7 +106,7 @@ private func attentionBlock(
   for i in 0..<rows.count {
     let row = buffer + i * keys, position = offset + rows.lowerBound + i
     let first = g.firstKey(position) - start, last = position - start
-    if let cap = g.softcap { for j in first...last { row[j] = cap * tanhf(row[j] / cap) } }
+    if let cap = g.softcap { softcap(row + first, count: last - first + 1, cap: cap) }
     causalSoftmaxRow(row, row, first: first, last: last, length: keys)
   }
   gemm(
