@@ -79,14 +79,20 @@ AVX2 static inline __m256d exp_nonpositive4(__m256d t) {
   return _mm256_mul_pd(p, _mm256_castsi256_pd(bits));
 }
 
+// e^t for four doubles t ≤ 0, exactly 0 below TDB_DEXP_LO (where every
+// caller's product with it rounds to 0 in float anyway).
+AVX2 static inline __m256d exp_nonpositive_or_zero4(__m256d t) {
+  const __m256d lo = _mm256_set1_pd(TDB_DEXP_LO);
+  return _mm256_andnot_pd(_mm256_cmp_pd(t, lo, _CMP_LT_OQ), exp_nonpositive4(_mm256_max_pd(t, lo)));
+}
+
 // x·σ(y)·m in double: x / (1 + e^-y) for y ≥ 0, x·e^y / (1 + e^y) for y < 0,
 // so the exp never overflows. Past TDB_DEXP_LO e^-|y| is exactly 0, and x·0
 // keeps the formula's -∞·0 = NaN at x = -∞. (A NaN y is the caller's.)
 AVX2 static inline __m256d x_sigmoid_times4(__m256d x, __m256d y, __m256d m) {
-  const __m256d one = _mm256_set1_pd(1.0), lo = _mm256_set1_pd(TDB_DEXP_LO);
+  const __m256d one = _mm256_set1_pd(1.0);
   __m256d neg = _mm256_cmp_pd(y, _mm256_setzero_pd(), _CMP_LT_OQ);
-  __m256d a = _mm256_or_pd(y, _mm256_set1_pd(-0.0));  // -|y|
-  __m256d e = _mm256_andnot_pd(_mm256_cmp_pd(a, lo, _CMP_LT_OQ), exp_nonpositive4(_mm256_max_pd(a, lo)));
+  __m256d e = exp_nonpositive_or_zero4(_mm256_or_pd(y, _mm256_set1_pd(-0.0)));  // e^-|y|
   __m256d numerator = _mm256_blendv_pd(x, _mm256_mul_pd(x, e), neg);
   return _mm256_mul_pd(_mm256_div_pd(numerator, _mm256_add_pd(one, e)), m);
 }
@@ -143,9 +149,7 @@ AVX2 static inline __m256d x_phi4(__m256d x) { return _mm256_mul_pd(x, normal_cd
 
 // dout·(Φ(x) + x·φ(x)) for four doubles, φ(x) = e^(-x²/2)/√(2π) (0 where it underflows).
 AVX2 static inline __m256d gelu_erf_derivative_times4(__m256d x, __m256d dout) {
-  const __m256d lo = _mm256_set1_pd(TDB_DEXP_LO);
-  __m256d y = _mm256_mul_pd(_mm256_set1_pd(-0.5), _mm256_mul_pd(x, x));
-  __m256d g = _mm256_andnot_pd(_mm256_cmp_pd(y, lo, _CMP_LT_OQ), exp_nonpositive4(_mm256_max_pd(y, lo)));
+  __m256d g = exp_nonpositive_or_zero4(_mm256_mul_pd(_mm256_set1_pd(-0.5), _mm256_mul_pd(x, x)));
   __m256d density = _mm256_mul_pd(_mm256_set1_pd(TDB_DINV_SQRT_2PI), g);
   return _mm256_mul_pd(_mm256_add_pd(normal_cdf4(x), _mm256_mul_pd(x, density)), dout);
 }
@@ -195,9 +199,7 @@ AVX2 static inline float hmax(__m256 v) {
 // e^t for four doubles t ≤ 0 (the scores less their maximum): 0 below
 // TDB_DEXP_LO, NaN kept.
 AVX2 static inline __m256d exp_scores4(__m256d t) {
-  const __m256d lo = _mm256_set1_pd(TDB_DEXP_LO);
-  __m256d e = _mm256_andnot_pd(_mm256_cmp_pd(t, lo, _CMP_LT_OQ), exp_nonpositive4(_mm256_max_pd(t, lo)));
-  return _mm256_blendv_pd(e, t, _mm256_cmp_pd(t, t, _CMP_UNORD_Q));
+  return _mm256_blendv_pd(exp_nonpositive_or_zero4(t), t, _mm256_cmp_pd(t, t, _CMP_UNORD_Q));
 }
 
 // The exps are taken and summed in double; each is stored rounded to float
@@ -301,10 +303,9 @@ GATE_TIMES_AVX2(gelu_erf_backward_avx2, gelu_erf_derivative_times8)
 
 // σ(g) and 1 - σ(g) for four doubles from e = e^-|g|, neither cancelling.
 AVX2 static inline void sigmoid_pair4(__m256d g, __m256d *sigma, __m256d *complement) {
-  const __m256d one = _mm256_set1_pd(1.0), lo = _mm256_set1_pd(TDB_DEXP_LO);
+  const __m256d one = _mm256_set1_pd(1.0);
   __m256d neg = _mm256_cmp_pd(g, _mm256_setzero_pd(), _CMP_LT_OQ);
-  __m256d a = _mm256_or_pd(g, _mm256_set1_pd(-0.0));  // -|g|
-  __m256d e = _mm256_andnot_pd(_mm256_cmp_pd(a, lo, _CMP_LT_OQ), exp_nonpositive4(_mm256_max_pd(a, lo)));
+  __m256d e = exp_nonpositive_or_zero4(_mm256_or_pd(g, _mm256_set1_pd(-0.0)));  // e^-|g|
   __m256d d = _mm256_add_pd(one, e);
   *sigma = _mm256_div_pd(_mm256_blendv_pd(one, e, neg), d);
   *complement = _mm256_div_pd(_mm256_blendv_pd(e, one, neg), d);
@@ -485,9 +486,8 @@ AVX2 static void rotate_half_avx2(float *v, const float *cos, const float *sin, 
 
 // cap·tanh(y) for four doubles y = x/cap, as the portable softcap1 computes it.
 AVX2 static inline __m256d softcap4(__m256d y, __m256d cap) {
-  const __m256d one = _mm256_set1_pd(1.0), lo = _mm256_set1_pd(TDB_DEXP_LO), sign = _mm256_set1_pd(-0.0);
-  __m256d a = _mm256_andnot_pd(sign, y), m2a = _mm256_mul_pd(_mm256_set1_pd(-2.0), a);
-  __m256d e = _mm256_andnot_pd(_mm256_cmp_pd(m2a, lo, _CMP_LT_OQ), exp_nonpositive4(_mm256_max_pd(m2a, lo)));
+  const __m256d one = _mm256_set1_pd(1.0), sign = _mm256_set1_pd(-0.0);
+  __m256d a = _mm256_andnot_pd(sign, y), e = exp_nonpositive_or_zero4(_mm256_mul_pd(_mm256_set1_pd(-2.0), a));
   __m256d t = _mm256_div_pd(_mm256_sub_pd(one, e), _mm256_add_pd(one, e));
   __m256d series = _mm256_mul_pd(a, _mm256_sub_pd(one, _mm256_div_pd(_mm256_mul_pd(a, a), _mm256_set1_pd(3.0))));
   t = _mm256_blendv_pd(t, series, _mm256_cmp_pd(a, _mm256_set1_pd(TDB_DTANH_SMALL), _CMP_LT_OQ));

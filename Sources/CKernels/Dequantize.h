@@ -161,15 +161,19 @@ TDB_DQ_ATTR static void dq_q3_K(const uint8_t *x, float *y, ptrdiff_t blocks) {
   }
 }
 
-// The 6-bit scale and min of sub-block k from a Q4_K/Q5_K block's 12 scale bytes.
-TDB_DQ_ATTR static inline void dq_scale_min(int k, const uint8_t *s, float *scale, float *min) {
+// Sub-block k's multiplier d·scale and offset dmin·min, from the 6-bit
+// scale and min in a Q4_K/Q5_K block's 12 scale bytes.
+TDB_DQ_ATTR static inline void dq_sub_block(int k, const uint8_t *s, float d, float dmin, float *dl, float *ml) {
+  float scale, min;
   if (k < 4) {
-    *scale = (float)(s[k] & 63);
-    *min = (float)(s[k + 4] & 63);
+    scale = (float)(s[k] & 63);
+    min = (float)(s[k + 4] & 63);
   } else {
-    *scale = (float)((s[k + 4] & 0x0f) | (s[k - 4] >> 6) << 4);
-    *min = (float)((s[k + 4] >> 4) | (s[k] >> 6) << 4);
+    scale = (float)((s[k + 4] & 0x0f) | (s[k - 4] >> 6) << 4);
+    min = (float)((s[k + 4] >> 4) | (s[k] >> 6) << 4);
   }
+  *dl = d * scale;
+  *ml = dmin * min;
 }
 
 // block_q4_K (144 bytes): fp16 d, fp16 dmin, scales[12], qs[128]; each 64
@@ -179,10 +183,9 @@ TDB_DQ_ATTR static void dq_q4_K(const uint8_t *x, float *y, ptrdiff_t blocks) {
     const uint8_t *b = x + 144 * i, *s = b + 4;
     float *out = y + 256 * i, d = dq_half(dq_u16(b)), dmin = dq_half(dq_u16(b + 2));
     for (int j = 0; j < 4; j++) {
-      float sc1, m1, sc2, m2;
-      dq_scale_min(2 * j, s, &sc1, &m1);
-      dq_scale_min(2 * j + 1, s, &sc2, &m2);
-      float d1 = d * sc1, mm1 = dmin * m1, d2 = d * sc2, mm2 = dmin * m2, *o = out + 64 * j;
+      float d1, mm1, d2, mm2, *o = out + 64 * j;
+      dq_sub_block(2 * j, s, d, dmin, &d1, &mm1);
+      dq_sub_block(2 * j + 1, s, d, dmin, &d2, &mm2);
       const uint8_t *q = b + 16 + 32 * j;
       for (int l = 0; l < 32; l++) {
         o[l] = d1 * (float)(q[l] & 0x0f) - mm1;
@@ -199,10 +202,9 @@ TDB_DQ_ATTR static void dq_q5_K(const uint8_t *x, float *y, ptrdiff_t blocks) {
     const uint8_t *b = x + 176 * i, *s = b + 4, *qh = b + 16;
     float *out = y + 256 * i, d = dq_half(dq_u16(b)), dmin = dq_half(dq_u16(b + 2));
     for (int j = 0; j < 4; j++) {
-      float sc1, m1, sc2, m2;
-      dq_scale_min(2 * j, s, &sc1, &m1);
-      dq_scale_min(2 * j + 1, s, &sc2, &m2);
-      float d1 = d * sc1, mm1 = dmin * m1, d2 = d * sc2, mm2 = dmin * m2, *o = out + 64 * j;
+      float d1, mm1, d2, mm2, *o = out + 64 * j;
+      dq_sub_block(2 * j, s, d, dmin, &d1, &mm1);
+      dq_sub_block(2 * j + 1, s, d, dmin, &d2, &mm2);
       const uint8_t *q = b + 48 + 32 * j;
       int b1 = 2 * j, b2 = 2 * j + 1;
       for (int l = 0; l < 32; l++) {

@@ -63,13 +63,17 @@ static inline double exp_nonpositive(double t) {
   return p * scale;
 }
 
+// e^t for t ≤ 0, exactly 0 below TDB_DEXP_LO (where every caller's product
+// with it rounds to 0 in float anyway).
+static inline double exp_nonpositive_or_zero(double t) { return t < TDB_DEXP_LO ? 0.0 : exp_nonpositive(t); }
+
 // x·σ(y)·m in double, rounded once: x / (1 + e^-y) for y ≥ 0, x·e^y / (1 + e^y)
 // for y < 0, so the exp never overflows. Past TDB_DEXP_LO e^y is exactly 0,
 // and x·0 keeps the formula's -∞·0 = NaN at x = -∞.
 static inline float x_sigmoid_times(float x, float y, float m) {
   if (y != y) return x + y;
   double xd = x, a = y < 0 ? (double)y : -(double)y;
-  double e = a < TDB_DEXP_LO ? 0.0 : exp_nonpositive(a);
+  double e = exp_nonpositive_or_zero(a);
   return (float)((y < 0 ? xd * e : xd) / (1.0 + e) * (double)m);
 }
 
@@ -120,7 +124,7 @@ static inline float gelu_erf1(float x) {
 // e^(-x²/2) in double, 0 where it underflows.
 static inline double gaussian(double x) {
   double y = -0.5 * x * x;
-  return y < TDB_DEXP_LO ? 0.0 : exp_nonpositive(y);
+  return exp_nonpositive_or_zero(y);
 }
 
 // dout·(Φ(x) + x·φ(x)) in double, rounded once; NaN at x = ±∞ (∞·0), as
@@ -154,7 +158,7 @@ static void softmax_row_portable(float *p, const float *s, ptrdiff_t first, ptrd
   double sum[4] = {0, 0, 0, 0};
   for (j = first; j < end; j++) {
     double t = (double)(s[j] - maxv);
-    double e = t != t ? t : t < TDB_DEXP_LO ? 0.0 : exp_nonpositive(t);
+    double e = t != t ? t : exp_nonpositive_or_zero(t);
     p[j] = (float)e;
     sum[(j - first) & 3] += e;
   }
@@ -205,7 +209,7 @@ static void add_portable(float *out, const float *a, const float *b, ptrdiff_t n
 
 // σ(g) and 1 - σ(g) in double from e = e^-|g|, neither cancelling.
 static inline void sigmoid_pair(double g, double *sigma, double *complement) {
-  double a = g < 0 ? g : -g, e = a < TDB_DEXP_LO ? 0.0 : exp_nonpositive(a), d = 1.0 + e;
+  double a = g < 0 ? g : -g, e = exp_nonpositive_or_zero(a), d = 1.0 + e;
   *sigma = (g < 0 ? e : 1.0) / d;
   *complement = (g < 0 ? 1.0 : e) / d;
 }
@@ -298,7 +302,7 @@ static inline float softcap1(float x, float cap) {
   if (a < TDB_DTANH_SMALL) {
     t = a * (1.0 - a * a / 3.0);
   } else {
-    double e = -2.0 * a < TDB_DEXP_LO ? 0.0 : exp_nonpositive(-2.0 * a);
+    double e = exp_nonpositive_or_zero(-2.0 * a);
     t = (1.0 - e) / (1.0 + e);
   }
   return (float)((double)cap * (y < 0 ? -t : t));
