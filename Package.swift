@@ -37,6 +37,10 @@ let package = Package(
 
     // Vector kernels in C: AVX2+FMA behind a run-time CPU check, and a portable fallback.
     .target(name: "CKernels", path: "Sources/CKernels", publicHeadersPath: "include"),
+    // Products with weights packed once, through oneDNN (Debian's libdnnl-dev; no pkg-config file).
+    .target(
+      name: "CPacked", path: "Sources/CPacked", publicHeadersPath: "include",
+      linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
     // Short prompts' matrix products through BLIS's unpacked kernels.
     .target(
       name: "CBLIS", path: "Sources/CBLIS", publicHeadersPath: "include",
@@ -46,7 +50,7 @@ let package = Package(
     .target(
       name: "Engine",
       dependencies: [
-        "CBLAS", "CBLIS", "CKernels", "CSQLite", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+        "CBLAS", "CBLIS", "CKernels", "CPacked", "CSQLite", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
       ],
       swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
     .target(name: "Lang"),
@@ -72,7 +76,7 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 
-    .testTarget(name: "EngineTests", dependencies: ["Engine", "CKernels"], path: "Tests/EngineTests"),
+    .testTarget(name: "EngineTests", dependencies: ["Engine", "CKernels", "CPacked"], path: "Tests/EngineTests"),
     .testTarget(name: "LangTests", dependencies: ["Lang"], path: "Tests/LangTests"),
     .testTarget(
       name: "BuiltinsTests", dependencies: ["Builtins", "Engine", "Lang"], path: "Tests/BuiltinsTests"),

@@ -8,7 +8,10 @@
 // The library is loaded with dlopen, so one binary compares OpenBLAS
 // (pthreads or OpenMP builds), BLIS or any other CBLAS side by side.
 // --split calls a serial BLIS's bli_sgemm on N threads, each on its share of
-// the columns: what tdb does for products of up to 40 rows. Each
+// the columns: what tdb does for products of up to 40 rows. Built with
+// -DPACKED and tdb's Sources/CPacked/PackedProducts.c (bench-blas.sh does),
+// --packed times tdb's products of more than 40 rows: oneDNN's matmul on
+// weights packed once (outside the timing), the library below that. Each
 // forward shape cycles through as many weight copies as the model has
 // blocks, so weights come from memory as they do in a real pass, not from
 // cache. Output: tab-separated lines (what, tokens, ms, GFLOP/s).
@@ -31,6 +34,38 @@ typedef void (*bli_sgemm_fn)(int, int, int64_t, int64_t, int64_t, const float *,
 static sgemm_fn sgemm;
 static bli_sgemm_fn bliSgemm;
 static int splitThreads;  // 0: call cblas_sgemm; otherwise bli_sgemm on this many threads
+static int packedThreads;  // nonzero: products of more than 40 rows on packed weights, this many threads
+
+#ifdef PACKED
+#include "CPacked.h"
+// The packed copy of each weight, made on its first product (the untimed warm-up).
+typedef struct {
+  const float *b;
+  int transB, K, N;
+  tdb_packed_matrix *packed;
+} packedWeight;
+static packedWeight packedWeights[256];
+static int packedCount;
+
+static tdb_packed_matrix *packedFor(int transB, int K, int N, const float *b, int ldb) {
+  for (int i = 0; i < packedCount; i++) {
+    packedWeight *w = &packedWeights[i];
+    if (w->b == b && w->transB == transB && w->K == K && w->N == N) return w->packed;
+  }
+  if (packedCount == 256) return NULL;
+  tdb_packed_matrix *p = tdb_pack(transB, K, N, b, ldb);
+  packedWeights[packedCount++] = (packedWeight){b, transB, K, N, p};
+  return p;
+}
+
+// Before the weights are freed (their addresses come back).
+static void forgetPacked(void) {
+  for (int i = 0; i < packedCount; i++) tdb_packed_free(packedWeights[i].packed);
+  packedCount = 0;
+}
+#else
+static void forgetPacked(void) {}
+#endif
 
 typedef struct {
   int transB, M, N, K, first, end;
@@ -51,6 +86,12 @@ static void *runPiece(void *argument) {
 // Row-major c[M, N] = a[M, K] · op(b), through the library or split by columns.
 static void product(int transB, int M, int N, int K, const float *a, int lda, const float *b, int ldb, float *c,
                     int ldc) {
+#ifdef PACKED
+  if (packedThreads && M > 40) {
+    tdb_packed_matrix *p = packedFor(transB, K, N, b, ldb);
+    if (p && tdb_packed_sgemm(p, M, a, lda, 0, c, ldc, packedThreads)) return;
+  }
+#endif
   if (!splitThreads) {
     sgemm(101, 111, transB ? 112 : 111, M, N, K, 1, a, lda, b, ldb, 0, c, ldc);
     return;
@@ -122,10 +163,18 @@ int main(int argc, char **argv) {
     return 64;
   }
   const char *library = argv[1], *model = "gpt2";
-  int threads = 2, repeat = 5, square = 2048, split = 0, squareOnly = 0;
+  int threads = 2, repeat = 5, square = 2048, split = 0, squareOnly = 0, packed = 0;
   for (int i = 2; i < argc; i++) {
     if (!strcmp(argv[i], "--split")) {
       split = 1;
+      continue;
+    }
+    if (!strcmp(argv[i], "--packed")) {
+#ifndef PACKED
+      fprintf(stderr, "bench-blas: --packed needs a build with -DPACKED and Sources/CPacked/PackedProducts.c\n");
+      return 64;
+#endif
+      packed = 1;
       continue;
     }
     if (!strcmp(argv[i], "--square-only")) {
@@ -171,17 +220,22 @@ int main(int argc, char **argv) {
   int shapeCount = strcmp(model, "smollm2") ? 5 : 8;
   int blocks = strcmp(model, "smollm2") ? gpt2Blocks : smollm2Blocks;
 
+  packedThreads = packed ? threads : 0;
   // The ceiling: a large square product, warm.
   {
     size_t n = (size_t)square;
     float *a = randomMatrix(n * n), *b = randomMatrix(n * n), *c = randomMatrix(n * n);
     double t[32];
-    sgemm(RowMajor, NoTrans, NoTrans, square, square, square, 1, a, square, b, square, 0, c, square);
+    // (product() would split it in --split mode; the serial library's own rate is its ceiling.)
+    if (packed) product(0, square, square, square, a, square, b, square, c, square);
+    else sgemm(RowMajor, NoTrans, NoTrans, square, square, square, 1, a, square, b, square, 0, c, square);
     for (int r = 0; r < repeat; r++) {
       double t0 = now();
-      sgemm(RowMajor, NoTrans, NoTrans, square, square, square, 1, a, square, b, square, 0, c, square);
+      if (packed) product(0, square, square, square, a, square, b, square, c, square);
+      else sgemm(RowMajor, NoTrans, NoTrans, square, square, square, 1, a, square, b, square, 0, c, square);
       t[r] = now() - t0;
     }
+    forgetPacked();
     double s = median(t, repeat);
     printf("square %d\t%d\t%.2f\t%.1f\n", square, square, s * 1e3, 2.0 * n * n * n / s / 1e9);
     free(a), free(b), free(c);
@@ -222,6 +276,7 @@ int main(int argc, char **argv) {
         printf("%s %s\t%d\t%.2f\t%.1f\n", pass ? "backward" : "forward", sh->name, M, seconds * 1e3,
                flops / seconds / 1e9);
         totalSeconds += seconds, totalFlops += flops;
+        forgetPacked();
         for (int w = 0; w < copies; w++) free(weights[w]);
         free(weights), free(x), free(y);
       }

@@ -6,8 +6,10 @@
 #
 # Compiles scripts/bench-blas.c into scripts/out/ and runs it once per library
 # found: OpenBLAS (pthreads, the one tdb links; OpenMP), BLIS (OpenMP,
-# pthreads) and serial BLIS split by columns over the threads (what tdb does
-# for products of up to 40 rows). Install the others to compare them:
+# pthreads), serial BLIS split by columns over the threads (what tdb does
+# for products of up to 40 rows), and tdb's own products on weights packed
+# once by oneDNN (what tdb does from 41 rows; needs libdnnl-dev, which
+# scripts/setup.sh installs). Install the others to compare them:
 # apt-get install libopenblas0-openmp libblis4-openmp libblis4-pthread libblis4-serial.
 # Prints a Markdown table of milliseconds per pass's products (lower is faster).
 set -euo pipefail
@@ -15,6 +17,9 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 OUT="$HERE/out"
 mkdir -p "$OUT"
 cc -O2 -o "$OUT/bench-blas" "$HERE/bench-blas.c" -ldl -lpthread
+# tdb's own packed products (Sources/CPacked) beside the libraries.
+cc -O2 -DPACKED -I"$HERE/../Sources/CPacked/include" -o "$OUT/bench-blas-packed" "$HERE/bench-blas.c" \
+  "$HERE/../Sources/CPacked/PackedProducts.c" -ldl -lpthread -ldnnl -lgomp
 
 lib="/usr/lib/$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)"
 candidates=(
@@ -23,6 +28,7 @@ candidates=(
   "BLIS, OpenMP|$lib/blis-openmp/libblis.so.4|"
   "BLIS, pthreads|$lib/blis-pthread/libblis.so.4|"
   "BLIS serial, columns split over the threads (tdb up to 40 rows)|$lib/blis-serial/libblis.so.4|--split"
+  "oneDNN matmul on weights packed once (tdb from 41 rows; OpenBLAS below)|$lib/openblas-pthread/libopenblas.so.0|--packed"
 )
 echo "bench-blas: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%F)" >&2
 results=()
@@ -33,7 +39,9 @@ for c in "${candidates[@]}"; do
     continue
   fi
   echo "bench-blas: $name" >&2
-  results+=("$name" "$("$OUT/bench-blas" "$path" $flag "$@")")
+  binary="$OUT/bench-blas"
+  [[ "$flag" == --packed ]] && binary="$OUT/bench-blas-packed"
+  results+=("$name" "$("$binary" "$path" $flag "$@")")
 done
 
 python3 - "${results[@]}" <<'PY'

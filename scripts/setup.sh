@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(libedit-dev libopenblas-dev libblis-serial-dev libsqlite3-dev pkg-config tmux chromium curl)
+packages=(libedit-dev libopenblas-dev libblis-serial-dev libdnnl-dev libsqlite3-dev pkg-config tmux chromium curl)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

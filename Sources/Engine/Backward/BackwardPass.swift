@@ -158,7 +158,7 @@ struct PostNormInputs {
     let c = model.config, z = tape.flowingValue(.block(l, .z))
     var out = Tensor(uninitialized: [T, c.dModel])
     matmulForward(
-      out.mutablePointer(), z.pointer, b.attnProjWeight.pointer, b.attnProjBias.pointer, T: T, C: c.qWidth,
+      out.mutablePointer(), z.pointer, b.attnProjWeight, b.attnProjBias.pointer, T: T, C: c.qWidth,
       OC: c.dModel)
     return out
   }
@@ -168,7 +168,7 @@ struct PostNormInputs {
     let c = model.config, post = tape.flowingValue(.block(l, .mlpPost))
     var out = Tensor(uninitialized: [T, c.dModel])
     matmulForward(
-      out.mutablePointer(), post.pointer, b.fcProjWeight.pointer, b.fcProjBias.pointer, T: T, C: c.dMLP, OC: c.dModel)
+      out.mutablePointer(), post.pointer, b.fcProjWeight, b.fcProjBias.pointer, T: T, C: c.dMLP, OC: c.dModel)
     return out
   }
 }
@@ -184,7 +184,7 @@ extension BackwardPass {
     if !rows.isEmpty {
       let lo = rows.lowerBound
       linearBackward(
-        d.mutablePointer() + lo * inWidth, g.pointer + lo * outWidth, weight.pointer, T: rows.count, C: inWidth,
+        d.mutablePointer() + lo * inWidth, g.pointer + lo * outWidth, weight, T: rows.count, C: inWidth,
         OC: outWidth, accumulate: into != nil)
     }
     return d
@@ -383,7 +383,7 @@ extension BackwardPass {
     let c = model.config, T = self.T, D = c.dHead, W = c.qkvWidth
     let ln1 = tape.flowingValue(.block(l, .ln1Normalized))
     var qkv = Tensor(uninitialized: [T, W])
-    matmulForward(qkv.mutablePointer(), ln1.pointer, b.attnWeight.pointer, b.attnBias.pointer, T: T, C: c.dModel, OC: W)
+    matmulForward(qkv.mutablePointer(), ln1.pointer, b.attnWeight, b.attnBias.pointer, T: T, C: c.dModel, OC: W)
     let (q, k, _) = model.splitHeads(qkv, rows: T)
     func back(_ g: Tensor?, input x: Tensor, heads: Int, weight: Tensor) -> Tensor? {
       guard let g else { return nil }

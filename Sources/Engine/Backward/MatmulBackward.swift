@@ -16,6 +16,17 @@ func linearBackward(
     dinp, ldc: C)
 }
 
+/// `linearBackward` with a model's or an SAE's weight [C, OC]: from its
+/// second product of many rows, with its packed copy (read transposed).
+func linearBackward(
+  _ dinp: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>, _ weight: Tensor, T: Int, C: Int, OC: Int,
+  accumulate: Bool
+) {
+  let layout = PackedWeights.Layout(transposed: true, K: OC, N: C)
+  if PackedWeights.product(weight, layout, M: T, dout, beta: accumulate ? 1 : 0, dinp) { return }
+  linearBackward(dinp, dout, weight.pointer, T: T, C: C, OC: OC, accumulate: accumulate)
+}
+
 /// Backward of the unembedding logits[T, V] = inp[T, C] · embedding[V, C]ᵀ:
 /// dinp[T, C] = dlogits[T, V] · embedding[V, C].
 func unembedBackward(

@@ -118,7 +118,7 @@ extension TransformerModel {
     } else {
       logits = Tensor(zeros: [T, V])
       unembedForward(
-        logits.mutablePointer(), tape.flowingValue(HookPoint(.lnFinalNormalized)).pointer, weights.lmHead.pointer, T: T,
+        logits.mutablePointer(), tape.flowingValue(HookPoint(.lnFinalNormalized)).pointer, weights.lmHead, T: T,
         C: C, V: V)
       softcapLogits(&logits)
     }

@@ -63,7 +63,7 @@ extension BackwardPass {
     var gActs = gR0.map { g in
       let N = g.count / d
       var out = Tensor(zeros: [N, S])
-      linearBackward(out.mutablePointer(), g.pointer, sae.wDec.pointer, T: N, C: S, OC: d, accumulate: false)
+      linearBackward(out.mutablePointer(), g.pointer, sae.wDec, T: N, C: S, OC: d, accumulate: false)
       return out
     }
     gActs = try visit(site(.actsPost), gActs)
@@ -76,7 +76,7 @@ extension BackwardPass {
       let gp = gPre.mutablePointer(), a = acts.pointer
       for j in 0..<(N * S) where a[j] == 0 { gp[j] = 0 }
       var out = Tensor(zeros: [N, d])
-      linearBackward(out.mutablePointer(), gPre.pointer, sae.wEnc.pointer, T: N, C: d, OC: S, accumulate: false)
+      linearBackward(out.mutablePointer(), gPre.pointer, sae.wEnc, T: N, C: d, OC: S, accumulate: false)
       gU = out
     }
 

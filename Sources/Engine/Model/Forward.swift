@@ -177,7 +177,7 @@ extension TransformerModel {
       x, weight: b.ln1Weight, bias: b.ln1Bias, scale: hook(.ln1Scale), normalized: hook(.ln1Normalized), &run)
     var qkv = Tensor(uninitialized: [n, c.qkvWidth])
     matmulForward(
-      qkv.mutablePointer(), ln1.pointer, b.attnWeight.pointer, b.attnBias.pointer, T: n, C: C, OC: c.qkvWidth)
+      qkv.mutablePointer(), ln1.pointer, b.attnWeight, b.attnBias.pointer, T: n, C: C, OC: c.qkvWidth)
     var (q, k, v) = splitHeads(qkv, rows: n)
     if let qn = b.qNormWeight, let kn = b.kNormWeight {
       headNorm(&q, weight: qn, rows: n * H)
@@ -222,7 +222,7 @@ extension TransformerModel {
     try run.pass(hook(.z), &z)
     var out = Tensor(uninitialized: [queries, C])
     matmulForward(
-      out.mutablePointer(), z.pointer, b.attnProjWeight.pointer, b.attnProjBias.pointer, T: queries, C: c.qWidth, OC: C)
+      out.mutablePointer(), z.pointer, b.attnProjWeight, b.attnProjBias.pointer, T: queries, C: c.qWidth, OC: C)
     if let w = b.ln1PostWeight {
       out = try norm(
         out, weight: w, bias: b.ln1Bias, scale: hook(.ln1PostScale), normalized: hook(.ln1PostNormalized), &run)
@@ -239,12 +239,12 @@ extension TransformerModel {
     let ln2 = try norm(
       x, weight: b.ln2Weight, bias: b.ln2Bias, scale: hook(.ln2Scale), normalized: hook(.ln2Normalized), &run)
     var pre = Tensor(uninitialized: [n, F])
-    matmulForward(pre.mutablePointer(), ln2.pointer, b.fcWeight.pointer, b.fcBias.pointer, T: n, C: C, OC: F)
+    matmulForward(pre.mutablePointer(), ln2.pointer, b.fcWeight, b.fcBias.pointer, T: n, C: C, OC: F)
     try run.pass(hook(.mlpPre), &pre)
     var post = Tensor(uninitialized: [n, F])
     if let upWeight = b.upWeight {
       var up = Tensor(uninitialized: [n, F])
-      matmulForward(up.mutablePointer(), ln2.pointer, upWeight.pointer, nil, T: n, C: C, OC: F)
+      matmulForward(up.mutablePointer(), ln2.pointer, upWeight, nil, T: n, C: C, OC: F)
       try run.pass(hook(.mlpPreLinear), &up)
       if c.mlp == .gatedGELU {
         geluGateForward(post.mutablePointer(), gate: pre.pointer, up: up.pointer, count: n * F)
@@ -258,7 +258,7 @@ extension TransformerModel {
     }
     try run.pass(hook(.mlpPost), &post)
     var out = Tensor(uninitialized: [n, C])
-    matmulForward(out.mutablePointer(), post.pointer, b.fcProjWeight.pointer, b.fcProjBias.pointer, T: n, C: F, OC: C)
+    matmulForward(out.mutablePointer(), post.pointer, b.fcProjWeight, b.fcProjBias.pointer, T: n, C: F, OC: C)
     if let w = b.ln2PostWeight {
       out = try norm(
         out, weight: w, bias: b.ln2Bias, scale: hook(.ln2PostScale), normalized: hook(.ln2PostNormalized), &run)
@@ -385,7 +385,7 @@ extension TransformerModel {
   public func unembed(_ x: Tensor) -> Tensor {
     let T = x.shape[0]
     var out = Tensor(uninitialized: [T, config.vocabSize])
-    unembedForward(out.mutablePointer(), x.pointer, weights.lmHead.pointer, T: T, C: config.dModel, V: config.vocabSize)
+    unembedForward(out.mutablePointer(), x.pointer, weights.lmHead, T: T, C: config.dModel, V: config.vocabSize)
     softcapLogits(&out)
     return out
   }

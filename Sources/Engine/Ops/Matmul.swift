@@ -30,6 +30,32 @@ func matmulForward(
     Int32(OC), bias == nil ? 0 : 1, out, Int32(OC))
 }
 
+/// out[T, OC] = inp[T, C] · weight[C, OC] + bias[OC] with a model's or an
+/// SAE's weight: from its second product of many rows, with its packed copy.
+func matmulForward(
+  _ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ weight: Tensor, _ bias: UnsafePointer<Float>?,
+  T: Int, C: Int, OC: Int
+) {
+  if T > fewRows {
+    if let bias {
+      for t in 0..<T { (out + t * OC).update(from: bias, count: OC) }
+    }
+    let layout = PackedWeights.Layout(transposed: false, K: C, N: OC)
+    if PackedWeights.product(weight, layout, M: T, inp, beta: bias == nil ? 0 : 1, out) { return }
+  }
+  matmulForward(out, inp, weight.pointer, bias, T: T, C: C, OC: OC)
+}
+
+/// out[T, V] = inp[T, C] · embedding[V, C]ᵀ with the model's unembedding:
+/// from its second product of many rows, with its packed copy.
+func unembedForward(
+  _ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ embedding: Tensor, T: Int, C: Int, V: Int
+) {
+  let layout = PackedWeights.Layout(transposed: true, K: C, N: V)
+  if PackedWeights.product(embedding, layout, M: T, inp, beta: 0, out) { return }
+  unembedForward(out, inp, embedding.pointer, T: T, C: C, V: V)
+}
+
 /// out[T, V] = inp[T, C] · embedding[V, C]ᵀ — the unembedding with a [V, C] matrix.
 func unembedForward(
   _ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ embedding: UnsafePointer<Float>, T: Int, C: Int,

@@ -195,7 +195,7 @@ public final class SparseAutoencoder: @unchecked Sendable {
       bDec.withUnsafeBufferPointer { b in for t in 0..<T { for i in 0..<dIn { p[t * dIn + i] -= b[i] } } }
     }
     var pre = Tensor(zeros: [T, dSAE])
-    matmulForward(pre.mutablePointer(), input.pointer, wEnc.pointer, bEnc.pointer, T: T, C: dIn, OC: dSAE)
+    matmulForward(pre.mutablePointer(), input.pointer, wEnc, bEnc.pointer, T: T, C: dIn, OC: dSAE)
     return pre
   }
 
@@ -280,7 +280,7 @@ public final class SparseAutoencoder: @unchecked Sendable {
   public func decode(_ z: Tensor) -> Tensor {
     let T = z.shape[0]
     var out = Tensor(zeros: [T, dIn])
-    matmulForward(out.mutablePointer(), z.pointer, wDec.pointer, bDec.pointer, T: T, C: dSAE, OC: dIn)
+    matmulForward(out.mutablePointer(), z.pointer, wDec, bDec.pointer, T: T, C: dSAE, OC: dIn)
     return out
   }
 

@@ -9,6 +9,9 @@ public final class TensorBuffer: @unchecked Sendable {
   let owner: AnyObject?
   /// Owned memory of a large buffer is its own mapping (`LargeAllocation`), not malloc's.
   private let mapping: LargeAllocation?
+  /// Copies of this weight in oneDNN's layout (`PackedWeights`, under its
+  /// lock). A buffer that has them is never written in place.
+  var packedCopies: PackedCopies?
 
   /// Zero-filled owned memory of `count` floats.
   init(zeros count: Int) {
@@ -200,7 +203,7 @@ public struct Tensor: @unchecked Sendable {
   }
 
   mutating func makeUniqueAndOwned() {
-    if !isKnownUniquelyReferenced(&buffer) || !buffer.isOwned {
+    if !isKnownUniquelyReferenced(&buffer) || !buffer.isOwned || buffer.packedCopies != nil {
       let copy = TensorBuffer(zeros: buffer.count)
       copy.pointer.update(from: buffer.pointer, count: buffer.count)
       buffer = copy

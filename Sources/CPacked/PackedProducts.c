@@ -1,0 +1,220 @@
+// Matrix products with weights packed once, through oneDNN's matmul.
+//
+// A BLAS sgemm copies ("packs") its operands into cache-sized panels on
+// every call. With a prompt of a hundred tokens the weights are by far the
+// larger operand, and OpenBLAS spends 15-18% of a GPT-2 forward pass
+// copying them (perf). oneDNN's matmul takes its weights in a blocked layout
+// that we make once per matrix (a reorder), so each later product reads
+// them as they are: 0.71-0.89 of OpenBLAS's time on GPT-2's and SmolLM2's
+// shapes here (scripts/bench-blas.c).
+#include <dnnl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "CPacked.h"
+
+// libgomp's, which oneDNN runs its threads on (Debian builds it for OpenMP);
+// declared here because clang does not ship gcc's omp.h.
+extern int omp_get_max_threads(void);
+extern void omp_set_num_threads(int threads);
+
+// The layout is the one oneDNN picks for a product of this many rows (a
+// typical prompt); products of other row counts read the same layout. Each
+// matrix keeps the primitives (JIT-compiled kernels) of its last few shapes.
+enum { reference_rows = 128, cached_primitives = 8 };
+
+typedef struct {
+  ptrdiff_t rows;
+  bool accumulate;
+  dnnl_primitive_t primitive;
+} shaped_primitive;
+
+struct tdb_packed_matrix {
+  ptrdiff_t K, N;
+  dnnl_memory_desc_t layout;
+  dnnl_memory_t memory;
+  size_t bytes;
+  pthread_mutex_t lock;
+  shaped_primitive primitives[cached_primitives];
+  int next_slot;
+};
+
+static dnnl_engine_t engine;
+static dnnl_status_t engine_status = dnnl_runtime_error;
+static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
+static void make_engine(void) { engine_status = dnnl_engine_create(&engine, dnnl_cpu, 0); }
+
+// oneDNN's library-managed scratchpad is shared, so executions are serialised
+// (tdb runs one product at a time on all cores; concurrent passes use BLAS).
+static pthread_mutex_t execute_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static bool is_blocked_kernel(const_dnnl_primitive_desc_t pd) {
+  const char *impl = NULL;
+  if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success || !impl) return false;
+  return strncmp(impl, "brg", 3) == 0;
+}
+
+// The matmul of dense a[rows, K] and c[rows, N], reading weights in `layout`
+// (format "any" while choosing it); NULL unless a blocked kernel takes it.
+static dnnl_primitive_desc_t describe(ptrdiff_t rows, ptrdiff_t K, ptrdiff_t N, const dnnl_memory_desc_t *layout,
+                                      bool accumulate) {
+  dnnl_memory_desc_t src, weights, dst;
+  dnnl_dims_t src_dims = {rows, K}, dst_dims = {rows, N}, weight_dims = {K, N};
+  if (dnnl_memory_desc_init_by_tag(&src, 2, src_dims, dnnl_f32, dnnl_ab) != dnnl_success) return NULL;
+  if (dnnl_memory_desc_init_by_tag(&dst, 2, dst_dims, dnnl_f32, dnnl_ab) != dnnl_success) return NULL;
+  if (layout) {
+    weights = *layout;
+  } else if (dnnl_memory_desc_init_by_tag(&weights, 2, weight_dims, dnnl_f32, dnnl_format_tag_any) != dnnl_success) {
+    return NULL;
+  }
+  dnnl_matmul_desc_t desc;
+  if (dnnl_matmul_desc_init(&desc, &src, &weights, NULL, &dst) != dnnl_success) return NULL;
+  dnnl_primitive_attr_t attr = NULL;
+  if (accumulate) {
+    dnnl_post_ops_t ops = NULL;
+    if (dnnl_primitive_attr_create(&attr) != dnnl_success) return NULL;
+    if (dnnl_post_ops_create(&ops) != dnnl_success || dnnl_post_ops_append_sum(ops, 1.0f) != dnnl_success ||
+        dnnl_primitive_attr_set_post_ops(attr, ops) != dnnl_success) {
+      if (ops) dnnl_post_ops_destroy(ops);
+      dnnl_primitive_attr_destroy(attr);
+      return NULL;
+    }
+    dnnl_post_ops_destroy(ops);
+  }
+  dnnl_primitive_desc_t pd = NULL;
+  dnnl_status_t status = dnnl_primitive_desc_create(&pd, &desc, attr, engine, NULL);
+  if (attr) dnnl_primitive_attr_destroy(attr);
+  if (status != dnnl_success) return NULL;
+  if (!is_blocked_kernel(pd)) {
+    dnnl_primitive_desc_destroy(pd);
+    return NULL;
+  }
+  return pd;
+}
+
+tdb_packed_matrix *tdb_pack(bool transposeB, ptrdiff_t K, ptrdiff_t N, const float *b, ptrdiff_t ldb) {
+  pthread_once(&engine_once, make_engine);
+  if (engine_status != dnnl_success || K <= 0 || N <= 0) return NULL;
+  dnnl_primitive_desc_t pd = describe(reference_rows, K, N, NULL, false);
+  if (!pd) return NULL;
+  tdb_packed_matrix *p = calloc(1, sizeof *p);
+  if (!p) {
+    dnnl_primitive_desc_destroy(pd);
+    return NULL;
+  }
+  p->K = K;
+  p->N = N;
+  p->layout = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+  p->bytes = dnnl_memory_desc_get_size(&p->layout);
+  dnnl_primitive_desc_destroy(pd);
+  pthread_mutex_init(&p->lock, NULL);
+
+  // op(b) as a [K, N] matrix over the caller's memory, then reordered into the layout.
+  dnnl_memory_desc_t source;
+  dnnl_dims_t dims = {K, N};
+  dnnl_dims_t strides = {transposeB ? 1 : ldb, transposeB ? ldb : 1};
+  dnnl_memory_t from = NULL;
+  dnnl_primitive_desc_t reorder_pd = NULL;
+  dnnl_primitive_t reorder = NULL;
+  dnnl_stream_t stream = NULL;
+  bool ok = dnnl_memory_desc_init_by_strides(&source, 2, dims, dnnl_f32, strides) == dnnl_success &&
+            dnnl_memory_create(&from, &source, engine, (void *)b) == dnnl_success &&
+            dnnl_memory_create(&p->memory, &p->layout, engine, DNNL_MEMORY_ALLOCATE) == dnnl_success &&
+            dnnl_reorder_primitive_desc_create(&reorder_pd, &source, engine, &p->layout, engine, NULL) ==
+              dnnl_success &&
+            dnnl_primitive_create(&reorder, reorder_pd) == dnnl_success &&
+            dnnl_stream_create(&stream, engine, dnnl_stream_default_flags) == dnnl_success;
+  if (ok) {
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, p->memory}};
+    pthread_mutex_lock(&execute_lock);
+    ok = dnnl_primitive_execute(reorder, stream, 2, args) == dnnl_success && dnnl_stream_wait(stream) == dnnl_success;
+    pthread_mutex_unlock(&execute_lock);
+  }
+  if (stream) dnnl_stream_destroy(stream);
+  if (reorder) dnnl_primitive_destroy(reorder);
+  if (reorder_pd) dnnl_primitive_desc_destroy(reorder_pd);
+  if (from) dnnl_memory_destroy(from);
+  if (!ok) {
+    tdb_packed_free(p);
+    return NULL;
+  }
+  return p;
+}
+
+size_t tdb_packed_bytes(const tdb_packed_matrix *p) { return p->bytes; }
+
+// The primitive for this call's shape, made once (JIT compilation) and kept.
+static dnnl_primitive_t primitive_for(tdb_packed_matrix *p, ptrdiff_t rows, bool accumulate) {
+  pthread_mutex_lock(&p->lock);
+  dnnl_primitive_t found = NULL;
+  for (int i = 0; i < cached_primitives && !found; i++) {
+    shaped_primitive *s = &p->primitives[i];
+    if (s->primitive && s->rows == rows && s->accumulate == accumulate) {
+      found = s->primitive;
+    }
+  }
+  if (!found) {
+    dnnl_primitive_desc_t pd = describe(rows, p->K, p->N, &p->layout, accumulate);
+    if (pd && dnnl_primitive_create(&found, pd) != dnnl_success) found = NULL;
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (found) {
+      shaped_primitive *slot = &p->primitives[p->next_slot];
+      p->next_slot = (p->next_slot + 1) % cached_primitives;
+      if (slot->primitive) dnnl_primitive_destroy(slot->primitive);
+      *slot = (shaped_primitive){rows, accumulate, found};
+    }
+  }
+  pthread_mutex_unlock(&p->lock);
+  return found;
+}
+
+bool tdb_packed_sgemm(tdb_packed_matrix *p, ptrdiff_t M, const float *a, ptrdiff_t lda, float beta, float *c,
+                      ptrdiff_t ldc, int threads) {
+  // Strided operands would take oneDNN's reference kernel, far slower than BLAS.
+  if (M <= 0 || lda != p->K || ldc != p->N || (beta != 0 && beta != 1)) return false;
+  bool accumulate = beta == 1;
+  pthread_mutex_lock(&execute_lock);
+  dnnl_primitive_t primitive = primitive_for(p, M, accumulate);
+  bool ok = primitive != NULL;
+  dnnl_memory_desc_t src, dst;
+  dnnl_dims_t src_dims = {M, p->K}, dst_dims = {M, p->N};
+  dnnl_memory_t src_memory = NULL, dst_memory = NULL;
+  dnnl_stream_t stream = NULL;
+  ok = ok && dnnl_memory_desc_init_by_tag(&src, 2, src_dims, dnnl_f32, dnnl_ab) == dnnl_success &&
+       dnnl_memory_desc_init_by_tag(&dst, 2, dst_dims, dnnl_f32, dnnl_ab) == dnnl_success &&
+       dnnl_memory_create(&src_memory, &src, engine, (void *)a) == dnnl_success &&
+       dnnl_memory_create(&dst_memory, &dst, engine, c) == dnnl_success &&
+       dnnl_stream_create(&stream, engine, dnnl_stream_default_flags) == dnnl_success;
+  if (ok) {
+    if (threads > 0 && omp_get_max_threads() != threads) omp_set_num_threads(threads);
+    dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, src_memory}, {DNNL_ARG_WEIGHTS, p->memory}, {DNNL_ARG_DST, dst_memory}};
+    ok = dnnl_primitive_execute(primitive, stream, 3, args) == dnnl_success &&
+         dnnl_stream_wait(stream) == dnnl_success;
+  }
+  pthread_mutex_unlock(&execute_lock);
+  if (stream) dnnl_stream_destroy(stream);
+  if (src_memory) dnnl_memory_destroy(src_memory);
+  if (dst_memory) dnnl_memory_destroy(dst_memory);
+  return ok;
+}
+
+void tdb_packed_free(tdb_packed_matrix *p) {
+  if (!p) return;
+  for (int i = 0; i < cached_primitives; i++) {
+    if (p->primitives[i].primitive) dnnl_primitive_destroy(p->primitives[i].primitive);
+  }
+  if (p->memory) dnnl_memory_destroy(p->memory);
+  pthread_mutex_destroy(&p->lock);
+  free(p);
+}
+
+bool tdb_packed_expected(void) {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+#else
+  return false;
+#endif
+}
