@@ -10,8 +10,8 @@
 // --split calls a serial BLIS's bli_sgemm on N threads, each on its share of
 // the columns: what tdb does for products of up to 40 rows. Built with
 // -DPACKED and tdb's Sources/CPacked/PackedProducts.c (bench-blas.sh does),
-// --packed times tdb's products of more than 40 rows: oneDNN's matmul on
-// weights packed once (outside the timing), the library below that. Each
+// --packed times what tdb does with a weight from its second product on:
+// oneDNN's matmul on the weight packed once (outside the timing). Each
 // forward shape cycles through as many weight copies as the model has
 // blocks, so weights come from memory as they do in a real pass, not from
 // cache. Output: tab-separated lines (what, tokens, ms, GFLOP/s).
@@ -34,7 +34,7 @@ typedef void (*bli_sgemm_fn)(int, int, int64_t, int64_t, int64_t, const float *,
 static sgemm_fn sgemm;
 static bli_sgemm_fn bliSgemm;
 static int splitThreads;  // 0: call cblas_sgemm; otherwise bli_sgemm on this many threads
-static int packedThreads;  // nonzero: products of more than 40 rows on packed weights, this many threads
+static int packedThreads;  // nonzero: products on packed weights, this many threads
 
 #ifdef PACKED
 #include "CPacked.h"
@@ -87,7 +87,7 @@ static void *runPiece(void *argument) {
 static void product(int transB, int M, int N, int K, const float *a, int lda, const float *b, int ldb, float *c,
                     int ldc) {
 #ifdef PACKED
-  if (packedThreads && M > 40) {
+  if (packedThreads && M > 2) {
     tdb_packed_matrix *p = packedFor(transB, K, N, b, ldb);
     if (p && tdb_packed_sgemm(p, M, a, lda, 0, c, ldc, packedThreads)) return;
   }

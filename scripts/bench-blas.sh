@@ -7,9 +7,9 @@
 # Compiles scripts/bench-blas.c into scripts/out/ and runs it once per library
 # found: OpenBLAS (pthreads, the one tdb links; OpenMP), BLIS (OpenMP,
 # pthreads), serial BLIS split by columns over the threads (what tdb does
-# for products of up to 40 rows), and tdb's own products on weights packed
-# once by oneDNN (what tdb does from 41 rows; needs libdnnl-dev, which
-# scripts/setup.sh installs). Install the others to compare them:
+# for products of up to 40 rows on a weight's first use), and tdb's own
+# products on weights packed once by oneDNN (what tdb does from a weight's
+# second use; needs libdnnl-dev, which scripts/setup.sh installs). Install the others to compare them:
 # apt-get install libopenblas0-openmp libblis4-openmp libblis4-pthread libblis4-serial.
 # Prints a Markdown table of milliseconds per pass's products (lower is faster).
 set -euo pipefail
@@ -28,7 +28,7 @@ candidates=(
   "BLIS, OpenMP|$lib/blis-openmp/libblis.so.4|"
   "BLIS, pthreads|$lib/blis-pthread/libblis.so.4|"
   "BLIS serial, columns split over the threads (tdb up to 40 rows)|$lib/blis-serial/libblis.so.4|--split"
-  "oneDNN matmul on weights packed once (tdb from 41 rows; OpenBLAS below)|$lib/openblas-pthread/libopenblas.so.0|--packed"
+  "oneDNN matmul on weights packed once (tdb, from a weight's second use)|$lib/openblas-pthread/libopenblas.so.0|--packed"
 )
 echo "bench-blas: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%F)" >&2
 results=()

@@ -17,7 +17,7 @@ func linearBackward(
 }
 
 /// `linearBackward` with a model's or an SAE's weight [C, OC]: from its
-/// second product of many rows, with its packed copy (read transposed).
+/// second product of a few rows or more, with its packed copy (read transposed).
 func linearBackward(
   _ dinp: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>, _ weight: Tensor, T: Int, C: Int, OC: Int,
   accumulate: Bool

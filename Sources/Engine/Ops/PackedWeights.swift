@@ -4,10 +4,12 @@ import Foundation
 import Synchronization
 
 /// Weight matrices copied once into oneDNN's blocked layout, so that products
-/// with many rows skip the copy a BLAS makes of its operands on every call
-/// (15–18% of a 128-token GPT-2 pass went to OpenBLAS's packing routines).
+/// skip the copy a BLAS makes of its operands on every call (15–18% of a
+/// 128-token GPT-2 pass went to OpenBLAS's packing routines). On GPT-2's
+/// shapes here a pass's products take 0.77x of OpenBLAS's time at 128 rows
+/// and 0.57–0.72x of BLIS's at 3–16 rows (scripts/bench-blas.sh).
 ///
-/// A matrix is packed the second time a product of more than `fewRows` rows
+/// A matrix is packed the second time a product of `minimumRows` or more rows
 /// reads it the same way: a one-shot command does not pay for a copy it would
 /// use once, and a session, script or sweep gets it from its second pass on.
 /// The copies live with the weight's memory (`TensorBuffer.packedCopies`) and
@@ -16,6 +18,8 @@ import Synchronization
 /// default a quarter of the machine's memory; 0 turns packing off); products
 /// then use BLAS.
 enum PackedWeights {
+  /// Below this, matrix-vector products read each weight once and need no copy.
+  static let minimumRows = 3
   /// Guards every buffer's `packedCopies` and each copy's use count.
   static let lock = NSLock()
   /// Bytes held by packed copies in this process.
@@ -47,7 +51,7 @@ enum PackedWeights {
     // Passes that run side by side (`collect`) keep BLAS to one thread each;
     // oneDNN runs one product at a time, so they stay on BLAS.
     let blasThreads = Int(openblas_get_num_threads())
-    guard M > fewRows, blasThreads > 1 || ComputeThreads.count == 1 else { return false }
+    guard M >= minimumRows, blasThreads > 1 || ComputeThreads.count == 1 else { return false }
     guard weight.count == layout.K * layout.N, let packed = matrix(weight, layout) else { return false }
     return tdb_packed_sgemm(
       packed, M, a, layout.K, beta, c, layout.N, Int32(min(ComputeThreads.count, blasThreads)))
