@@ -53,7 +53,7 @@ static tdb_packed_matrix *packedFor(int transB, int K, int N, const float *b, in
     if (w->b == b && w->transB == transB && w->K == K && w->N == N) return w->packed;
   }
   if (packedCount == 256) return NULL;
-  tdb_packed_matrix *p = tdb_pack(transB, K, N, b, ldb);
+  tdb_packed_matrix *p = tdb_pack(transB, K, N, b, ldb, true);
   packedWeights[packedCount++] = (packedWeight){b, transB, K, N, p};
   return p;
 }

@@ -1,12 +1,14 @@
-// Matrix products with weights packed once, through oneDNN's matmul.
+// Matrix products with weights, through oneDNN's matmul (its brgemm kernel).
 //
 // A BLAS sgemm copies ("packs") its operands into cache-sized panels on
 // every call. With a prompt of a hundred tokens the weights are by far the
 // larger operand, and OpenBLAS spends 15-18% of a GPT-2 forward pass
 // copying them (perf). oneDNN's matmul takes its weights in a blocked layout
-// that we make once per matrix (a reorder), so each later product reads
+// that we can make once per matrix (a reorder), so each later product reads
 // them as they are: 0.71-0.89 of OpenBLAS's time on GPT-2's and SmolLM2's
-// shapes here (scripts/bench-blas.c).
+// shapes here (scripts/bench-blas.c). Given the plain matrix instead, the
+// same kernel packs as it goes and its results are bit for bit the same, so
+// a weight's products do not change when it gets its copy.
 #include <dnnl.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -93,10 +95,15 @@ static dnnl_primitive_desc_t describe(ptrdiff_t rows, ptrdiff_t K, ptrdiff_t N, 
   return pd;
 }
 
-tdb_packed_matrix *tdb_pack(bool transposeB, ptrdiff_t K, ptrdiff_t N, const float *b, ptrdiff_t ldb) {
+tdb_packed_matrix *tdb_pack(bool transposeB, ptrdiff_t K, ptrdiff_t N, const float *b, ptrdiff_t ldb, bool copy) {
   pthread_once(&engine_once, make_engine);
   if (engine_status != dnnl_success || K <= 0 || N <= 0) return NULL;
-  dnnl_primitive_desc_t pd = describe(reference_rows, K, N, NULL, false);
+  // op(b) as a [K, N] matrix over the caller's memory.
+  dnnl_memory_desc_t source;
+  dnnl_dims_t dims = {K, N};
+  dnnl_dims_t strides = {transposeB ? 1 : ldb, transposeB ? ldb : 1};
+  if (dnnl_memory_desc_init_by_strides(&source, 2, dims, dnnl_f32, strides) != dnnl_success) return NULL;
+  dnnl_primitive_desc_t pd = describe(reference_rows, K, N, copy ? NULL : &source, false);
   if (!pd) return NULL;
   tdb_packed_matrix *p = calloc(1, sizeof *p);
   if (!p) {
@@ -106,20 +113,24 @@ tdb_packed_matrix *tdb_pack(bool transposeB, ptrdiff_t K, ptrdiff_t N, const flo
   p->K = K;
   p->N = N;
   p->layout = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-  p->bytes = dnnl_memory_desc_get_size(&p->layout);
   dnnl_primitive_desc_destroy(pd);
   pthread_mutex_init(&p->lock, NULL);
+  if (!copy) {
+    // Products read the caller's memory as it lies; the kernel packs as it goes.
+    if (dnnl_memory_create(&p->memory, &p->layout, engine, (void *)b) != dnnl_success) {
+      tdb_packed_free(p);
+      return NULL;
+    }
+    return p;
+  }
+  p->bytes = dnnl_memory_desc_get_size(&p->layout);
 
-  // op(b) as a [K, N] matrix over the caller's memory, then reordered into the layout.
-  dnnl_memory_desc_t source;
-  dnnl_dims_t dims = {K, N};
-  dnnl_dims_t strides = {transposeB ? 1 : ldb, transposeB ? ldb : 1};
+  // The copy: a reorder from the caller's memory into the layout.
   dnnl_memory_t from = NULL;
   dnnl_primitive_desc_t reorder_pd = NULL;
   dnnl_primitive_t reorder = NULL;
   dnnl_stream_t stream = NULL;
-  bool ok = dnnl_memory_desc_init_by_strides(&source, 2, dims, dnnl_f32, strides) == dnnl_success &&
-            dnnl_memory_create(&from, &source, engine, (void *)b) == dnnl_success &&
+  bool ok = dnnl_memory_create(&from, &source, engine, (void *)b) == dnnl_success &&
             dnnl_memory_create(&p->memory, &p->layout, engine, DNNL_MEMORY_ALLOCATE) == dnnl_success &&
             dnnl_reorder_primitive_desc_create(&reorder_pd, &source, engine, &p->layout, engine, NULL) ==
               dnnl_success &&

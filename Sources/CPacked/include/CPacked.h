@@ -4,16 +4,19 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/// A weight matrix copied once into oneDNN's blocked layout for its matrix
-/// multiplication kernels, so that products with it skip the per-call copy
-/// ("packing") that a BLAS makes of its operands.
+/// A weight matrix for oneDNN's matrix multiplication kernel: either a copy
+/// in its blocked layout, so that products skip the per-call copy
+/// ("packing") that a BLAS makes of its operands, or the caller's own memory
+/// (the kernel then packs as it goes). Both give bit-identical products.
 typedef struct tdb_packed_matrix tdb_packed_matrix;
 
-/// Packs op(b): b[K, N], or b[N, K] read transposed, rows `ldb` floats apart.
-/// NULL when oneDNN has no blocked kernel for it here (use BLAS instead).
-tdb_packed_matrix *tdb_pack(bool transposeB, ptrdiff_t K, ptrdiff_t N, const float *b, ptrdiff_t ldb);
+/// op(b): b[K, N], or b[N, K] read transposed, rows `ldb` floats apart;
+/// copied into the blocked layout if `copy`, else read where it lies (b must
+/// then outlive the handle). NULL when oneDNN has no blocked kernel for it
+/// here (use BLAS instead).
+tdb_packed_matrix *tdb_pack(bool transposeB, ptrdiff_t K, ptrdiff_t N, const float *b, ptrdiff_t ldb, bool copy);
 
-/// Bytes the packed copy holds.
+/// Bytes the copy holds (0 for the caller's memory).
 size_t tdb_packed_bytes(const tdb_packed_matrix *p);
 
 /// Row-major c[M, N] = a[M, K] · op(b) + beta · c with beta 0 or 1, a and c

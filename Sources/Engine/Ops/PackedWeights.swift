@@ -3,20 +3,23 @@ import CPacked
 import Foundation
 import Synchronization
 
-/// Weight matrices copied once into oneDNN's blocked layout, so that products
-/// skip the copy a BLAS makes of its operands on every call (15–18% of a
-/// 128-token GPT-2 pass went to OpenBLAS's packing routines). On GPT-2's
-/// shapes here a pass's products take 0.77x of OpenBLAS's time at 128 rows
-/// and 0.57–0.72x of BLIS's at 3–16 rows (scripts/bench-blas.sh).
+/// Products with weights through oneDNN's brgemm kernel, on weights copied
+/// once into its blocked layout, so that products skip the copy a BLAS makes
+/// of its operands on every call (15–18% of a 128-token GPT-2 pass went to
+/// OpenBLAS's packing routines). On GPT-2's shapes here a pass's products
+/// take 0.76x of OpenBLAS's time at 128 rows and 0.58x of BLIS's at 16 rows
+/// (scripts/bench-blas.sh).
 ///
-/// A matrix is packed the second time a product of `minimumRows` or more rows
-/// reads it the same way: a one-shot command does not pay for a copy it would
-/// use once, and a session, script or sweep gets it from its second pass on.
-/// The copies live with the weight's memory (`TensorBuffer.packedCopies`) and
-/// go with it; a buffer with copies is read-only (a write copies it first).
-/// Copies stop being made once they hold `limitBytes` (`TDB_PACKED_MB`,
-/// default a quarter of the machine's memory; 0 turns packing off); products
-/// then use BLAS.
+/// A weight's first product of `minimumRows` or more rows reads its own
+/// memory (the kernel packs as it goes); the second makes the copy: a
+/// one-shot command does not pay for a copy it would use once, and a
+/// session, script or sweep gets it from its second pass on. Both give the
+/// same bits, so an answer never depends on whether a weight was packed yet.
+/// The handles live with the weight's memory (`TensorBuffer.packedCopies`)
+/// and go with it; a buffer with handles is read-only (a write copies it
+/// first). Copies stop being made once they hold `limitBytes`
+/// (`TDB_PACKED_MB`, default a quarter of the machine's memory; 0: no
+/// copies); products then read the weights in place.
 enum PackedWeights {
   /// Below this, matrix-vector products read each weight once and need no copy.
   static let minimumRows = 3
@@ -57,29 +60,36 @@ enum PackedWeights {
       packed, M, a, layout.K, beta, c, layout.N, Int32(min(ComputeThreads.count, blasThreads)))
   }
 
-  /// The packed copy of `weight` read as `layout`, made on its second use.
+  /// oneDNN's handle on `weight` read as `layout`: over the weight's own
+  /// memory on its first use, its packed copy from its second on.
   static func matrix(_ weight: Tensor, _ layout: Layout) -> OpaquePointer? {
     lock.lock()
     defer { lock.unlock() }
     let buffer = weight.buffer
     let copies = buffer.packedCopies ?? PackedCopies()
     buffer.packedCopies = copies
+    let ldb = layout.transposed ? layout.K : layout.N
     switch copies.entries[layout] {
-    case .packed(let p): return p
+    case .packed(let p, _), .inPlace(let p, copyRefused: true): return p
     case .unavailable: return nil
     case nil:
-      copies.entries[layout] = .seenOnce
-      return nil
-    case .seenOnce:
-      let bytes = layout.K * layout.N * MemoryLayout<Float>.size
-      guard heldBytes.load(ordering: .relaxed) + bytes <= limitBytes,
-        let p = tdb_pack(layout.transposed, layout.K, layout.N, weight.pointer, layout.transposed ? layout.K : layout.N)
-      else {
+      guard let p = tdb_pack(layout.transposed, layout.K, layout.N, weight.pointer, ldb, false) else {
         copies.entries[layout] = .unavailable
         return nil
       }
+      copies.entries[layout] = .inPlace(p, copyRefused: false)
+      return p
+    case .inPlace(let inPlace, copyRefused: false):
+      let bytes = layout.K * layout.N * MemoryLayout<Float>.size
+      guard heldBytes.load(ordering: .relaxed) + bytes <= limitBytes,
+        let p = tdb_pack(layout.transposed, layout.K, layout.N, weight.pointer, ldb, true)
+      else {
+        copies.entries[layout] = .inPlace(inPlace, copyRefused: true)
+        return inPlace
+      }
       heldBytes.add(tdb_packed_bytes(p), ordering: .relaxed)
-      copies.entries[layout] = .packed(p)
+      // The in-place handle stays until the weight goes: a product may be using it.
+      copies.entries[layout] = .packed(p, inPlace: inPlace)
       return p
     }
   }
@@ -93,20 +103,28 @@ enum PackedWeights {
   }
 }
 
-/// One buffer's packed copies, by layout; freed with the buffer.
+/// One buffer's oneDNN handles, by layout; freed with the buffer.
 final class PackedCopies: @unchecked Sendable {
   enum Entry {
-    case seenOnce
-    case packed(OpaquePointer)
-    /// Not packable here, or over the limit: BLAS from now on.
+    /// Products read the weight's own memory (its first use, or its copy
+    /// was refused: over the limit).
+    case inPlace(OpaquePointer, copyRefused: Bool)
+    case packed(OpaquePointer, inPlace: OpaquePointer)
+    /// oneDNN has no kernel for it here: BLAS.
     case unavailable
   }
   var entries: [PackedWeights.Layout: Entry] = [:]
 
   deinit {
-    for case .packed(let p) in entries.values {
-      PackedWeights.heldBytes.subtract(tdb_packed_bytes(p), ordering: .relaxed)
-      tdb_packed_free(p)
+    for entry in entries.values {
+      switch entry {
+      case .inPlace(let p, _): tdb_packed_free(p)
+      case .packed(let p, let inPlace):
+        PackedWeights.heldBytes.subtract(tdb_packed_bytes(p), ordering: .relaxed)
+        tdb_packed_free(p)
+        tdb_packed_free(inPlace)
+      case .unavailable: break
+      }
     }
   }
 }
