@@ -16,8 +16,8 @@ func linearBackward(
     dinp, ldc: C)
 }
 
-/// `linearBackward` with a model's or an SAE's weight [C, OC]: from its
-/// second product of a few rows or more, with its packed copy (read transposed).
+/// `linearBackward` with a model's or an SAE's weight [C, OC]: through
+/// oneDNN from three rows up (`PackedWeights`; the weight read transposed).
 func linearBackward(
   _ dinp: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>, _ weight: Tensor, T: Int, C: Int, OC: Int,
   accumulate: Bool

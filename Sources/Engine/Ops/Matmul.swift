@@ -31,7 +31,7 @@ func matmulForward(
 }
 
 /// out[T, OC] = inp[T, C] · weight[C, OC] + bias[OC] with a model's or an
-/// SAE's weight: from its second product of a few rows or more, with its packed copy.
+/// SAE's weight: through oneDNN from three rows up (`PackedWeights`).
 func matmulForward(
   _ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ weight: Tensor, _ bias: UnsafePointer<Float>?,
   T: Int, C: Int, OC: Int
@@ -47,7 +47,7 @@ func matmulForward(
 }
 
 /// out[T, V] = inp[T, C] · embedding[V, C]ᵀ with the model's unembedding:
-/// from its second product of a few rows or more, with its packed copy.
+/// through oneDNN from three rows up (`PackedWeights`).
 func unembedForward(
   _ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ embedding: Tensor, T: Int, C: Int, V: Int
 ) {
@@ -79,9 +79,9 @@ func unembedForward(
     out, Int32(V))
 }
 
-/// Up to this many rows, a layer's product without a packed weight (its first
-/// use, or passes run side by side; see `PackedWeights`) goes to BLIS rather
-/// than OpenBLAS. OpenBLAS packs the whole weight matrix for every call, which with a short
+/// Up to this many rows, a layer's product that oneDNN does not take (passes
+/// run side by side, a CPU without AVX-512; see `PackedWeights`) goes to BLIS
+/// rather than OpenBLAS. OpenBLAS packs the whole weight matrix for every call, which with a short
 /// prompt costs as much as the arithmetic; BLIS's unpacked kernels read the
 /// weights in place. On GPT-2's and SmolLM2's shapes (scripts/bench-blas.c)
 /// BLIS is about 1.3x faster at 16 rows, level near 40 and slower from 48.

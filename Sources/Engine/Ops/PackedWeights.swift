@@ -23,7 +23,7 @@ import Synchronization
 enum PackedWeights {
   /// Below this, matrix-vector products read each weight once and need no copy.
   static let minimumRows = 3
-  /// Guards every buffer's `packedCopies` and each copy's use count.
+  /// Guards every buffer's `packedCopies`.
   static let lock = NSLock()
   /// Bytes held by packed copies in this process.
   static let heldBytes = Atomic<Int>(0)
@@ -44,9 +44,8 @@ enum PackedWeights {
     let N: Int
   }
 
-  /// c[M, N] = a[M, K] · op(weight) + beta · c with a packed copy of the
-  /// weight, if it has one (or gets one now); false when the caller should
-  /// use BLAS instead.
+  /// c[M, N] = a[M, K] · op(weight) + beta · c through oneDNN, on the weight
+  /// in place or on its packed copy; false when the caller should use BLAS.
   static func product(
     _ weight: Tensor, _ layout: Layout, M: Int, _ a: UnsafePointer<Float>, beta: Float,
     _ c: UnsafeMutablePointer<Float>
