@@ -18,8 +18,10 @@ import Synchronization
 /// The handles live with the weight's memory (`TensorBuffer.packedCopies`)
 /// and go with it; a buffer with handles is read-only (a write copies it
 /// first). Copies stop being made once they hold `limitBytes`
-/// (`TDB_PACKED_MB`, default a quarter of the machine's memory; 0: no
-/// copies); products then read the weights in place.
+/// (`TDB_PACKED_MB`, default an eighth of the machine's memory, which holds
+/// every weight of a 270M-parameter model and leaves room for activations
+/// and a second model; 0: no copies); products then read the weights in
+/// place, with the same results.
 enum PackedWeights {
   /// Below this, matrix-vector products read each weight once and need no copy.
   static let minimumRows = 3
@@ -32,7 +34,7 @@ enum PackedWeights {
     if let mb = ProcessInfo.processInfo.environment["TDB_PACKED_MB"].flatMap(Int.init), mb >= 0 {
       return mb << 20
     }
-    return Int(ProcessInfo.processInfo.physicalMemory / 4)
+    return Int(ProcessInfo.processInfo.physicalMemory / 8)
   }()
   /// The cap on `heldBytes`; tests lower it.
   nonisolated(unsafe) static var limitBytes = defaultLimitBytes
