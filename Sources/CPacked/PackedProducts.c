@@ -37,18 +37,22 @@ struct tdb_packed_matrix {
   dnnl_memory_desc_t layout;
   dnnl_memory_t memory;
   size_t bytes;
-  pthread_mutex_t lock;
   shaped_primitive primitives[cached_primitives];
   int next_slot;
 };
 
 static dnnl_engine_t engine;
+static dnnl_stream_t stream;
 static dnnl_status_t engine_status = dnnl_runtime_error;
 static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
-static void make_engine(void) { engine_status = dnnl_engine_create(&engine, dnnl_cpu, 0); }
+static void make_engine(void) {
+  engine_status = dnnl_engine_create(&engine, dnnl_cpu, 0);
+  if (engine_status == dnnl_success) engine_status = dnnl_stream_create(&stream, engine, dnnl_stream_default_flags);
+}
 
 // oneDNN's library-managed scratchpad is shared, so executions are serialised
 // (tdb runs one product at a time on all cores; concurrent passes use BLAS).
+// The lock also guards the one stream and every matrix's primitives.
 static pthread_mutex_t execute_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static bool is_blocked_kernel(const_dnnl_primitive_desc_t pd) {
@@ -114,7 +118,6 @@ tdb_packed_matrix *tdb_pack(bool transposeB, ptrdiff_t K, ptrdiff_t N, const flo
   p->N = N;
   p->layout = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
   dnnl_primitive_desc_destroy(pd);
-  pthread_mutex_init(&p->lock, NULL);
   if (!copy) {
     // Products read the caller's memory as it lies; the kernel packs as it goes.
     if (dnnl_memory_create(&p->memory, &p->layout, engine, (void *)b) != dnnl_success) {
@@ -129,20 +132,17 @@ tdb_packed_matrix *tdb_pack(bool transposeB, ptrdiff_t K, ptrdiff_t N, const flo
   dnnl_memory_t from = NULL;
   dnnl_primitive_desc_t reorder_pd = NULL;
   dnnl_primitive_t reorder = NULL;
-  dnnl_stream_t stream = NULL;
   bool ok = dnnl_memory_create(&from, &source, engine, (void *)b) == dnnl_success &&
             dnnl_memory_create(&p->memory, &p->layout, engine, DNNL_MEMORY_ALLOCATE) == dnnl_success &&
             dnnl_reorder_primitive_desc_create(&reorder_pd, &source, engine, &p->layout, engine, NULL) ==
               dnnl_success &&
-            dnnl_primitive_create(&reorder, reorder_pd) == dnnl_success &&
-            dnnl_stream_create(&stream, engine, dnnl_stream_default_flags) == dnnl_success;
+            dnnl_primitive_create(&reorder, reorder_pd) == dnnl_success;
   if (ok) {
     dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, p->memory}};
     pthread_mutex_lock(&execute_lock);
     ok = dnnl_primitive_execute(reorder, stream, 2, args) == dnnl_success && dnnl_stream_wait(stream) == dnnl_success;
     pthread_mutex_unlock(&execute_lock);
   }
-  if (stream) dnnl_stream_destroy(stream);
   if (reorder) dnnl_primitive_destroy(reorder);
   if (reorder_pd) dnnl_primitive_desc_destroy(reorder_pd);
   if (from) dnnl_memory_destroy(from);
@@ -156,8 +156,8 @@ tdb_packed_matrix *tdb_pack(bool transposeB, ptrdiff_t K, ptrdiff_t N, const flo
 size_t tdb_packed_bytes(const tdb_packed_matrix *p) { return p->bytes; }
 
 // The primitive for this call's shape, made once (JIT compilation) and kept.
+// Called under execute_lock.
 static dnnl_primitive_t primitive_for(tdb_packed_matrix *p, ptrdiff_t rows, bool accumulate) {
-  pthread_mutex_lock(&p->lock);
   dnnl_primitive_t found = NULL;
   for (int i = 0; i < cached_primitives && !found; i++) {
     shaped_primitive *s = &p->primitives[i];
@@ -176,14 +176,11 @@ static dnnl_primitive_t primitive_for(tdb_packed_matrix *p, ptrdiff_t rows, bool
       *slot = (shaped_primitive){rows, accumulate, found};
     }
   }
-  pthread_mutex_unlock(&p->lock);
   return found;
 }
 
-bool tdb_packed_sgemm(tdb_packed_matrix *p, ptrdiff_t M, const float *a, ptrdiff_t lda, float beta, float *c,
-                      ptrdiff_t ldc, int threads) {
-  // Strided operands would take oneDNN's reference kernel, far slower than BLAS.
-  if (M <= 0 || lda != p->K || ldc != p->N || (beta != 0 && beta != 1)) return false;
+bool tdb_packed_sgemm(tdb_packed_matrix *p, ptrdiff_t M, const float *a, float beta, float *c, int threads) {
+  if (M <= 0 || (beta != 0 && beta != 1)) return false;
   bool accumulate = beta == 1;
   pthread_mutex_lock(&execute_lock);
   dnnl_primitive_t primitive = primitive_for(p, M, accumulate);
@@ -191,12 +188,10 @@ bool tdb_packed_sgemm(tdb_packed_matrix *p, ptrdiff_t M, const float *a, ptrdiff
   dnnl_memory_desc_t src, dst;
   dnnl_dims_t src_dims = {M, p->K}, dst_dims = {M, p->N};
   dnnl_memory_t src_memory = NULL, dst_memory = NULL;
-  dnnl_stream_t stream = NULL;
   ok = ok && dnnl_memory_desc_init_by_tag(&src, 2, src_dims, dnnl_f32, dnnl_ab) == dnnl_success &&
        dnnl_memory_desc_init_by_tag(&dst, 2, dst_dims, dnnl_f32, dnnl_ab) == dnnl_success &&
        dnnl_memory_create(&src_memory, &src, engine, (void *)a) == dnnl_success &&
-       dnnl_memory_create(&dst_memory, &dst, engine, c) == dnnl_success &&
-       dnnl_stream_create(&stream, engine, dnnl_stream_default_flags) == dnnl_success;
+       dnnl_memory_create(&dst_memory, &dst, engine, c) == dnnl_success;
   if (ok) {
     if (threads > 0 && omp_get_max_threads() != threads) omp_set_num_threads(threads);
     dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, src_memory}, {DNNL_ARG_WEIGHTS, p->memory}, {DNNL_ARG_DST, dst_memory}};
@@ -204,7 +199,6 @@ bool tdb_packed_sgemm(tdb_packed_matrix *p, ptrdiff_t M, const float *a, ptrdiff
          dnnl_stream_wait(stream) == dnnl_success;
   }
   pthread_mutex_unlock(&execute_lock);
-  if (stream) dnnl_stream_destroy(stream);
   if (src_memory) dnnl_memory_destroy(src_memory);
   if (dst_memory) dnnl_memory_destroy(dst_memory);
   return ok;
@@ -216,7 +210,6 @@ void tdb_packed_free(tdb_packed_matrix *p) {
     if (p->primitives[i].primitive) dnnl_primitive_destroy(p->primitives[i].primitive);
   }
   if (p->memory) dnnl_memory_destroy(p->memory);
-  pthread_mutex_destroy(&p->lock);
   free(p);
 }
 

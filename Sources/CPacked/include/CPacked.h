@@ -22,8 +22,7 @@ size_t tdb_packed_bytes(const tdb_packed_matrix *p);
 /// Row-major c[M, N] = a[M, K] · op(b) + beta · c with beta 0 or 1, a and c
 /// dense (lda = K, ldc = N), on `threads` OpenMP threads. False when it could
 /// not start (c untouched); the caller then uses BLAS.
-bool tdb_packed_sgemm(tdb_packed_matrix *p, ptrdiff_t M, const float *a, ptrdiff_t lda, float beta, float *c,
-                      ptrdiff_t ldc, int threads);
+bool tdb_packed_sgemm(tdb_packed_matrix *p, ptrdiff_t M, const float *a, float beta, float *c, int threads);
 
 void tdb_packed_free(tdb_packed_matrix *p);
 

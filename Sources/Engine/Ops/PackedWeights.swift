@@ -57,8 +57,7 @@ enum PackedWeights {
     let blasThreads = Int(openblas_get_num_threads())
     guard M >= minimumRows, blasThreads > 1 || ComputeThreads.count == 1 else { return false }
     guard weight.count == layout.K * layout.N, let packed = matrix(weight, layout) else { return false }
-    return tdb_packed_sgemm(
-      packed, M, a, layout.K, beta, c, layout.N, Int32(min(ComputeThreads.count, blasThreads)))
+    return tdb_packed_sgemm(packed, M, a, beta, c, Int32(min(ComputeThreads.count, blasThreads)))
   }
 
   /// oneDNN's handle on `weight` read as `layout`: over the weight's own
