@@ -30,4 +30,9 @@ void tdb_packed_free(tdb_packed_matrix *p);
 /// F, BW, VL, DQ). Elsewhere tdb_pack returns NULL and products use BLAS.
 bool tdb_packed_expected(void);
 
+/// Calls body(context, w) once for each w in 0..<workers, on up to
+/// `workers` of the OpenMP threads oneDNN's products run on (the caller's
+/// among them), and returns when all have returned.
+void tdb_team(int workers, void (*body)(void *context, int worker), void *context);
+
 #endif

@@ -103,7 +103,7 @@ func fewRowsProduct(
     return
   }
   let share = (pieces + workers - 1) / workers * piece
-  DispatchQueue.concurrentPerform(iterations: workers) { w in
+  onCores(workers) { w in
     let first = w * share
     let end = min(N, first + share)
     guard first < end else { return }

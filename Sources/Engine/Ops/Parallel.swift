@@ -1,4 +1,5 @@
 import CBLAS
+import CPacked
 import Foundation
 import Synchronization
 
@@ -10,7 +11,7 @@ func parallelChunks(_ count: Int, minimumChunk: Int, _ body: (Range<Int>) -> Voi
     return
   }
   let chunk = (count + workers - 1) / workers
-  DispatchQueue.concurrentPerform(iterations: workers) { w in
+  onCores(workers) { w in
     let lo = w * chunk
     let hi = min(count, lo + chunk)
     if lo < hi { body(lo..<hi) }
@@ -50,7 +51,29 @@ func withWorkersOverBLAS(items: Int, _ worker: (_ next: () -> Int?) -> Void) {
   }
   openblas_set_num_threads(1)
   defer { openblas_set_num_threads(blasThreads) }
-  DispatchQueue.concurrentPerform(iterations: workers) { _ in worker(next) }
+  onCores(workers, blasThreads: Int(blasThreads)) { _ in worker(next) }
+}
+
+/// Runs `body(w)` once for each w in 0..<workers, concurrently, and returns
+/// when all have. The engine's loops run on the OpenMP threads oneDNN's
+/// products use (`tdb_team`: one pool, so its idle threads do not spin on
+/// the cores the loop wants). Where BLAS is kept to one thread because the
+/// caller runs several passes at once (`blasThreads` 1: `collect`'s
+/// windows, each on a libdispatch thread), libdispatch shares the cores out
+/// instead: an OpenMP region opened from each of those threads would start
+/// a pool of its own.
+func onCores(_ workers: Int, blasThreads: Int = Int(openblas_get_num_threads()), _ body: (Int) -> Void) {
+  guard blasThreads > 1 else {
+    DispatchQueue.concurrentPerform(iterations: workers, execute: body)
+    return
+  }
+  withoutActuallyEscaping(body) { body in
+    var job = body
+    withUnsafeMutablePointer(to: &job) { job in
+      tdb_team(
+        Int32(workers), { context, w in context!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(Int(w)) }, job)
+    }
+  }
 }
 
 /// `transform` of each of 0..<count, run on the cores, results in order;
