@@ -7,8 +7,9 @@
 
 const tdb_kernel_set *tdb_kernels_choose(const char *setting) {
   if (setting && strcmp(setting, "portable") == 0) return tdb_kernels_portable();
-  const tdb_kernel_set *fast = tdb_kernels_avx2();
-  return fast ? fast : tdb_kernels_portable();
+  const tdb_kernel_set *avx2 = tdb_kernels_avx2();
+  const tdb_kernel_set *fastest = setting && strcmp(setting, "avx2") == 0 ? NULL : tdb_kernels_avx512();
+  return fastest ? fastest : avx2 ? avx2 : tdb_kernels_portable();
 }
 
 static const tdb_kernel_set *active;

@@ -7,20 +7,26 @@ import XCTest
 protocol KernelTesting {}
 
 extension KernelTesting {
-  /// The sets to check: portable always, AVX2 where the CPU runs it.
+  /// The sets to check: portable always, AVX2 and AVX-512 where the CPU runs them.
   var sets: [tdb_kernel_set] {
-    [tdb_kernels_portable().pointee] + (tdb_kernels_avx2().map { [$0.pointee] } ?? [])
+    [tdb_kernels_portable().pointee] + [tdb_kernels_avx2(), tdb_kernels_avx512()].compactMap { $0?.pointee }
   }
 
-  var cpuHasAVX2AndFMA: Bool {
+  var cpuHasAVX2AndFMA: Bool { cpuFlags.isSuperset(of: ["avx2", "fma"]) }
+
+  var cpuHasAVX512: Bool {
+    cpuHasAVX2AndFMA && cpuFlags.isSuperset(of: ["avx512f", "avx512dq", "avx512vl", "avx512bw"])
+  }
+
+  /// The CPU's feature flags as /proc/cpuinfo lists them (none off x86-64).
+  var cpuFlags: Set<Substring> {
     #if arch(x86_64)
       guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
         let flags = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
-      else { return false }
-      let set = Set(flags.split(separator: " "))
-      return set.contains("avx2") && set.contains("fma")
+      else { return [] }
+      return Set(flags.split(separator: " "))
     #else
-      return false
+      return []
     #endif
   }
 

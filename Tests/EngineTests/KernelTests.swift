@@ -5,17 +5,21 @@ import XCTest
 @testable import Engine
 
 /// The C vector kernels (Sources/CKernels) against scalar references, on every
-/// kernel set this machine runs: the AVX2+FMA set where the CPU has it, and
-/// the portable set, which `TDB_KERNELS=portable` forces on the whole engine.
+/// kernel set this machine runs: the AVX-512 and AVX2+FMA sets where the CPU
+/// has them, and the portable set, which `TDB_KERNELS=portable` forces on the
+/// whole engine.
 final class KernelTests: XCTestCase, KernelTesting {
-  func testDispatchPicksTheFastestSetUnlessForcedPortable() throws {
-    let expected = cpuHasAVX2AndFMA ? "avx2" : "portable"
-    XCTAssertEqual(name(tdb_kernels_choose(nil)), expected)
-    XCTAssertEqual(name(tdb_kernels_choose("anything else")), expected)
+  func testDispatchPicksTheFastestSetUnlessForced() throws {
+    let avx2 = cpuHasAVX2AndFMA ? "avx2" : "portable"
+    let fastest = cpuHasAVX512 ? "avx512" : avx2
+    XCTAssertEqual(name(tdb_kernels_choose(nil)), fastest)
+    XCTAssertEqual(name(tdb_kernels_choose("anything else")), fastest)
+    XCTAssertEqual(name(tdb_kernels_choose("avx2")), avx2)
     XCTAssertEqual(name(tdb_kernels_choose("portable")), "portable")
     XCTAssertEqual(tdb_kernels_avx2() != nil, cpuHasAVX2AndFMA)
+    XCTAssertEqual(tdb_kernels_avx512() != nil, cpuHasAVX512)
     let setting = ProcessInfo.processInfo.environment["TDB_KERNELS"]
-    XCTAssertEqual(name(tdb_kernels()), setting == "portable" ? "portable" : expected, "the set in use")
+    XCTAssertEqual(name(tdb_kernels()), name(tdb_kernels_choose(setting)), "the set in use")
   }
 
   func testExpWithinTwoUlpOfLibmOverTheWholeRange() {

@@ -1,7 +1,8 @@
 // Vector kernels for the elementwise work of the forward pass, each built
 // twice: for AVX2+FMA (x86-64 only, behind a run-time CPU check) and as
-// portable C. The set is chosen once per process; TDB_KERNELS=portable in
-// the environment forces the portable set (for tests and for comparison).
+// portable C; the costliest (softmax, the MLP activations) a third time for
+// AVX-512. The set is chosen once per process; TDB_KERNELS=portable (or
+// avx2) in the environment forces that set (for tests and for comparison).
 #ifndef TDB_CKERNELS_H
 #define TDB_CKERNELS_H
 
@@ -30,7 +31,7 @@ enum {
 /// One implementation of every kernel. All pointers may alias exactly
 /// (out == in), never partially.
 typedef struct tdb_kernel_set {
-  const char *name;  // "avx2" or "portable"
+  const char *name;  // "avx512", "avx2" or "portable"
   // out[n] = e^x
   void (*exp)(float *out, const float *x, ptrdiff_t n);
   // p[length] = softmax of s over first...last, 0 elsewhere; all zero when
@@ -93,8 +94,13 @@ typedef struct tdb_kernel_set {
 const tdb_kernel_set *tdb_kernels_portable(void);
 /// The AVX2+FMA set, or NULL when this is not x86-64 or the CPU lacks AVX2 or FMA.
 const tdb_kernel_set *tdb_kernels_avx2(void);
+/// The AVX2 set with its softmax and MLP activation kernels (forward and
+/// backward) on AVX-512, or NULL when the CPU lacks AVX-512 F, DQ, VL or BW
+/// (or AVX2 and FMA).
+const tdb_kernel_set *tdb_kernels_avx512(void);
 /// The set a process uses given TDB_KERNELS's value (NULL: unset): the
-/// portable set for "portable", otherwise the fastest the CPU runs.
+/// portable set for "portable", the AVX2 set (where the CPU runs it) for
+/// "avx2", otherwise the fastest the CPU runs.
 const tdb_kernel_set *tdb_kernels_choose(const char *setting);
 /// The set this process uses, chosen on first call from TDB_KERNELS.
 const tdb_kernel_set *tdb_kernels(void);
