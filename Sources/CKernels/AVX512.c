@@ -1,6 +1,6 @@
 // The AVX-512 kernels for the elementwise work that costs the most: the
-// softmax of attention scores and the MLP's activations and their
-// gradients, sixteen floats (eight doubles) at a time. They compute what
+// softmax of attention scores and the MLP's activations (tanh and exact
+// GELU, SiLU, the gated products) and their gradients, sixteen floats (eight doubles) at a time. They compute what
 // the AVX2 kernels compute, in the same precision, on twice the lanes
 // (that set computes in double four lanes at a time); the set's other
 // kernels are the AVX2 set's. Only these functions carry the avx512
@@ -121,6 +121,51 @@ AVX512 static inline __m512 gelu_derivative_times16(__m512 x, __m512 dout) {
   return _mm512_mul_ps(_mm512_mask_blend_ps(isnan16(x), r, x), dout);
 }
 
+// Φ(x) for eight doubles, as AVX2.c's normal_cdf4.
+AVX512 static inline __m512d normal_cdf8(__m512d x) {
+  const __m512d one = _mm512_set1_pd(1.0), half = _mm512_set1_pd(0.5), zero = _mm512_setzero_pd();
+  __m512d z = _mm512_mul_pd(_mm512_andnot_pd(_mm512_set1_pd(-0.0), x), _mm512_set1_pd(TDB_DSQRT1_2));
+  __m512d t = _mm512_div_pd(one, _mm512_fmadd_pd(half, z, one));
+  __m512d p = _mm512_set1_pd(TDB_DERFC_P13);
+  p = _mm512_fmadd_pd(p, t, _mm512_set1_pd(TDB_DERFC_P12));
+  p = _mm512_fmadd_pd(p, t, _mm512_set1_pd(TDB_DERFC_P11));
+  p = _mm512_fmadd_pd(p, t, _mm512_set1_pd(TDB_DERFC_P10));
+  p = _mm512_fmadd_pd(p, t, _mm512_set1_pd(TDB_DERFC_P9));
+  p = _mm512_fmadd_pd(p, t, _mm512_set1_pd(TDB_DERFC_P8));
+  p = _mm512_fmadd_pd(p, t, _mm512_set1_pd(TDB_DERFC_P7));
+  p = _mm512_fmadd_pd(p, t, _mm512_set1_pd(TDB_DERFC_P6));
+  p = _mm512_fmadd_pd(p, t, _mm512_set1_pd(TDB_DERFC_P5));
+  p = _mm512_fmadd_pd(p, t, _mm512_set1_pd(TDB_DERFC_P4));
+  p = _mm512_fmadd_pd(p, t, _mm512_set1_pd(TDB_DERFC_P3));
+  p = _mm512_fmadd_pd(p, t, _mm512_set1_pd(TDB_DERFC_P2));
+  p = _mm512_fmadd_pd(p, t, _mm512_set1_pd(TDB_DERFC_P1));
+  p = _mm512_fmadd_pd(p, t, _mm512_set1_pd(TDB_DERFC_P0));
+  // The exponent, kept in [TDB_DEXP_LO, 0] (past TDB_DERFC_ZMAX the lane is zeroed below).
+  __m512d y = _mm512_max_pd(_mm512_min_pd(_mm512_fnmadd_pd(z, z, p), zero), _mm512_set1_pd(TDB_DEXP_LO));
+  __m512d half_erfc = _mm512_mul_pd(_mm512_mul_pd(half, t), exp_nonpositive8(y));
+  half_erfc = _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(z, _mm512_set1_pd(TDB_DERFC_ZMAX), _CMP_NGT_UQ), half_erfc);
+  return _mm512_mask_blend_pd(_mm512_cmp_pd_mask(x, zero, _CMP_LT_OQ), _mm512_sub_pd(one, half_erfc), half_erfc);
+}
+
+// x·Φ(x) for sixteen floats, through doubles and rounded once.
+AVX512 static inline __m512 gelu_erf16(__m512 x) {
+  __m512 r = join16(_mm512_mul_pd(low8(x), normal_cdf8(low8(x))), _mm512_mul_pd(high8(x), normal_cdf8(high8(x))));
+  return _mm512_mask_blend_ps(isnan16(x), r, x);
+}
+
+// dout·(Φ(x) + x·φ(x)) for eight doubles, φ(x) = e^(-x²/2)/√(2π) (0 where it underflows).
+AVX512 static inline __m512d gelu_erf_derivative_times8(__m512d x, __m512d dout) {
+  __m512d g = exp_nonpositive_or_zero8(_mm512_mul_pd(_mm512_set1_pd(-0.5), _mm512_mul_pd(x, x)));
+  __m512d density = _mm512_mul_pd(_mm512_set1_pd(TDB_DINV_SQRT_2PI), g);
+  return _mm512_mul_pd(_mm512_add_pd(normal_cdf8(x), _mm512_mul_pd(x, density)), dout);
+}
+
+AVX512 static inline __m512 gelu_erf_derivative_times16(__m512 x, __m512 dout) {
+  __m512 r = join16(
+    gelu_erf_derivative_times8(low8(x), low8(dout)), gelu_erf_derivative_times8(high8(x), high8(dout)));
+  return _mm512_mask_blend_ps(isnan16(x), r, x);
+}
+
 // out = f(a, b) sixteen at a time, then one masked vector for the rest, so
 // a value's result does not depend on where it sits in the array.
 #define BINARY_AVX512(name, f)                                                                       \
@@ -136,15 +181,21 @@ AVX512 static inline __m512 gelu_derivative_times16(__m512 x, __m512 dout) {
 BINARY_AVX512(silu_gate_avx512, silu_times16)
 BINARY_AVX512(gelu_gate_avx512, gelu_times16)
 BINARY_AVX512(gelu_tanh_backward_avx512, gelu_derivative_times16)
+BINARY_AVX512(gelu_erf_backward_avx512, gelu_erf_derivative_times16)
 
-AVX512 static void gelu_tanh_avx512(float *out, const float *x, ptrdiff_t n) {
-  ptrdiff_t i = 0;
-  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(out + i, gelu16(_mm512_loadu_ps(x + i)));
-  if (i < n) {
-    __mmask16 m = tail16(n - i);
-    _mm512_mask_storeu_ps(out + i, m, gelu16(_mm512_maskz_loadu_ps(m, x + i)));
+// out = f(x) sixteen at a time, then one masked vector.
+#define UNARY_AVX512(name, f)                                                                        \
+  AVX512 static void name(float *out, const float *x, ptrdiff_t n) {                                 \
+    ptrdiff_t i = 0;                                                                                 \
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(out + i, f(_mm512_loadu_ps(x + i)));               \
+    if (i < n) {                                                                                     \
+      __mmask16 m = tail16(n - i);                                                                   \
+      _mm512_mask_storeu_ps(out + i, m, f(_mm512_maskz_loadu_ps(m, x + i)));                         \
+    }                                                                                                \
   }
-}
+
+UNARY_AVX512(gelu_tanh_avx512, gelu16)
+UNARY_AVX512(gelu_erf_avx512, gelu_erf16)
 
 // σ(g) and 1 - σ(g) for eight doubles from e = e^-|g|, neither cancelling.
 AVX512 static inline void sigmoid_pair8(__m512d g, __m512d *sigma, __m512d *complement) {
@@ -248,6 +299,8 @@ static void build(void) {
   avx512.softmax_row = softmax_row_avx512;
   avx512.gelu_tanh = gelu_tanh_avx512;
   avx512.gelu_tanh_backward = gelu_tanh_backward_avx512;
+  avx512.gelu_erf = gelu_erf_avx512;
+  avx512.gelu_erf_backward = gelu_erf_backward_avx512;
   avx512.silu_gate = silu_gate_avx512;
   avx512.gelu_gate = gelu_gate_avx512;
   avx512.silu_gate_backward = silu_gate_backward_avx512;
