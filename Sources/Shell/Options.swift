@@ -15,7 +15,7 @@ extension OutputFormat: ExpressibleByArgument {}
 struct ShellOptions: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "tdb",
-    abstract: "Transformer Debugger for the terminal: a small language for looking inside GPT-2.",
+    abstract: "Transformer Debugger for the terminal: a small language for looking inside language models.",
     usage: """
       tdb [OPTIONS] -c COMMANDS [-- ARGS...]
       tdb [OPTIONS] SCRIPT.tdbs [ARGS...]
