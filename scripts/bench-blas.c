@@ -90,7 +90,7 @@ static void product(int transB, int M, int N, int K, const float *a, int lda, co
   if (packedThreads && M > 2) {
     tdb_packed_matrix *p = packedFor(transB, K, N, b, ldb);
     // tdb's products are dense (lda = K, ldc = N), as every one here is.
-    if (p && tdb_packed_sgemm(p, M, a, 0, c, packedThreads)) return;
+    if (p && tdb_packed_sgemm(p, M, a, NULL, 0, c, packedThreads)) return;
   }
 #endif
   if (!splitThreads) {

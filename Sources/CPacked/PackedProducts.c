@@ -26,9 +26,13 @@ extern void omp_set_num_threads(int threads);
 // matrix keeps the primitives (JIT-compiled kernels) of its last few shapes.
 enum { reference_rows = 128, cached_primitives = 8 };
 
+// What a product adds to a · op(b): nothing, c's own values (beta 1), or a
+// bias row, which the kernel adds as it writes c (no pass to fill c first).
+typedef enum { adds_nothing, adds_c, adds_bias } addend;
+
 typedef struct {
   ptrdiff_t rows;
-  bool accumulate;
+  addend adds;
   dnnl_primitive_t primitive;
 } shaped_primitive;
 
@@ -64,20 +68,22 @@ static bool is_blocked_kernel(const_dnnl_primitive_desc_t pd) {
 // The matmul of dense a[rows, K] and c[rows, N], reading weights in `layout`
 // (format "any" while choosing it); NULL unless a blocked kernel takes it.
 static dnnl_primitive_desc_t describe(ptrdiff_t rows, ptrdiff_t K, ptrdiff_t N, const dnnl_memory_desc_t *layout,
-                                      bool accumulate) {
-  dnnl_memory_desc_t src, weights, dst;
-  dnnl_dims_t src_dims = {rows, K}, dst_dims = {rows, N}, weight_dims = {K, N};
+                                      addend adds) {
+  dnnl_memory_desc_t src, weights, dst, bias;
+  dnnl_dims_t src_dims = {rows, K}, dst_dims = {rows, N}, weight_dims = {K, N}, bias_dims = {1, N};
   if (dnnl_memory_desc_init_by_tag(&src, 2, src_dims, dnnl_f32, dnnl_ab) != dnnl_success) return NULL;
   if (dnnl_memory_desc_init_by_tag(&dst, 2, dst_dims, dnnl_f32, dnnl_ab) != dnnl_success) return NULL;
+  if (dnnl_memory_desc_init_by_tag(&bias, 2, bias_dims, dnnl_f32, dnnl_ab) != dnnl_success) return NULL;
   if (layout) {
     weights = *layout;
   } else if (dnnl_memory_desc_init_by_tag(&weights, 2, weight_dims, dnnl_f32, dnnl_format_tag_any) != dnnl_success) {
     return NULL;
   }
   dnnl_matmul_desc_t desc;
-  if (dnnl_matmul_desc_init(&desc, &src, &weights, NULL, &dst) != dnnl_success) return NULL;
+  if (dnnl_matmul_desc_init(&desc, &src, &weights, adds == adds_bias ? &bias : NULL, &dst) != dnnl_success)
+    return NULL;
   dnnl_primitive_attr_t attr = NULL;
-  if (accumulate) {
+  if (adds == adds_c) {
     dnnl_post_ops_t ops = NULL;
     if (dnnl_primitive_attr_create(&attr) != dnnl_success) return NULL;
     if (dnnl_post_ops_create(&ops) != dnnl_success || dnnl_post_ops_append_sum(ops, 1.0f) != dnnl_success ||
@@ -107,7 +113,7 @@ tdb_packed_matrix *tdb_pack(bool transposeB, ptrdiff_t K, ptrdiff_t N, const flo
   dnnl_dims_t dims = {K, N};
   dnnl_dims_t strides = {transposeB ? 1 : ldb, transposeB ? ldb : 1};
   if (dnnl_memory_desc_init_by_strides(&source, 2, dims, dnnl_f32, strides) != dnnl_success) return NULL;
-  dnnl_primitive_desc_t pd = describe(reference_rows, K, N, copy ? NULL : &source, false);
+  dnnl_primitive_desc_t pd = describe(reference_rows, K, N, copy ? NULL : &source, adds_nothing);
   if (!pd) return NULL;
   tdb_packed_matrix *p = calloc(1, sizeof *p);
   if (!p) {
@@ -157,50 +163,57 @@ size_t tdb_packed_bytes(const tdb_packed_matrix *p) { return p->bytes; }
 
 // The primitive for this call's shape, made once (JIT compilation) and kept.
 // Called under execute_lock.
-static dnnl_primitive_t primitive_for(tdb_packed_matrix *p, ptrdiff_t rows, bool accumulate) {
+static dnnl_primitive_t primitive_for(tdb_packed_matrix *p, ptrdiff_t rows, addend adds) {
   dnnl_primitive_t found = NULL;
   for (int i = 0; i < cached_primitives && !found; i++) {
     shaped_primitive *s = &p->primitives[i];
-    if (s->primitive && s->rows == rows && s->accumulate == accumulate) {
+    if (s->primitive && s->rows == rows && s->adds == adds) {
       found = s->primitive;
     }
   }
   if (!found) {
-    dnnl_primitive_desc_t pd = describe(rows, p->K, p->N, &p->layout, accumulate);
+    dnnl_primitive_desc_t pd = describe(rows, p->K, p->N, &p->layout, adds);
     if (pd && dnnl_primitive_create(&found, pd) != dnnl_success) found = NULL;
     if (pd) dnnl_primitive_desc_destroy(pd);
     if (found) {
       shaped_primitive *slot = &p->primitives[p->next_slot];
       p->next_slot = (p->next_slot + 1) % cached_primitives;
       if (slot->primitive) dnnl_primitive_destroy(slot->primitive);
-      *slot = (shaped_primitive){rows, accumulate, found};
+      *slot = (shaped_primitive){rows, adds, found};
     }
   }
   return found;
 }
 
-bool tdb_packed_sgemm(tdb_packed_matrix *p, ptrdiff_t M, const float *a, float beta, float *c, int threads) {
-  if (M <= 0 || (beta != 0 && beta != 1)) return false;
-  bool accumulate = beta == 1;
+bool tdb_packed_sgemm(tdb_packed_matrix *p, ptrdiff_t M, const float *a, const float *bias, float beta, float *c,
+                      int threads) {
+  if (M <= 0 || (beta != 0 && beta != 1) || (bias && beta != 0)) return false;
+  addend adds = bias ? adds_bias : beta == 1 ? adds_c : adds_nothing;
   pthread_mutex_lock(&execute_lock);
-  dnnl_primitive_t primitive = primitive_for(p, M, accumulate);
+  dnnl_primitive_t primitive = primitive_for(p, M, adds);
   bool ok = primitive != NULL;
-  dnnl_memory_desc_t src, dst;
-  dnnl_dims_t src_dims = {M, p->K}, dst_dims = {M, p->N};
-  dnnl_memory_t src_memory = NULL, dst_memory = NULL;
+  dnnl_memory_desc_t src, dst, bias_md;
+  dnnl_dims_t src_dims = {M, p->K}, dst_dims = {M, p->N}, bias_dims = {1, p->N};
+  dnnl_memory_t src_memory = NULL, dst_memory = NULL, bias_memory = NULL;
   ok = ok && dnnl_memory_desc_init_by_tag(&src, 2, src_dims, dnnl_f32, dnnl_ab) == dnnl_success &&
        dnnl_memory_desc_init_by_tag(&dst, 2, dst_dims, dnnl_f32, dnnl_ab) == dnnl_success &&
        dnnl_memory_create(&src_memory, &src, engine, (void *)a) == dnnl_success &&
        dnnl_memory_create(&dst_memory, &dst, engine, c) == dnnl_success;
+  if (ok && bias) {
+    ok = dnnl_memory_desc_init_by_tag(&bias_md, 2, bias_dims, dnnl_f32, dnnl_ab) == dnnl_success &&
+         dnnl_memory_create(&bias_memory, &bias_md, engine, (void *)bias) == dnnl_success;
+  }
   if (ok) {
     if (threads > 0 && omp_get_max_threads() != threads) omp_set_num_threads(threads);
-    dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, src_memory}, {DNNL_ARG_WEIGHTS, p->memory}, {DNNL_ARG_DST, dst_memory}};
-    ok = dnnl_primitive_execute(primitive, stream, 3, args) == dnnl_success &&
+    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, src_memory}, {DNNL_ARG_WEIGHTS, p->memory}, {DNNL_ARG_DST, dst_memory},
+                               {DNNL_ARG_BIAS, bias_memory}};
+    ok = dnnl_primitive_execute(primitive, stream, bias ? 4 : 3, args) == dnnl_success &&
          dnnl_stream_wait(stream) == dnnl_success;
   }
   pthread_mutex_unlock(&execute_lock);
   if (src_memory) dnnl_memory_destroy(src_memory);
   if (dst_memory) dnnl_memory_destroy(dst_memory);
+  if (bias_memory) dnnl_memory_destroy(bias_memory);
   return ok;
 }
 

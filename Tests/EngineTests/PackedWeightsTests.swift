@@ -54,6 +54,16 @@ final class PackedWeightsTests: XCTestCase {
           passes.append(got)
         }
         XCTAssertEqual(passes[0], passes[1], "M \(M) C \(C) OC \(OC): the same bits before and after the copy")
+        if withBias {
+          // The bias rides in oneDNN's kernel: no fallback to BLAS for it.
+          var direct = [Float](repeating: .nan, count: M * OC)
+          let layout = PackedWeights.Layout(transposed: false, K: C, N: OC)
+          let ran = bias.withUnsafeBufferPointer { b in
+            PackedWeights.product(weight, layout, M: M, inp, bias: b.baseAddress, beta: 0, &direct)
+          }
+          XCTAssertEqual(ran, packingExpected, "M \(M) C \(C) OC \(OC): a product with a bias through oneDNN")
+          if ran { XCTAssertEqual(direct, passes[1], "M \(M) C \(C) OC \(OC)") }
+        }
       }
       let layout = PackedWeights.Layout(transposed: false, K: C, N: OC)
       XCTAssertEqual(PackedWeights.isPacked(weight, layout), packingExpected, "M \(M) C \(C) OC \(OC)")

@@ -19,10 +19,12 @@ tdb_packed_matrix *tdb_pack(bool transposeB, ptrdiff_t K, ptrdiff_t N, const flo
 /// Bytes the copy holds (0 for the caller's memory).
 size_t tdb_packed_bytes(const tdb_packed_matrix *p);
 
-/// Row-major c[M, N] = a[M, K] · op(b) + beta · c with beta 0 or 1, a and c
-/// dense (lda = K, ldc = N), on `threads` OpenMP threads. False when it could
-/// not start (c untouched); the caller then uses BLAS.
-bool tdb_packed_sgemm(tdb_packed_matrix *p, ptrdiff_t M, const float *a, float beta, float *c, int threads);
+/// Row-major c[M, N] = a[M, K] · op(b) + beta · c with beta 0 or 1, plus
+/// bias[N] on every row when `bias` is not NULL (then beta must be 0), a and
+/// c dense (lda = K, ldc = N), on `threads` OpenMP threads. False when it
+/// could not start (c untouched); the caller then uses BLAS.
+bool tdb_packed_sgemm(tdb_packed_matrix *p, ptrdiff_t M, const float *a, const float *bias, float beta, float *c,
+                      int threads);
 
 void tdb_packed_free(tdb_packed_matrix *p);
 

@@ -36,13 +36,8 @@ func matmulForward(
   _ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ weight: Tensor, _ bias: UnsafePointer<Float>?,
   T: Int, C: Int, OC: Int
 ) {
-  if T >= PackedWeights.minimumRows {
-    if let bias {
-      for t in 0..<T { (out + t * OC).update(from: bias, count: OC) }
-    }
-    let layout = PackedWeights.Layout(transposed: false, K: C, N: OC)
-    if PackedWeights.product(weight, layout, M: T, inp, beta: bias == nil ? 0 : 1, out) { return }
-  }
+  let layout = PackedWeights.Layout(transposed: false, K: C, N: OC)
+  if PackedWeights.product(weight, layout, M: T, inp, bias: bias, beta: 0, out) { return }
   matmulForward(out, inp, weight.pointer, bias, T: T, C: C, OC: OC)
 }
 

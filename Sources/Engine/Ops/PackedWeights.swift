@@ -46,18 +46,19 @@ enum PackedWeights {
     let N: Int
   }
 
-  /// c[M, N] = a[M, K] · op(weight) + beta · c through oneDNN, on the weight
+  /// c[M, N] = a[M, K] · op(weight) + beta · c (+ bias[N] on every row, with
+  /// beta 0: the kernel adds it as it writes c) through oneDNN, on the weight
   /// in place or on its packed copy; false when the caller should use BLAS.
   static func product(
-    _ weight: Tensor, _ layout: Layout, M: Int, _ a: UnsafePointer<Float>, beta: Float,
-    _ c: UnsafeMutablePointer<Float>
+    _ weight: Tensor, _ layout: Layout, M: Int, _ a: UnsafePointer<Float>, bias: UnsafePointer<Float>? = nil,
+    beta: Float, _ c: UnsafeMutablePointer<Float>
   ) -> Bool {
     // Passes that run side by side (`collect`) keep BLAS to one thread each;
     // oneDNN runs one product at a time, so they stay on BLAS.
     let blasThreads = Int(openblas_get_num_threads())
     guard M >= minimumRows, blasThreads > 1 || ComputeThreads.count == 1 else { return false }
     guard weight.count == layout.K * layout.N, let packed = matrix(weight, layout) else { return false }
-    return tdb_packed_sgemm(packed, M, a, beta, c, Int32(min(ComputeThreads.count, blasThreads)))
+    return tdb_packed_sgemm(packed, M, a, bias, beta, c, Int32(min(ComputeThreads.count, blasThreads)))
   }
 
   /// oneDNN's handle on `weight` read as `layout`: over the weight's own
