@@ -185,24 +185,26 @@ static dnnl_primitive_t primitive_for(tdb_packed_matrix *p, ptrdiff_t rows, adde
   return found;
 }
 
+// A memory object over `data` for the primitive's execution argument `arg`,
+// laid out as the primitive describes that argument (`describe` made it).
+static bool argument_memory(dnnl_memory_t *memory, dnnl_primitive_t primitive, int arg, const float *data) {
+  const_dnnl_primitive_desc_t pd = NULL;
+  const dnnl_memory_desc_t *md = NULL;
+  return dnnl_primitive_get_primitive_desc(primitive, &pd) == dnnl_success &&
+         (md = dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, arg)) != NULL &&
+         dnnl_memory_create(memory, md, engine, (void *)data) == dnnl_success;
+}
+
 bool tdb_packed_sgemm(tdb_packed_matrix *p, ptrdiff_t M, const float *a, const float *bias, float beta, float *c,
                       int threads) {
   if (M <= 0 || (beta != 0 && beta != 1) || (bias && beta != 0)) return false;
   addend adds = bias ? adds_bias : beta == 1 ? adds_c : adds_nothing;
   pthread_mutex_lock(&execute_lock);
   dnnl_primitive_t primitive = primitive_for(p, M, adds);
-  bool ok = primitive != NULL;
-  dnnl_memory_desc_t src, dst, bias_md;
-  dnnl_dims_t src_dims = {M, p->K}, dst_dims = {M, p->N}, bias_dims = {1, p->N};
   dnnl_memory_t src_memory = NULL, dst_memory = NULL, bias_memory = NULL;
-  ok = ok && dnnl_memory_desc_init_by_tag(&src, 2, src_dims, dnnl_f32, dnnl_ab) == dnnl_success &&
-       dnnl_memory_desc_init_by_tag(&dst, 2, dst_dims, dnnl_f32, dnnl_ab) == dnnl_success &&
-       dnnl_memory_create(&src_memory, &src, engine, (void *)a) == dnnl_success &&
-       dnnl_memory_create(&dst_memory, &dst, engine, c) == dnnl_success;
-  if (ok && bias) {
-    ok = dnnl_memory_desc_init_by_tag(&bias_md, 2, bias_dims, dnnl_f32, dnnl_ab) == dnnl_success &&
-         dnnl_memory_create(&bias_memory, &bias_md, engine, (void *)bias) == dnnl_success;
-  }
+  bool ok = primitive != NULL && argument_memory(&src_memory, primitive, DNNL_ARG_SRC, a) &&
+            argument_memory(&dst_memory, primitive, DNNL_ARG_DST, c) &&
+            (!bias || argument_memory(&bias_memory, primitive, DNNL_ARG_BIAS, bias));
   if (ok) {
     if (threads > 0 && omp_get_max_threads() != threads) omp_set_num_threads(threads);
     dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, src_memory}, {DNNL_ARG_WEIGHTS, p->memory}, {DNNL_ARG_DST, dst_memory},
