@@ -86,6 +86,80 @@ final class TinyModelTests: XCTestCase {
     }
   }
 
+  /// With nothing asked of the last block, the gradient's forward pass runs
+  /// that block's MLP at the last position only (`readsLastBlockAtLastPositionOnly`),
+  /// for a logit difference and for the seed at ln_final's output that `grad`
+  /// states it as; every gradient below the block still matches autograd.
+  func testGradientsBelowALastBlockRunOnOneRowMatchAutograd() throws {
+    for name in Self.families {
+      let (m, ref) = try model(name)
+      let ids = try ref.integers("metric")
+      let below = HookPoint.all(config: m.config).filter { p in
+        p.layer.map { $0 < m.config.layers - 1 } ?? (p.site == .embed || p.site == .posEmbed)
+      }
+      for k in 0..<3 {
+        let tokens = try ref.integers("p\(k).tokens"), T = tokens.count
+        var metrics: [Metric] = [.logitDifference(position: -1, target: ids[0], distractor: ids[1])]
+        if m.config.finalSoftcap == nil {
+          metrics.append(
+            try LogitCombination.logitDifference(position: -1, target: ids[0], distractor: ids[1]).metric(
+              model: m, tokens: T))
+        }
+        for metric in metrics {
+          let resolved = try ResolvedMetric(
+            metric, tokens: T, vocab: m.config.vocabSize, shape: { $0.shape(config: m.config, tokens: T) })
+          var forward = ForwardOptions()
+          forward.logits = .none
+          let backward = BackwardOptions(wanted: .points(Set(below)))
+          XCTAssertTrue(
+            m.readsLastBlockAtLastPositionOnly(resolved, tokens: T, forward: forward, backward: backward, saeAt: [:]),
+            "\(name) \(metric)")
+          let r = try m.gradients(tokens, metric: metric, forward: forward, backward: backward)
+          XCTAssertEqual(r.gradients.count, below.count, name)
+          for point in below {
+            let mine = try XCTUnwrap(r.gradients[point], "\(name): no gradient for \(point)")
+            assertClose(
+              mine, try ref.tensor("p\(k).grad.\(point.name)"), tolerance: 1e-3, "\(name) p\(k) grad \(point)")
+          }
+        }
+      }
+    }
+  }
+
+  func testTheLastBlockRunsWholeWhenAnythingThereIsAsked() throws {
+    let (m, ref) = try model("llama")
+    let tokens = try ref.integers("p0.tokens"), T = tokens.count, last = m.config.layers - 1
+    let ids = try ref.integers("metric")
+    func engaged(
+      _ metric: Metric = .logitDifference(position: -1, target: 0, distractor: 1), logits: LogitsRequest = .none,
+      cache: CacheRequest = .none, interventions: [Intervention] = [],
+      wanted: CacheRequest = .points([.block(0, .residPre)])
+    ) throws -> Bool {
+      let resolved = try ResolvedMetric(
+        metric, tokens: T, vocab: m.config.vocabSize, shape: { $0.shape(config: m.config, tokens: T) })
+      var forward = ForwardOptions(cache: cache, interventions: interventions)
+      forward.logits = logits
+      return m.readsLastBlockAtLastPositionOnly(
+        resolved, tokens: T, forward: forward, backward: BackwardOptions(wanted: wanted), saeAt: [:])
+    }
+    XCTAssertTrue(try engaged())
+    XCTAssertTrue(try engaged(logits: .last))
+    XCTAssertFalse(try engaged(logits: .all))
+    XCTAssertFalse(try engaged(wanted: .all))
+    XCTAssertFalse(try engaged(wanted: .points([.block(last, .mlpPost)])))
+    XCTAssertFalse(try engaged(cache: .points([HookPoint(.lnFinalScale)])))
+    XCTAssertFalse(try engaged(interventions: [Intervention(hook: .block(last, .residMid), label: "x") { _, _ in }]))
+    XCTAssertFalse(try engaged(.logitDifference(position: -2, target: ids[0], distractor: ids[1])))
+    XCTAssertFalse(try engaged(.loss))
+    let earlier = try LogitCombination.logitDifference(position: -2, target: ids[0], distractor: ids[1])
+    XCTAssertTrue(
+      try engaged(
+        try LogitCombination.logitDifference(position: -1, target: 0, distractor: 1).metric(model: m, tokens: T)))
+    XCTAssertFalse(try engaged(try earlier.metric(model: m, tokens: T)))
+    // Below the last block an intervention changes nothing of this.
+    XCTAssertTrue(try engaged(interventions: [Intervention(hook: .block(0, .mlpPost), label: "x") { _, _ in }]))
+  }
+
   func testAHeadAblatedAtTheLastPositionMatchesPyTorch() throws {
     for name in Self.families {
       let (m, ref) = try model(name)

@@ -15,6 +15,13 @@ final class ForwardTape: @unchecked Sendable {
   private(set) var untouched: [HookPoint: [Bool]] = [:]
 
   private var pending: [HookPoint: Tensor] = [:]
+  /// Set when the forward pass runs the last block past its attention at the
+  /// last position only (`ForwardOptions.lastBlockAtLastPositionOnly`).
+  private let lastPositionOnly: (lastLayer: Int, tokens: Int)?
+
+  init(lastPositionOnlyIn lastLayer: Int? = nil, tokens T: Int = 0) {
+    lastPositionOnly = lastLayer.map { ($0, T) }
+  }
 
   /// Which hook values a backward pass from `reaching` needs recorded.
   struct Plan {
@@ -93,17 +100,32 @@ final class ForwardTape: @unchecked Sendable {
             if mask { self.untouched[p] = ForwardTape.equalEntries(b, value) }
             if keepBefore { self.before[p] = b }
           }
-          if keepValue { self.values[p] = value }
+          if keepValue { self.values[p] = self.wholePrompt(p, value) }
         })
     }
     for p in plan.flowing {
       let at = saeAt[p] == nil ? p : HookPoint(p.site, layer: p.layer, sae: .output)
       last.append(
         Intervention(hook: at, label: "backward: record flowing \(p)") { value, _ in
-          self.flowing[p] = value
+          self.flowing[p] = self.wholePrompt(p, value)
         })
     }
     return first + interventions + last
+  }
+
+  /// A value of the last position only, from the last block past its
+  /// attention or from ln_final, placed in the last row of a zero value of
+  /// the whole prompt. The backward pass reads only the rows where its
+  /// gradient is nonzero, which for a metric of the last position is that
+  /// row in those hooks, so the other rows are never read.
+  private func wholePrompt(_ p: HookPoint, _ value: Tensor) -> Tensor {
+    guard let (lastLayer, T) = lastPositionOnly, T > 1, value.shape.first == 1, p.positionAxis == 0,
+      p.layer == lastLayer || p.site == .lnFinalScale || p.site == .lnFinalNormalized
+    else { return value }
+    var whole = Tensor(zeros: [T] + value.shape.dropFirst())
+    let row = value.count
+    (whole.mutablePointer() + (T - 1) * row).update(from: value.pointer, count: row)
+    return whole
   }
 
   private static func equalEntries(_ a: Tensor, _ b: Tensor) -> [Bool] {

@@ -17,6 +17,13 @@ public struct ForwardOptions: @unchecked Sendable {
   public var keepCheckpoint = false
   /// Start from another run's checkpoint instead of from the embeddings.
   public var resume: ResumePoint? = nil
+  /// Set by a caller that reads nothing of the last block after its keys and
+  /// values, nor of ln_final, at any position but the last, though it
+  /// observes hooks there (the gradient of a last-position logit metric
+  /// records them): that block's MLP and the rest then run on the last
+  /// position only, as for `.last` logits with nothing hooked, and the values
+  /// those hooks see are [1, ...]. Ignored with `.all` logits.
+  var lastBlockAtLastPositionOnly = false
 
   public init(
     cache: CacheRequest = .none, interventions: [Intervention] = [], saes: [SAESplice] = [],
@@ -113,7 +120,8 @@ extension TransformerModel {
     // last block, that block needs every position's keys and values but
     // everything else at the last position only.
     let lastBlockAtLastPosition =
-      options.logits == .last && !options.keepCheckpoint && run.leavesUntouched(layer: c.layers - 1)
+      !options.keepCheckpoint && options.logits != .all
+      && (options.lastBlockAtLastPositionOnly || (options.logits == .last && run.leavesUntouched(layer: c.layers - 1)))
     for l in firstLayer..<c.layers {
       try run.checkStop()
       run.keepResidual(l, resid)
