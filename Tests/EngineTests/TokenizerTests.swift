@@ -146,6 +146,37 @@ final class TokenizerTests: XCTestCase {
     }
   }
 
+  /// vocab.json keys spelled with \\u escapes (upper- and lower-case hex,
+  /// and a surrogate pair) read as the characters they stand for.
+  func testEscapedVocabularyKeys() throws {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tdb-tokenizer-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let vocabURL = folder.appendingPathComponent("vocab.json")
+    let mergesURL = folder.appendingPathComponent("merges.txt")
+    func escaped(_ text: String, upper: Bool) -> String {
+      text.utf16.map { String(format: upper ? "\\u%04X" : "\\u%04x", $0) }.joined()
+    }
+    var keys = (0...255).map { byte in
+      "\"\(escaped(ByteEncoder.mappedText(of: [UInt8(byte)]), upper: byte % 2 == 0))\": \(byte)"
+    }
+    keys.append("\"\\u0061\\u0062\": 256")  // "ab"
+    keys.append("\"\(GPT2Tokenizer.endOfText)\": 257")
+    // An added token outside the byte table, as a surrogate pair: its own UTF-8 bytes.
+    keys.append("\"\\ud83d\\ude00\": 258")
+    try ("{" + keys.joined(separator: ", ") + "}").write(to: vocabURL, atomically: true, encoding: .utf8)
+    try "#version: 0.2\na b\n".write(to: mergesURL, atomically: true, encoding: .utf8)
+    let tokenizer = try GPT2Tokenizer(vocabURL: vocabURL, mergesURL: mergesURL)
+    XCTAssertEqual(tokenizer.vocabularySize, 259)
+    XCTAssertEqual(tokenizer.encode("abab a\u{0100}"), [256, 256, 0x20, 0x61, 0xC4, 0x80])
+    XCTAssertEqual(tokenizer.singleTokenID("\u{1F600}"), 258)
+
+    try "{\"\\u00G1\": 0}".write(to: vocabURL, atomically: true, encoding: .utf8)
+    XCTAssertThrowsError(try GPT2Tokenizer(vocabURL: vocabURL, mergesURL: mergesURL)) { error in
+      XCTAssertTrue("\(error)".contains("bad \\u escape"), "\(error)")
+    }
+  }
+
   func testMalformedFiles() throws {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tdb-tokenizer-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)

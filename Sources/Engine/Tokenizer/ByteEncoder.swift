@@ -45,6 +45,7 @@ enum ByteEncoder {
   /// never byte-mapped) keeps its own UTF-8 bytes, as HF's ByteLevel decoder does.
   static func rawBytes(ofMapped utf8: UnsafeBufferPointer<UInt8>, into raw: inout [UInt8]) {
     raw.removeAll(keepingCapacity: true)
+    let byteOfScalar = Self.byteOfScalar  // once, not a lazy global's check per byte
     var i = 0
     while i < utf8.count {
       let lead = utf8[i]
