@@ -32,6 +32,23 @@ final class AttributionCommandTests: XCTestCase {
     return flatten(h.plain())
   }
 
+  /// The largest difference between two gradients, relative to the larger
+  /// entry of `b` (at least 1).
+  func gap(_ a: [Double], _ b: [Double]) -> Double {
+    guard a.count == b.count else { return .infinity }
+    let scale = max(1, b.map(abs).max() ?? 0)
+    return zip(a, b).map { abs($0 - $1) }.max().map { $0 / scale } ?? 0
+  }
+
+  /// `grad` asks for one hook, so its forward pass runs the last block past
+  /// its keys and values on the last position only; the engine gradients it
+  /// is compared with return every hook and run that block whole. The two
+  /// agree up to that block's rounding.
+  func assertSameGradient(_ a: [Double], _ b: [Double], file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertEqual(a.count, b.count, file: file, line: line)
+    XCTAssertLessThan(gap(a, b), 1e-5, file: file, line: line)
+  }
+
   func testGradIsTheEngineGradientAndSlicesComponents() throws {
     let metric = Metric.logitDifference(position: -1, target: mary, distractor: john)
     let g = try model.gradients(tokens, metric: metric)
@@ -39,20 +56,20 @@ final class AttributionCommandTests: XCTestCase {
     XCTAssertEqual(
       try eval("(grad (run \(ioi)) blocks.0.hook_resid_pre --target \" Mary\" --distractor \" John\").shape"),
       [14, 256])
-    XCTAssertEqual(try tensor(v), g.gradients[.block(0, .residPre)]!.scalars.map(Double.init))
+    assertSameGradient(try tensor(v), g.gradients[.block(0, .residPre)]!.scalars.map(Double.init))
     // A head: its z gradient [pos, d_head]; a neuron: [pos].
     let head = try tensor(try eval("grad (run \(ioi)) L1H2 --target \" Mary\" --distractor \" John\""))
     let z = g.gradients[.block(1, .z)]!
-    XCTAssertEqual(head, (0..<14).flatMap { t in (0..<32).map { Double(z[t, 2, $0]) } })
+    assertSameGradient(head, (0..<14).flatMap { t in (0..<32).map { Double(z[t, 2, $0]) } })
     let neuron = try tensor(try eval("grad (run \(ioi)) L3N77 --target \" Mary\" --distractor \" John\""))
-    XCTAssertEqual(neuron, (0..<14).map { Double(g.gradients[.block(3, .mlpPost)]![$0, 77]) })
+    assertSameGradient(neuron, (0..<14).map { Double(g.gradients[.block(3, .mlpPost)]![$0, 77]) })
     // Detaching ln_final's scale changes the gradient upstream of it.
     let detached = try model.gradients(
       tokens, metric: metric, backward: BackwardOptions(detachFinalLayerNormScale: true))
     let d = try tensor(
       try eval("grad (run \(ioi)) blocks.3.hook_resid_mid --target \" Mary\" --distractor \" John\" --detach-ln"))
-    XCTAssertEqual(d, detached.gradients[.block(3, .residMid)]!.scalars.map(Double.init))
-    XCTAssertNotEqual(d, g.gradients[.block(3, .residMid)]!.scalars.map(Double.init))
+    assertSameGradient(d, detached.gradients[.block(3, .residMid)]!.scalars.map(Double.init))
+    XCTAssertGreaterThan(gap(d, g.gradients[.block(3, .residMid)]!.scalars.map(Double.init)), 1e-3)
     // Other metrics, and a latent (its SAE spliced with the error term).
     let loss = try model.gradients(tokens, metric: .loss)
     XCTAssertEqual(
