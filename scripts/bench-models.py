@@ -8,8 +8,11 @@ folder (e.g. the random-weight Pythia-160M of make-random-pythia160m.py).
 Needs torch, transformers, gguf and accelerate (pip install them; not needed
 by tdb or its tests) and the models from scripts/setup.sh. Both sides run the
 same random token ids with the same thread count; PyTorch uses its fastest
-attention (sdpa) and computes every position's logits, as `run` does. Prints
-a Markdown table of medians with the machine's load average.
+attention (sdpa) and computes every position's logits, as `run` does; the
+gradient rows (`--grad`) time the forward and backward passes of a logit
+difference at the last position with respect to the residual stream entering
+block 0, as scripts/bench.sh's GPT-2 row does. Prints a Markdown table of
+medians with the machine's load average.
 """
 import argparse, json, os, random, statistics, subprocess, sys, time
 
@@ -38,6 +41,52 @@ def tdb_forward_ms(ids, repeat, threads):
     return json.loads(r.stdout.strip().splitlines()[-1])["median_ms"]
 
 
+def tdb_grad_ms(ids, target, distractor, repeat, threads):
+    global TDB_PEAK_KIB
+    grad = f"grad {json.dumps(ids)} blocks.0.hook_resid_pre --target {target} --distractor {distractor}"
+    script = f"let warm = ({grad}).shape; time {{ {grad} }} --repeat {repeat} | select median_ms"
+    env = dict(os.environ, TDB_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
+    r = subprocess.run(["/usr/bin/time", "-f", "%M", TDB, "--model", MODEL, "--format", "json", "-c", script],
+                       env=env, capture_output=True, text=True, check=True)
+    TDB_PEAK_KIB = max(TDB_PEAK_KIB, int(r.stderr.strip().splitlines()[-1]))
+    return json.loads(r.stdout.strip().splitlines()[-1])["median_ms"]
+
+
+def torch_grad_ms(model, ids, target, distractor, repeat):
+    """Forward and backward of logits[-1, target] - logits[-1, distractor] with
+    respect to the hidden states entering the first block, weights frozen; only
+    the last position's two logits are computed (as tdb does)."""
+    import torch
+    for p in model.parameters():
+        p.requires_grad_(False)
+    leaf = {}
+
+    def make_leaf(module, fargs, fkwargs):
+        if fargs:
+            h = fargs[0].detach().requires_grad_(True)
+            leaf["x"] = h
+            return (h,) + tuple(fargs[1:]), fkwargs
+        h = fkwargs["hidden_states"].detach().requires_grad_(True)
+        leaf["x"] = h
+        return fargs, {**fkwargs, "hidden_states": h}
+
+    base = model.base_model  # LlamaModel, GPTNeoXModel, Gemma3TextModel: .layers, .last_hidden_state
+    handle = base.layers[0].register_forward_pre_hook(make_leaf, with_kwargs=True)
+    x = torch.tensor([ids])
+    w = model.get_output_embeddings().weight
+    times = []
+    for i in range(repeat + 1):  # the first is the warm-up
+        t = time.perf_counter()
+        hidden = base(x).last_hidden_state[0, -1]
+        diff = hidden @ (w[target] - w[distractor])
+        diff.backward()
+        assert leaf["x"].grad is not None
+        if i:
+            times.append((time.perf_counter() - t) * 1000)
+    handle.remove()
+    return statistics.median(times)
+
+
 def tdb_cold_s(repeat, threads):
     env = dict(os.environ, TDB_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
     times = []
@@ -54,6 +103,7 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--lengths", default="16,128,1024")
+    ap.add_argument("--grad", default="128", help="prompt lengths of the gradient rows (empty: none)")
     ap.add_argument("--model", default="smollm2", help="smollm2, gemma3-270m or a Hugging Face folder")
     a = ap.parse_args()
     global MODEL
@@ -89,6 +139,12 @@ def main():
         torch_ms = statistics.median(times)
         tdb_ms = tdb_forward_ms(ids, a.repeat, a.threads)
         rows.append((f"forward {T} tokens", tdb_ms, torch_ms))
+    for T in [int(x) for x in a.grad.split(",") if x]:
+        ids = [rng.randrange(vocab) for _ in range(T)]
+        target, distractor = rng.randrange(vocab), rng.randrange(vocab)
+        torch_ms = torch_grad_ms(model, ids, target, distractor, a.repeat)
+        tdb_ms = tdb_grad_ms(ids, target, distractor, a.repeat, a.threads)
+        rows.append((f"forward + backward of logit diff, {T} tokens", tdb_ms, torch_ms))
     cold = tdb_cold_s(3, a.threads)
     import resource
     # Peak resident memory: the largest tdb process (each loads the model and runs one length)
