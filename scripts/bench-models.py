@@ -28,28 +28,26 @@ MODEL = "smollm2"
 TDB_PEAK_KIB = 0  # the largest peak RSS of a tdb process, from GNU time
 
 
-def tdb_forward_ms(ids, repeat, threads):
+def tdb_median_ms(script, threads):
+    """Runs a tdb script whose last value is a `time` record; its median, in ms."""
     global TDB_PEAK_KIB
+    env = dict(os.environ, TDB_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
+    r = subprocess.run(["/usr/bin/time", "-f", "%M", TDB, "--model", MODEL, "--format", "json", "-c", script],
+                       env=env, capture_output=True, text=True, check=True)
+    TDB_PEAK_KIB = max(TDB_PEAK_KIB, int(r.stderr.strip().splitlines()[-1]))
+    return json.loads(r.stdout.strip().splitlines()[-1])["median_ms"]
+
+
+def tdb_forward_ms(ids, repeat, threads):
     # One run first, as PyTorch gets a warm-up run: the first pass of a
     # process touches its buffers for the first time.
     run = f"run {json.dumps(ids)} --nocache"
-    script = f"let warm = ({run}).tokens; time {{ {run} }} --repeat {repeat} | select median_ms"
-    env = dict(os.environ, TDB_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
-    r = subprocess.run(["/usr/bin/time", "-f", "%M", TDB, "--model", MODEL, "--format", "json", "-c", script],
-                       env=env, capture_output=True, text=True, check=True)
-    TDB_PEAK_KIB = max(TDB_PEAK_KIB, int(r.stderr.strip().splitlines()[-1]))
-    return json.loads(r.stdout.strip().splitlines()[-1])["median_ms"]
+    return tdb_median_ms(f"let warm = ({run}).tokens; time {{ {run} }} --repeat {repeat} | select median_ms", threads)
 
 
 def tdb_grad_ms(ids, target, distractor, repeat, threads):
-    global TDB_PEAK_KIB
     grad = f"grad {json.dumps(ids)} blocks.0.hook_resid_pre --target {target} --distractor {distractor}"
-    script = f"let warm = ({grad}).shape; time {{ {grad} }} --repeat {repeat} | select median_ms"
-    env = dict(os.environ, TDB_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
-    r = subprocess.run(["/usr/bin/time", "-f", "%M", TDB, "--model", MODEL, "--format", "json", "-c", script],
-                       env=env, capture_output=True, text=True, check=True)
-    TDB_PEAK_KIB = max(TDB_PEAK_KIB, int(r.stderr.strip().splitlines()[-1]))
-    return json.loads(r.stdout.strip().splitlines()[-1])["median_ms"]
+    return tdb_median_ms(f"let warm = ({grad}).shape; time {{ {grad} }} --repeat {repeat} | select median_ms", threads)
 
 
 def torch_grad_ms(model, ids, target, distractor, repeat):
