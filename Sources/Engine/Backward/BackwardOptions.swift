@@ -26,13 +26,7 @@ public struct BackwardOptions: @unchecked Sendable {
   public var throughInterventions: InterventionGradient = .untouchedEntries
 
   /// Whether the gradient at `p` is returned.
-  func returns(_ p: HookPoint) -> Bool {
-    switch wanted {
-    case .none: false
-    case .all: true
-    case .points(let set): set.contains(p)
-    }
-  }
+  func returns(_ p: HookPoint) -> Bool { wanted.includes(p) }
 
   public init(
     detachFinalLayerNormScale: Bool = false, detachLayerNormScales: Bool = false,

@@ -122,10 +122,7 @@ final class ForwardTape: @unchecked Sendable {
     guard let (lastLayer, T) = lastPositionOnly, T > 1, value.shape.first == 1, p.positionAxis == 0,
       p.layer == lastLayer || p.site == .lnFinalScale || p.site == .lnFinalNormalized
     else { return value }
-    var whole = Tensor(zeros: [T] + value.shape.dropFirst())
-    let row = value.count
-    (whole.mutablePointer() + (T - 1) * row).update(from: value.pointer, count: row)
-    return whole
+    return value.placed(atPosition: T - 1, of: T, axis: 0)
   }
 
   private static func equalEntries(_ a: Tensor, _ b: Tensor) -> [Bool] {

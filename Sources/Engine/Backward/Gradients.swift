@@ -87,17 +87,7 @@ extension TransformerModel {
     func late(_ p: HookPoint) -> Bool { p.layer == last || p.site == .lnFinalScale || p.site == .lnFinalNormalized }
     let touched = forward.interventions.map(\.hook) + backward.gradientInterventions.map(\.hook) + Array(saeAt.keys)
     if touched.contains(where: late) { return false }
-    let points =
-      HookPoint.Site.allCases.filter(\.isPerBlock).map { HookPoint.block(last, $0) }
-      + [HookPoint(.lnFinalScale), HookPoint(.lnFinalNormalized)]
-    return !points.contains { p in
-      if backward.returns(p) { return true }
-      switch forward.cache {
-      case .none: return false
-      case .all: return true
-      case .points(let set): return set.contains(p)
-      }
-    }
+    return !HookPoint.blockAndFinalNorm(last).contains { backward.returns($0) || forward.cache.includes($0) }
   }
 
   /// Layers where no hook reads or rewrites the attention pattern or scores,

@@ -119,6 +119,15 @@ public struct HookPoint: Hashable, Sendable, CustomStringConvertible, Comparable
   }
 
   /// Every hook point of a model (no SAE sites), in forward order.
+  /// Every hook of block `l` and ln_final's two: what must be left alone
+  /// for a pass to run its last block past the keys and values at the last
+  /// position only.
+  static func blockAndFinalNorm(_ l: Int) -> [HookPoint] {
+    Site.allCases.filter(\.isPerBlock).map { .block(l, $0) } + [
+      HookPoint(.lnFinalScale), HookPoint(.lnFinalNormalized),
+    ]
+  }
+
   public static func all(config c: ModelConfig) -> [HookPoint] {
     var out = [HookPoint(.embed)]
     if c.positions == .learned { out.append(HookPoint(.posEmbed)) }

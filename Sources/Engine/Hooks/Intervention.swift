@@ -50,6 +50,15 @@ public enum CacheRequest: Sendable {
   case none
   case all
   case points(Set<HookPoint>)
+
+  /// Whether the request takes in `point`.
+  func includes(_ point: HookPoint) -> Bool {
+    switch self {
+    case .none: false
+    case .all: true
+    case .points(let set): set.contains(point)
+    }
+  }
 }
 
 /// Reads, caches and rewrites hook values as the forward pass reaches them.
@@ -71,12 +80,7 @@ struct HookRunner {
   }
 
   func wants(_ point: HookPoint) -> Bool {
-    if interventions[point] != nil { return true }
-    switch request {
-    case .none: return false
-    case .all: return true
-    case .points(let set): return set.contains(point)
-    }
+    interventions[point] != nil || request.includes(point)
   }
 
   /// Applies the interventions at `point` to `value`, then caches it if asked.
@@ -85,7 +89,7 @@ struct HookRunner {
   /// dropped again afterwards (such passes only carry row-local interventions).
   mutating func visit(_ point: HookPoint, _ value: inout Tensor, tokens: Int) throws {
     if let list = interventions[point] {
-      var whole = start == 0 ? value : padded(value, at: point, tokens: tokens)
+      var whole = start == 0 ? value : value.placed(atPosition: start, of: tokens, axis: point.positionAxis)
       let shape = whole.shape
       for intervention in list {
         try intervention.apply(&whole, tokens)
@@ -96,23 +100,7 @@ struct HookRunner {
       }
       value = start == 0 ? whole : unpadded(whole, at: point, tokens: tokens)
     }
-    switch request {
-    case .none: break
-    case .all: cache[point] = value
-    case .points(let set): if set.contains(point) { cache[point] = value }
-    }
-  }
-
-  /// A value of positions `start..<T` placed in a zero value of all T positions.
-  private func padded(_ part: Tensor, at point: HookPoint, tokens T: Int) -> Tensor {
-    var shape = part.shape
-    let axis = point.positionAxis
-    let n = shape[axis]
-    shape[axis] = T
-    var whole = Tensor(zeros: shape)
-    copyRows(
-      from: part.pointer, n, to: whole.mutablePointer(), T, shape: shape, axis: axis, fromOffset: 0, toOffset: start)
-    return whole
+    if request.includes(point) { cache[point] = value }
   }
 
   /// Positions `start..<T` of a value of all T positions.
@@ -126,18 +114,32 @@ struct HookRunner {
       from: whole.pointer, T, to: part.mutablePointer(), n, shape: shape, axis: axis, fromOffset: start, toOffset: 0)
     return part
   }
+}
 
-  /// Copies `T - start` position rows between values that have `fromRows` and
-  /// `toRows` positions along `axis` (0, or 1 under a leading head axis).
-  private func copyRows(
-    from src: UnsafePointer<Float>, _ fromRows: Int, to dst: UnsafeMutablePointer<Float>, _ toRows: Int,
-    shape: [Int], axis: Int, fromOffset: Int, toOffset: Int
-  ) {
-    let row = shape[(axis + 1)...].reduce(1, *)
-    let outer = shape[..<axis].reduce(1, *)
-    let n = min(fromRows - fromOffset, toRows - toOffset)
-    for o in 0..<outer {
-      (dst + (o * toRows + toOffset) * row).update(from: src + (o * fromRows + fromOffset) * row, count: n * row)
-    }
+extension Tensor {
+  /// This value of positions `start...` (as many as it has along `axis`,
+  /// the position axis), placed in a zero value of all `T` positions.
+  func placed(atPosition start: Int, of T: Int, axis: Int) -> Tensor {
+    var shape = self.shape
+    let n = shape[axis]
+    shape[axis] = T
+    var whole = Tensor(zeros: shape)
+    copyRows(from: pointer, n, to: whole.mutablePointer(), T, shape: shape, axis: axis, fromOffset: 0, toOffset: start)
+    return whole
+  }
+}
+
+/// Copies position rows between values that have `fromRows` and `toRows`
+/// positions along `axis` (0, or 1 under a leading head axis): from row
+/// `fromOffset` to row `toOffset`, as many as both have left.
+private func copyRows(
+  from src: UnsafePointer<Float>, _ fromRows: Int, to dst: UnsafeMutablePointer<Float>, _ toRows: Int,
+  shape: [Int], axis: Int, fromOffset: Int, toOffset: Int
+) {
+  let row = shape[(axis + 1)...].reduce(1, *)
+  let outer = shape[..<axis].reduce(1, *)
+  let n = min(fromRows - fromOffset, toRows - toOffset)
+  for o in 0..<outer {
+    (dst + (o * toRows + toOffset) * row).update(from: src + (o * fromRows + fromOffset) * row, count: n * row)
   }
 }

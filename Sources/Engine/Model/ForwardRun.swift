@@ -42,10 +42,7 @@ struct ForwardRun {
   /// or of ln_final: then what the block computes at the other positions is
   /// never seen when only the last position's logits are asked for.
   func leavesUntouched(layer l: Int) -> Bool {
-    let points =
-      HookPoint.Site.allCases.filter(\.isPerBlock).map { HookPoint.block(l, $0) }
-      + [HookPoint(.lnFinalScale), HookPoint(.lnFinalNormalized)]
-    return !points.contains { hooks.wants($0) || saeAt[$0] != nil }
+    !HookPoint.blockAndFinalNorm(l).contains { hooks.wants($0) || saeAt[$0] != nil }
   }
 
   func checkStop() throws {
