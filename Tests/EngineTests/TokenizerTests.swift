@@ -146,11 +146,10 @@ final class TokenizerTests: XCTestCase {
     }
   }
 
-  /// vocab.json keys spelled with \\u escapes (upper- and lower-case hex,
+  /// vocab.json keys spelled with \u escapes (upper- and lower-case hex,
   /// and a surrogate pair) read as the characters they stand for.
   func testEscapedVocabularyKeys() throws {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tdb-tokenizer-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    let folder = scratchDirectory()
     defer { try? FileManager.default.removeItem(at: folder) }
     let vocabURL = folder.appendingPathComponent("vocab.json")
     let mergesURL = folder.appendingPathComponent("merges.txt")
@@ -178,8 +177,7 @@ final class TokenizerTests: XCTestCase {
   }
 
   func testMalformedFiles() throws {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tdb-tokenizer-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    let folder = scratchDirectory()
     defer { try? FileManager.default.removeItem(at: folder) }
     let vocabURL = folder.appendingPathComponent("vocab.json")
     let mergesURL = folder.appendingPathComponent("merges.txt")
