@@ -519,6 +519,40 @@ AVX2 static void relu_avx2(float *x, ptrdiff_t n) {
   for (; i < n; i++) x[i] = x[i] < 0 ? 0.0f : x[i];
 }
 
+// As the portable kernel: the dot product summed in double (fused
+// multiply-adds of exact products), each result computed in double and
+// rounded once.
+AVX2 static void softmax_backward_row_avx2(float *ds, const float *p, const float *dp, ptrdiff_t first,
+                                           ptrdiff_t last, ptrdiff_t length) {
+  ptrdiff_t end = last + 1, j;
+  __m256d sum_low = _mm256_setzero_pd(), sum_high = _mm256_setzero_pd();
+  for (j = first; j + 8 <= end; j += 8) {
+    __m256 pv = _mm256_loadu_ps(p + j), dv = _mm256_loadu_ps(dp + j);
+    sum_low = _mm256_fmadd_pd(low4(pv), low4(dv), sum_low);
+    sum_high = _mm256_fmadd_pd(high4(pv), high4(dv), sum_high);
+  }
+  __m256i m = tail_mask(end - j);
+  if (j < end) {
+    // Lanes past the row load as 0.
+    __m256 pv = _mm256_maskload_ps(p + j, m), dv = _mm256_maskload_ps(dp + j, m);
+    sum_low = _mm256_fmadd_pd(low4(pv), low4(dv), sum_low);
+    sum_high = _mm256_fmadd_pd(high4(pv), high4(dv), sum_high);
+  }
+  __m256d dot = _mm256_set1_pd(hsum4(_mm256_add_pd(sum_low, sum_high)));
+  for (j = first; j + 8 <= end; j += 8) {
+    __m256 pv = _mm256_loadu_ps(p + j), dv = _mm256_loadu_ps(dp + j);
+    _mm256_storeu_ps(ds + j, join8(_mm256_mul_pd(low4(pv), _mm256_sub_pd(low4(dv), dot)),
+                                   _mm256_mul_pd(high4(pv), _mm256_sub_pd(high4(dv), dot))));
+  }
+  if (j < end) {
+    __m256 pv = _mm256_maskload_ps(p + j, m), dv = _mm256_maskload_ps(dp + j, m);
+    _mm256_maskstore_ps(ds + j, m, join8(_mm256_mul_pd(low4(pv), _mm256_sub_pd(low4(dv), dot)),
+                                         _mm256_mul_pd(high4(pv), _mm256_sub_pd(high4(dv), dot))));
+  }
+  memset(ds, 0, (size_t)first * sizeof *ds);
+  if (end < length) memset(ds + end, 0, (size_t)(length - end) * sizeof *ds);
+}
+
 AVX2 static void jump_relu_avx2(float *x, const float *threshold, ptrdiff_t n) {
   ptrdiff_t i = 0;
   for (; i + 8 <= n; i += 8) {
@@ -536,6 +570,7 @@ static const tdb_kernel_set avx2 = {
   .name = "avx2",
   .exp = exp_avx2,
   .softmax_row = softmax_row_avx2,
+  .softmax_backward_row = softmax_backward_row_avx2,
   .gelu_tanh = gelu_tanh_avx2,
   .gelu_tanh_backward = gelu_tanh_backward_avx2,
   .gelu_erf = gelu_erf_avx2,

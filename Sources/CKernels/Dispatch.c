@@ -28,6 +28,11 @@ void tdb_softmax_row(float *p, const float *s, ptrdiff_t first, ptrdiff_t last, 
   tdb_kernels()->softmax_row(p, s, first, last, length);
 }
 
+void tdb_softmax_backward_row(float *ds, const float *p, const float *dp, ptrdiff_t first, ptrdiff_t last,
+                              ptrdiff_t length) {
+  tdb_kernels()->softmax_backward_row(ds, p, dp, first, last, length);
+}
+
 void tdb_gelu_tanh(float *out, const float *x, ptrdiff_t n) { tdb_kernels()->gelu_tanh(out, x, n); }
 
 void tdb_gelu_tanh_backward(float *dinp, const float *x, const float *dout, ptrdiff_t n) {

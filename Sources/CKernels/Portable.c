@@ -168,6 +168,19 @@ static void softmax_row_portable(float *p, const float *s, ptrdiff_t first, ptrd
   if (end < length) memset(p + end, 0, (size_t)(length - end) * sizeof *p);
 }
 
+// The dot product is summed in double, where a product of two floats is
+// exact, and each result is computed in double and rounded once.
+static void softmax_backward_row_portable(float *ds, const float *p, const float *dp, ptrdiff_t first, ptrdiff_t last,
+                                          ptrdiff_t length) {
+  ptrdiff_t end = last + 1, j;
+  double sum[4] = {0, 0, 0, 0};
+  for (j = first; j < end; j++) sum[(j - first) & 3] += (double)p[j] * (double)dp[j];
+  double dot = (sum[0] + sum[1]) + (sum[2] + sum[3]);
+  for (j = first; j < end; j++) ds[j] = (float)((double)p[j] * ((double)dp[j] - dot));
+  memset(ds, 0, (size_t)first * sizeof *ds);
+  if (end < length) memset(ds + end, 0, (size_t)(length - end) * sizeof *ds);
+}
+
 static void gelu_tanh_portable(float *out, const float *x, ptrdiff_t n) {
   for (ptrdiff_t i = 0; i < n; i++) out[i] = gelu1(x[i]);
 }
@@ -328,6 +341,7 @@ static const tdb_kernel_set portable = {
   .name = "portable",
   .exp = exp_portable,
   .softmax_row = softmax_row_portable,
+  .softmax_backward_row = softmax_backward_row_portable,
   .gelu_tanh = gelu_tanh_portable,
   .gelu_tanh_backward = gelu_tanh_backward_portable,
   .gelu_erf = gelu_erf_portable,

@@ -79,13 +79,21 @@ final class BlockedAttentionBackwardTests: XCTestCase {
     // 4-token sliding window in its first layer), on a longer prompt than
     // their context so that several query blocks are needed.
     let (llama, _) = try hfTinyModel("llama"), (gemma2, _) = try hfTinyModel("gemma2")
+    // Groups of three query heads (SmolLM2's) and one group for every head
+    // (Gemma 3's): heads of a group run on different cores and their key and
+    // value gradients are added afterwards.
+    var threeInAGroup = llama.config, oneGroup = llama.config
+    (threeInAGroup.heads, threeInAGroup.kvHeads) = (6, 2)
+    (oneGroup.heads, oneGroup.kvHeads) = (5, 1)
     let geometries = [
       ("grouped-query", HeadGeometry(llama.config, layer: 0)),
+      ("three query heads a group", HeadGeometry(threeInAGroup, layer: 0)),
+      ("one key/value head", HeadGeometry(oneGroup, layer: 0)),
       ("soft-capped, sliding window", HeadGeometry(gemma2.config, layer: 0)),
       ("soft-capped, global", HeadGeometry(gemma2.config, layer: 1)),
     ]
-    XCTAssertNotNil(geometries[1].1.window)
-    XCTAssertNotNil(geometries[1].1.softcap)
+    XCTAssertNotNil(geometries[3].1.window)
+    XCTAssertNotNil(geometries[3].1.softcap)
     let T = 300
     for (name, g) in geometries {
       var random = SeededRandom(1)

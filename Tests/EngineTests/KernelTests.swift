@@ -271,6 +271,66 @@ final class KernelTests: XCTestCase, KernelTesting {
     }
   }
 
+  func testSoftmaxBackwardRowAgainstItsDoublePrecisionValue() {
+    var rng = SplitMix64(seed: 12)
+    for set in sets {
+      for trial in 0..<400 {
+        let length = 1 + trial % 70, last = Int(rng.next() % UInt64(length))
+        let first = Int(rng.next() % UInt64(last + 1))
+        let scores = (0..<length).map { _ in Float.random(in: -8...8, using: &rng) }
+        let p = softmaxReference(scores, first: first, last: last)
+        let spread: Float = [1e-3, 1, 1e4][trial % 3]
+        var dp = (0..<length).map { _ in Float.random(in: -spread...spread, using: &rng) }
+        if trial % 5 == 0 { dp[0..<length] = ArraySlice(repeating: 0.25, count: length) }  // cancels exactly: all 0
+        var ds = [Float](repeating: .nan, count: length)
+        set.softmax_backward_row(&ds, p, dp, first, last, length)
+        var inPlace = dp
+        inPlace.withUnsafeMutableBufferPointer { b in
+          set.softmax_backward_row(b.baseAddress!, p, b.baseAddress!, first, last, length)
+        }
+        XCTAssertEqual(ds, inPlace, "\(name(set)) in place, trial \(trial)")
+        // Reference: the dot product exactly enough in double, each value rounded once.
+        var dot = 0.0, magnitude = 0.0
+        for j in first...last {
+          dot += Double(p[j]) * Double(dp[j])
+          magnitude += abs(Double(p[j]) * Double(dp[j]))
+        }
+        for j in 0..<length {
+          if j < first || j > last {
+            XCTAssertEqual(ds[j], 0, "\(name(set)) outside first...last, trial \(trial)")
+            continue
+          }
+          let exact = Double(p[j]) * (Double(dp[j]) - dot)
+          // A dot product summed in another order may differ in its last double bits.
+          let slack = Double(p[j]) * magnitude * 1e-15
+          let ref = Float(exact)
+          if abs(Double(ds[j]) - exact) > slack { check(ds[j], ref, ulps: 1, "\(name(set)) trial \(trial) j \(j)") }
+        }
+      }
+    }
+  }
+
+  func testSoftmaxBackwardRowEdgeCases() {
+    for set in sets {
+      var ds = [Float](repeating: .nan, count: 12)
+      // One key: its probability is 1 and the gradient through it is 0.
+      set.softmax_backward_row(&ds, [0, 0, 1, 0], [5, 6, 7, 8], 2, 2, 4)
+      XCTAssertEqual(Array(ds[0..<4]), [0, 0, 0, 0], name(set))
+      // A NaN gradient poisons the row, as the scalar loop did; outside it stays 0.
+      let p = [Float](repeating: 0.1, count: 10) + [0, 0]
+      var dp = [Float](repeating: 1, count: 12)
+      dp[4] = .nan
+      set.softmax_backward_row(&ds, p, dp, 0, 9, 12)
+      XCTAssert(ds[0..<10].allSatisfy(\.isNaN), name(set))
+      XCTAssertEqual(Array(ds[10..<12]), [0, 0], name(set))
+      // An infinite gradient where the probability is 0 (a masked key) stays out of the row.
+      dp = [Float](repeating: 1, count: 12)
+      dp[11] = .infinity
+      set.softmax_backward_row(&ds, p, dp, 0, 9, 12)
+      XCTAssert(ds.allSatisfy { $0.isFinite }, name(set))
+    }
+  }
+
   // MARK: references and helpers
 
   typealias Unary = (UnsafeMutablePointer<Float>?, UnsafePointer<Float>?, Int) -> Void

@@ -37,6 +37,11 @@ typedef struct tdb_kernel_set {
   // p[length] = softmax of s over first...last, 0 elsewhere; all zero when
   // every s[first...last] is -inf. p may be s.
   void (*softmax_row)(float *p, const float *s, ptrdiff_t first, ptrdiff_t last, ptrdiff_t length);
+  // ds[length] = p·(dp - Σ p·dp) over first...last, 0 elsewhere: the
+  // softmax's backward pass for one row (p its output, dp the gradient
+  // there). ds may be dp.
+  void (*softmax_backward_row)(float *ds, const float *p, const float *dp, ptrdiff_t first, ptrdiff_t last,
+    ptrdiff_t length);
   // out[n] = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))  (GPT-2's gelu_new)
   void (*gelu_tanh)(float *out, const float *x, ptrdiff_t n);
   // dinp[n] = dout · gelu_tanh'(x) (dinp may be dout)
@@ -108,6 +113,8 @@ const tdb_kernel_set *tdb_kernels(void);
 // The active set's kernels, for call sites.
 void tdb_exp(float *out, const float *x, ptrdiff_t n);
 void tdb_softmax_row(float *p, const float *s, ptrdiff_t first, ptrdiff_t last, ptrdiff_t length);
+void tdb_softmax_backward_row(float *ds, const float *p, const float *dp, ptrdiff_t first, ptrdiff_t last,
+  ptrdiff_t length);
 void tdb_gelu_tanh(float *out, const float *x, ptrdiff_t n);
 void tdb_gelu_tanh_backward(float *dinp, const float *x, const float *dout, ptrdiff_t n);
 void tdb_gelu_erf(float *out, const float *x, ptrdiff_t n);

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 // Causal self-attention backward for one query head h, as three steps with
@@ -32,13 +33,7 @@ func causalSoftmaxBackward(
   _ dscores: UnsafeMutablePointer<Float>, _ dpattern: UnsafePointer<Float>, _ pattern: UnsafePointer<Float>, T: Int,
   rows: Range<Int>
 ) {
-  for i in rows {
-    let p = pattern + i * T, dp = dpattern + i * T, ds = dscores + i * T
-    var dot: Float = 0
-    for j in 0...i { dot += p[j] * dp[j] }
-    for j in 0...i { ds[j] = p[j] * (dp[j] - dot) }
-    for j in (i + 1)..<max(T, i + 1) { ds[j] = 0 }
-  }
+  for i in rows { tdb_softmax_backward_row(dscores + i * T, pattern + i * T, dpattern + i * T, 0, i, T) }
 }
 
 /// Through scores_h = q_h · k_gᵀ · scale (forward: attentionScores), for queries
@@ -130,39 +125,71 @@ func nonzeroQueries(_ p: UnsafePointer<Float>, heads: Int, T: Int) -> Range<Int>
 /// gradients. q is [T, H·D] (rotated where the model rotates), k and v
 /// [T, KV·D]; dq [T, H, D], dk and dv [T, KV, D] start zeroed, and only the
 /// queries in `rows` (where dz can be nonzero) and the keys they see are
-/// written. The key/value groups are shared out over the cores: each group's
-/// dk and dv columns belong to one worker.
+/// written.
+///
+/// The query heads are shared out over the cores, not the key/value groups:
+/// a model with fewer groups than cores (Gemma 3 has one, SmolLM2 three)
+/// would leave cores idle. The first head of a group adds into dk and dv;
+/// each other head adds into key and value gradients of its own, which are
+/// added into dk and dv in head order once every head is done, so the sums
+/// do not depend on which core ran which head.
 func fusedCausalAttentionBackward(
   dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
   dz: UnsafePointer<Float>, _ a: AttentionInputs, T: Int, rows: Range<Int>, queryBlock: Int = 128
 ) {
   guard !rows.isEmpty else { return }
-  let g = a.geometry, groupSize = g.heads / g.kvHeads
+  let g = a.geometry, groupSize = g.heads / g.kvHeads, D = g.D, keys = rows.upperBound
   let blocks = stride(from: rows.lowerBound, to: rows.upperBound, by: queryBlock).map {
     $0..<min($0 + queryBlock, rows.upperBound)
   }
+  // Key and value gradients [keys, D] for every head but the first of its group.
+  let ownHeads = g.heads - g.kvHeads, ownSize = keys * D
+  let own = UnsafeMutablePointer<Float>.allocate(capacity: 2 * ownHeads * ownSize)
+  own.initialize(repeating: 0, count: 2 * ownHeads * ownSize)
+  defer { own.deallocate() }
+  func ownSlot(_ h: Int) -> Int? {
+    let i = h % groupSize
+    return i == 0 ? nil : h / groupSize * (groupSize - 1) + i - 1
+  }
+  /// Where head h adds its key and value gradients, and their row stride.
+  func keyValueGradients(_ h: Int) -> (dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>, stride: Int) {
+    guard let slot = ownSlot(h) else { return (dk + g.kvOffset(h), dv + g.kvOffset(h), g.kvStride) }
+    return (own + slot * ownSize, own + (ownHeads + slot) * ownSize, D)
+  }
   let capacity = min(queryBlock, rows.count) * rows.upperBound
-  withWorkersOverBLAS(items: g.kvHeads) { next in
+  withWorkersOverBLAS(items: g.heads) { next in
     // Scores (soft-capped), pattern, and the pattern's gradient turned into the scores'.
     let scores = UnsafeMutablePointer<Float>.allocate(capacity: capacity)
     let pattern = UnsafeMutablePointer<Float>.allocate(capacity: capacity)
     let gradient = UnsafeMutablePointer<Float>.allocate(capacity: capacity)
     defer { [scores, pattern, gradient].forEach { $0.deallocate() } }
-    while let group = next() {
-      for h in group * groupSize..<(group + 1) * groupSize {
-        for block in blocks {
-          attentionBlockBackward(
-            dq: dq, dk: dk, dv: dv, dz: dz, a, head: h, rows: block,
-            buffers: (scores, pattern, gradient))
-        }
+    while let h = next() {
+      let out = keyValueGradients(h)
+      for block in blocks {
+        attentionBlockBackward(
+          dq: dq, dk: out.dk, dv: out.dv, kvStride: out.stride, dz: dz, a, head: h, rows: block,
+          buffers: (scores, pattern, gradient))
+      }
+    }
+  }
+  guard ownHeads > 0 else { return }
+  parallelChunks(keys, minimumChunk: 64) { positions in
+    for h in 0..<g.heads {
+      guard let slot = ownSlot(h) else { continue }
+      let offset = g.kvOffset(h)
+      for t in positions {
+        let row = t * g.kvStride + offset, ownRow = t * D
+        tdb_add(dk + row, dk + row, own + slot * ownSize + ownRow, D)
+        tdb_add(dv + row, dv + row, own + (ownHeads + slot) * ownSize + ownRow, D)
       }
     }
   }
 }
 
 /// One head and block of queries of fusedCausalAttentionBackward.
+/// dk and dv point at the head's own columns (or its own gradients), rows `kvStride` apart.
 private func attentionBlockBackward(
-  dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
+  dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>, kvStride: Int,
   dz: UnsafePointer<Float>, _ a: AttentionInputs, head h: Int, rows: Range<Int>,
   buffers: (
     scores: UnsafeMutablePointer<Float>, pattern: UnsafeMutablePointer<Float>, gradient: UnsafeMutablePointer<Float>
@@ -181,9 +208,7 @@ private func attentionBlockBackward(
     let first = g.firstKey(position) - start, last = position - start
     if let cap = g.softcap { softcap(srow + first, count: last - first + 1, cap: cap) }
     causalSoftmaxRow(prow, srow, first: first, last: last, length: keys)
-    var dot: Float = 0
-    for j in first...last { dot += prow[j] * drow[j] }
-    for j in 0..<keys { drow[j] = prow[j] * (drow[j] - dot) }
+    tdb_softmax_backward_row(drow, prow, drow, first, last, keys)
     if let cap = g.softcap {
       for j in first...last {
         let t = srow[j] / cap
@@ -193,7 +218,8 @@ private func attentionBlockBackward(
   }
   gemm(M: n, N: D, K: keys, alpha: g.scale, ds, lda: keys, k, ldb: KS, dq + rows.lowerBound * QS + h * D, ldc: QS)
   gemm(
-    transA: true, M: keys, N: D, K: n, alpha: g.scale, ds, lda: keys, q, ldb: QS, beta: 1, dk + start * KS + kv, ldc: KS
-  )
-  gemm(transA: true, M: keys, N: D, K: n, p, lda: keys, dzBlock, ldb: QS, beta: 1, dv + start * KS + kv, ldc: KS)
+    transA: true, M: keys, N: D, K: n, alpha: g.scale, ds, lda: keys, q, ldb: QS, beta: 1, dk + start * kvStride,
+    ldc: kvStride)
+  gemm(
+    transA: true, M: keys, N: D, K: n, p, lda: keys, dzBlock, ldb: QS, beta: 1, dv + start * kvStride, ldc: kvStride)
 }
