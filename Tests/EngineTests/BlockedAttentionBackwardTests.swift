@@ -22,8 +22,8 @@ final class BlockedAttentionBackwardTests: XCTestCase {
       k.withUnsafeBufferPointer { k in
         v.withUnsafeBufferPointer { v in
           let a = AttentionInputs(q: q.baseAddress!, k: k.baseAddress!, v: v.baseAddress!, geometry: g)
+          attentionScores(s, a, queries: T, T: T)
           for h in 0..<H {
-            attentionScores(s + h * square, a, head: h, queries: T, T: T)
             causalSoftmax(p + h * square, s + h * square, queries: T, T: T, g)
             attentionValuesBackward(
               dpattern: dp + h * square, dv: dv.mutablePointer(), dz: dz, pattern: p + h * square, v: v.baseAddress!,

@@ -32,6 +32,16 @@ void tdb_packed_free(tdb_packed_matrix *p);
 /// F, BW, VL, DQ). Elsewhere tdb_pack returns NULL and products use BLAS.
 bool tdb_packed_expected(void);
 
+/// Row-major c[M, N] = alpha · op(a)[M, K] · op(b)[K, N] + beta · c through
+/// oneDNN's sgemm: on the calling thread alone inside an OpenMP parallel
+/// region (a worker of `tdb_team`), else on `threads` OpenMP threads (0:
+/// the caller is off those threads, as passes run side by side are). False
+/// when it did not run (c untouched): no AVX-512, an empty shape, threads 0
+/// outside a region, or oneDNN refused; the caller then uses BLAS.
+bool tdb_general_sgemm(bool transA, bool transB, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, float alpha, const float *a,
+                       ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta, float *c, ptrdiff_t ldc,
+                       int threads);
+
 /// Calls body(context, w) once for each w in 0..<workers, on up to
 /// `workers` of the OpenMP threads oneDNN's products run on (the caller's
 /// among them), and returns when all have returned.

@@ -208,10 +208,7 @@ extension TransformerModel {
     let inputs = AttentionInputs(q: q.pointer, k: keys.pointer, v: values.pointer, geometry: HeadGeometry(c, layer: l))
     if run.wants(hook(.attnScores)) || run.wants(hook(.pattern)) {
       var pattern = Tensor(uninitialized: [H, queries, T])
-      do {
-        let pat = pattern.mutablePointer()
-        for h in 0..<H { attentionScores(pat + h * queries * T, inputs, head: h, queries: queries, T: T) }
-      }
+      attentionScores(pattern.mutablePointer(), inputs, queries: queries, T: T)
       try run.pass(hook(.attnScores), &pattern)
       do {
         let pat = pattern.mutablePointer()
@@ -222,8 +219,7 @@ extension TransformerModel {
         }
       }
       try run.pass(hook(.pattern), &pattern)
-      let zp = z.mutablePointer(), pat = pattern.pointer
-      for h in 0..<H { attentionValues(zp, pattern: pat + h * queries * T, inputs, head: h, queries: queries, T: T) }
+      attentionValues(z.mutablePointer(), pattern: pattern.pointer, inputs, queries: queries, T: T)
     } else {
       fusedCausalAttention(z.mutablePointer(), inputs, queries: queries, T: T)
     }

@@ -22,25 +22,27 @@ struct AttentionInputs {
   func kvOffset(_ h: Int) -> Int { geometry.kvOffset(h) }
 }
 
-/// Scaled, causally masked attention scores for one head:
-/// scores[n, T] = q_h · k_hᵀ · scale (soft-capped where the model does), with
+/// Scaled, causally masked attention scores of every head, scores[H, n, T]:
+/// scores_h = q_h · k_hᵀ · scale (soft-capped where the model does), with
 /// -inf where a key comes after its query or before its sliding window.
-func attentionScores(
-  _ scores: UnsafeMutablePointer<Float>, _ a: AttentionInputs, head h: Int, queries n: Int, T: Int
-) {
-  let D = a.D, k = a.k + a.kvOffset(h), g = a.geometry
-  for rows in causalBlocks(n) {
+/// Computed per head and block of queries, shared out over the cores as
+/// fusedCausalAttention's are, so that a pass keeping the pattern computes
+/// the same products, and the same bits, as one that does not.
+func attentionScores(_ scores: UnsafeMutablePointer<Float>, _ a: AttentionInputs, queries n: Int, T: Int) {
+  let D = a.D, g = a.geometry
+  forEachHeadAndBlock(heads: a.heads, queries: n) { h, rows in
+    let head = scores + h * n * T, k = a.k + a.kvOffset(h)
     // Keys after the block's last query are masked: leave them out of the product.
     let q = a.q + rows.lowerBound * a.qStride + h * D
     gemm(
       transB: true, M: rows.count, N: T - n + rows.upperBound, K: D, alpha: g.scale, q,
-      lda: a.qStride, k, ldb: a.kvStride, scores + rows.lowerBound * T, ldc: T)
-  }
-  for i in 0..<n {
-    let row = scores + i * T, position = T - n + i, first = g.firstKey(position)
-    if let cap = g.softcap { softcap(row + first, count: position - first + 1, cap: cap) }
-    for j in 0..<first { row[j] = -.infinity }
-    for j in (position + 1)..<max(T, position + 1) { row[j] = -.infinity }
+      lda: a.qStride, k, ldb: a.kvStride, head + rows.lowerBound * T, ldc: T)
+    for i in rows {
+      let row = head + i * T, position = T - n + i, first = g.firstKey(position)
+      if let cap = g.softcap { softcap(row + first, count: position - first + 1, cap: cap) }
+      for j in 0..<first { row[j] = -.infinity }
+      for j in (position + 1)..<max(T, position + 1) { row[j] = -.infinity }
+    }
   }
 }
 
@@ -71,15 +73,11 @@ func causalSoftmaxRow(
 /// written and read back from memory three times. Used when no hook reads or
 /// changes the scores or the pattern.
 ///
-/// The (head, block) items are shared out over the cores, each item's small
-/// products run by single-threaded BLAS: splitting one 128-row product
-/// between threads costs more in hand-offs than it gains.
+/// The (head, block) items are shared out over the cores as in
+/// forEachHeadAndBlock, each worker with its own buffer.
 func fusedCausalAttention(_ z: UnsafeMutablePointer<Float>, _ a: AttentionInputs, queries n: Int, T: Int) {
-  let blocks = causalBlocks(n)
-  // Largest blocks (the last queries see the most keys) first, so the last
-  // items handed out are the short ones and the cores finish together.
-  let items = blocks.indices.reversed().flatMap { b in (0..<a.heads).map { h in (head: h, rows: blocks[b]) } }
-  let capacity = blocks[0].count * T
+  let items = headAndBlockItems(heads: a.heads, queries: n)
+  let capacity = causalBlocks(n)[0].count * T
   withWorkersOverBLAS(items: items.count) { next in
     let buffer = UnsafeMutablePointer<Float>.allocate(capacity: capacity)
     defer { buffer.deallocate() }
@@ -114,16 +112,35 @@ private func attentionBlock(
     z + rows.lowerBound * a.qStride + h * D, ldc: a.qStride)
 }
 
-/// z_h[n, D] = pattern_h[n, T] · v_h[T, D], written into z[n, H·D] at the head's columns.
+/// z[n, H·D]: z_h = pattern_h[n, T] · v_h[T, D] at each head's columns, per
+/// head and block of queries as attentionScores.
 func attentionValues(
-  _ z: UnsafeMutablePointer<Float>, pattern: UnsafePointer<Float>, _ a: AttentionInputs, head h: Int,
-  queries n: Int, T: Int
+  _ z: UnsafeMutablePointer<Float>, pattern: UnsafePointer<Float>, _ a: AttentionInputs, queries n: Int, T: Int
 ) {
-  for rows in causalBlocks(n) {
+  forEachHeadAndBlock(heads: a.heads, queries: n) { h, rows in
     gemm(
-      M: rows.count, N: a.D, K: T - n + rows.upperBound, pattern + rows.lowerBound * T, lda: T,
+      M: rows.count, N: a.D, K: T - n + rows.upperBound, pattern + (h * n + rows.lowerBound) * T, lda: T,
       a.v + a.kvOffset(h), ldb: a.kvStride, z + rows.lowerBound * a.qStride + h * a.D, ldc: a.qStride)
   }
+}
+
+/// Calls body(head, block of queries) for every head and causal block,
+/// shared out over the cores with BLAS single-threaded (see
+/// withWorkersOverBLAS): splitting one 128-row product between threads
+/// costs more in hand-offs than it gains. The largest blocks (the last
+/// queries see the most keys) go first, so the last items handed out are
+/// the short ones and the cores finish together.
+func forEachHeadAndBlock(heads: Int, queries n: Int, _ body: (_ head: Int, _ rows: Range<Int>) -> Void) {
+  let items = headAndBlockItems(heads: heads, queries: n)
+  withWorkersOverBLAS(items: items.count) { next in
+    while let i = next() { body(items[i].head, items[i].rows) }
+  }
+}
+
+/// Every (head, block of queries), the largest blocks first.
+func headAndBlockItems(heads: Int, queries n: Int) -> [(head: Int, rows: Range<Int>)] {
+  let blocks = causalBlocks(n)
+  return blocks.indices.reversed().flatMap { b in (0..<heads).map { h in (head: h, rows: blocks[b]) } }
 }
 
 /// Query rows in blocks: each block's product stops at its last query's key,

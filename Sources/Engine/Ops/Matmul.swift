@@ -1,5 +1,6 @@
 import CBLAS
 import CBLIS
+import CPacked
 import Dispatch
 
 /// out[T, OC] = inp[T, C] · weight[C, OC] + bias[OC] — a Conv1D layer (weights stored [in, out]).
@@ -108,13 +109,19 @@ func fewRowsProduct(
 }
 
 /// General row-major product with explicit leading dimensions:
-/// c[M, N] = alpha · op(a)[M, K] · op(b)[K, N] + beta · c.
+/// c[M, N] = alpha · op(a)[M, K] · op(b)[K, N] + beta · c, through oneDNN
+/// where its kernels run (see GeneralProducts.c), else OpenBLAS.
 @inline(__always)
 func gemm(
   transA: Bool = false, transB: Bool = false, M: Int, N: Int, K: Int, alpha: Float = 1,
   _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int, beta: Float = 0,
   _ c: UnsafeMutablePointer<Float>, ldc: Int
 ) {
+  // Off the OpenMP threads with BLAS kept to one thread (passes side by
+  // side, `collect`), oneDNN would open a team of its own per caller.
+  let blasThreads = Int(openblas_get_num_threads())
+  let threads = blasThreads > 1 || ComputeThreads.count == 1 ? min(ComputeThreads.count, blasThreads) : 0
+  if tdb_general_sgemm(transA, transB, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc, Int32(threads)) { return }
   cblas_sgemm(
     CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, Int32(M), Int32(N), Int32(K),
     alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
