@@ -358,7 +358,7 @@ extension BackwardPass {
     gK = try visit(hook(.k), gK)
     gQ = try visit(hook(.q), gQ)
     if let qn = b.qNormWeight, let kn = b.kNormWeight, gQ != nil || gK != nil {
-      (gQ, gK) = headNormBackward(l, b, gQ, gK, weights: (qn, kn))
+      (gQ, gK) = headNormBackward(l, gQ, gK, weights: (qn, kn))
     }
 
     // q | k | v [T, Q + 2K] = ln1[T, C] · W_attn[C, Q + 2K] + b_attn: the three
@@ -374,17 +374,17 @@ extension BackwardPass {
     return linear(gQKV, b.attnWeight, in: C, out: W, shape: [T, C])
   }
 
-  /// Back through Qwen3's per-head RMSNorms of q and k (scale not detached:
-  /// they are not hook points). Their inputs are the projections, computed
-  /// again from ln1's output.
+  /// Back through Qwen3's and Gemma 3's per-head RMSNorms of q and k (scale
+  /// not detached: they are not hook points), from their inputs as the
+  /// forward pass handed them to the tape. (Computing them again from ln1's
+  /// output took about 30 ms of a 128-token Gemma 3 270M gradient.)
   func headNormBackward(
-    _ l: Int, _ b: BlockWeights, _ gQ: Tensor?, _ gK: Tensor?, weights: (Tensor, Tensor)
+    _ l: Int, _ gQ: Tensor?, _ gK: Tensor?, weights: (Tensor, Tensor)
   ) -> (Tensor?, Tensor?) {
-    let c = model.config, T = self.T, D = c.dHead, W = c.qkvWidth
-    let ln1 = tape.flowingValue(.block(l, .ln1Normalized))
-    var qkv = Tensor(uninitialized: [T, W])
-    matmulForward(qkv.mutablePointer(), ln1.pointer, b.attnWeight, b.attnBias.pointer, T: T, C: c.dModel, OC: W)
-    let (q, k, _) = model.splitHeads(qkv, rows: T)
+    let c = model.config, T = self.T, D = c.dHead
+    guard let (q, k) = tape.headNormInputs[l] else {
+      preconditionFailure("backward: block \(l)'s q and k before their norms were not recorded")
+    }
     func back(_ g: Tensor?, input x: Tensor, heads: Int, weight: Tensor) -> Tensor? {
       guard let g else { return nil }
       let rows = T * heads

@@ -14,6 +14,10 @@ final class ForwardTape: @unchecked Sendable {
   /// For each hook with forward interventions: true where they left the entry equal.
   private(set) var untouched: [HookPoint: [Bool]] = [:]
 
+  /// Per block, q and k before Qwen3's and Gemma 3's per-head norms
+  /// (`ForwardOptions.observeHeadNormInputs`).
+  private(set) var headNormInputs: [Int: (q: Tensor, k: Tensor)] = [:]
+
   private var pending: [HookPoint: Tensor] = [:]
   /// Set when the forward pass runs the last block past its attention at the
   /// last position only (`ForwardOptions.lastBlockAtLastPositionOnly`).
@@ -54,8 +58,6 @@ final class ForwardTape: @unchecked Sendable {
         }
         let blocked = blockedAttention.contains(l)
         if !blocked { flowing.insert(.block(l, .pattern)) }
-        // Qwen3's q/k norms are differentiated from their inputs, computed again from ln1's output.
-        if c.qkNorm { flowing.insert(.block(l, .ln1Normalized)) }
         // Post-norms likewise, from z and mlp.hook_post; their scales as used.
         if c.postNorms {
           flowing.formUnion([.block(l, .z), .block(l, .mlpPost), .block(l, .ln1PostScale), .block(l, .ln2PostScale)])
@@ -143,6 +145,8 @@ final class ForwardTape: @unchecked Sendable {
     guard let v = values[p] else { preconditionFailure("backward: \(p) was not recorded") }
     return v
   }
+
+  func keepHeadNormInputs(layer l: Int, q: Tensor, k: Tensor) { headNormInputs[l] = (q, k) }
 
   func flowingValue(_ p: HookPoint) -> Tensor {
     guard let v = flowing[p] else { preconditionFailure("backward: the value flowing from \(p) was not recorded") }

@@ -48,6 +48,7 @@ extension TransformerModel {
     var options = forward
     options.interventions = tape.instrument(forward.interventions, plan: plan, saeAt: saeAt)
     options.lastBlockAtLastPositionOnly = lastPositionOnly
+    if c.qkNorm { options.observeHeadNormInputs = { [tape] l, q, k in tape.keepHeadNormInputs(layer: l, q: q, k: k) } }
     let result = try self.forward(tokens, options: options)
 
     let (value, gFinal) = evaluate(resolved, tokens: tokens, result: result, tape: tape)

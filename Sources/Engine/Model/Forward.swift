@@ -24,6 +24,10 @@ public struct ForwardOptions: @unchecked Sendable {
   /// position only, as for `.last` logits with nothing hooked, and the values
   /// those hooks see are [1, ...]. Ignored with `.all` logits.
   var lastBlockAtLastPositionOnly = false
+  /// Set by a gradient pass of a model with per-head q/k norms (Qwen3,
+  /// Gemma 3): handed each block's q and k before those norms, which their
+  /// backward reads. They are not hook points.
+  var observeHeadNormInputs: ((_ layer: Int, _ q: Tensor, _ k: Tensor) -> Void)? = nil
 
   public init(
     cache: CacheRequest = .none, interventions: [Intervention] = [], saes: [SAESplice] = [],
@@ -188,6 +192,7 @@ extension TransformerModel {
       qkv.mutablePointer(), ln1.pointer, b.attnWeight, b.attnBias.pointer, T: n, C: C, OC: c.qkvWidth)
     var (q, k, v) = splitHeads(qkv, rows: n)
     if let qn = b.qNormWeight, let kn = b.kNormWeight {
+      run.observeHeadNormInputs?(l, q, k)
       headNorm(&q, weight: qn, rows: n * H)
       headNorm(&k, weight: kn, rows: n * KV)
     }

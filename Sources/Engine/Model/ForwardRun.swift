@@ -14,6 +14,7 @@ struct ForwardRun {
   let resume: ResumePoint?
   let keepCheckpoint: Bool
   let shouldStop: (() -> Bool)?
+  let observeHeadNormInputs: ((_ layer: Int, _ q: Tensor, _ k: Tensor) -> Void)?
   /// Rotary angles of the computed positions, per layer (rotary models only).
   let rotations: LayerRotations
   private(set) var keptKeys: [Tensor] = [], keptValues: [Tensor] = [], keptResid: [Tensor] = []
@@ -27,6 +28,7 @@ struct ForwardRun {
     resume = options.resume
     keepCheckpoint = options.keepCheckpoint
     shouldStop = options.shouldStop
+    observeHeadNormInputs = options.observeHeadNormInputs
     rotations = LayerRotations(config, positions: first..<tokens.count)
   }
 
