@@ -179,13 +179,28 @@ extension BackwardPass {
   func linear(_ g: Tensor, _ weight: Tensor, in inWidth: Int, out outWidth: Int, shape: [Int], into: Tensor? = nil)
     -> Tensor
   {
-    var d = into ?? Tensor(zeros: shape)
     let rows = nonzeroRows(g.pointer, count: T, width: outWidth)
-    if !rows.isEmpty {
-      let lo = rows.lowerBound
+    guard let into else {
+      // The product writes the rows in `rows` (below the last block, every
+      // row): only the others are zeroed.
+      var d = Tensor(uninitialized: shape)
+      let p = d.mutablePointer()
+      if rows.isEmpty {
+        p.update(repeating: 0, count: T * inWidth)
+        return d
+      }
+      p.update(repeating: 0, count: rows.lowerBound * inWidth)
+      (p + rows.upperBound * inWidth).update(repeating: 0, count: (T - rows.upperBound) * inWidth)
       linearBackward(
-        d.mutablePointer() + lo * inWidth, g.pointer + lo * outWidth, weight, T: rows.count, C: inWidth,
-        OC: outWidth, accumulate: into != nil)
+        p + rows.lowerBound * inWidth, g.pointer + rows.lowerBound * outWidth, weight, T: rows.count, C: inWidth,
+        OC: outWidth, accumulate: false)
+      return d
+    }
+    var d = into
+    if !rows.isEmpty {
+      linearBackward(
+        d.mutablePointer() + rows.lowerBound * inWidth, g.pointer + rows.lowerBound * outWidth, weight,
+        T: rows.count, C: inWidth, OC: outWidth, accumulate: true)
     }
     return d
   }
