@@ -1,3 +1,4 @@
+import CBLAS
 import CKernels
 import Foundation
 
@@ -129,61 +130,83 @@ func nonzeroQueries(_ p: UnsafePointer<Float>, heads: Int, T: Int) -> Range<Int>
 ///
 /// The query heads are shared out over the cores, not the key/value groups:
 /// a model with fewer groups than cores (Gemma 3 has one, SmolLM2 three)
-/// would leave cores idle. The first head of a group adds into dk and dv;
-/// each other head adds into key and value gradients of its own, which are
-/// added into dk and dv in head order once every head is done, so the sums
-/// do not depend on which core ran which head.
+/// would leave cores idle. Where the heads do not divide evenly among the
+/// cores (SmolLM2's nine on two), each head's queries are cut into two parts
+/// of equal work, so the cores finish together. The first part of the first
+/// head of a group adds into dk and dv; every other part adds into key and
+/// value gradients of its own, which are added into dk and dv in head and
+/// part order once all are done, so the sums do not depend on which core
+/// ran which part.
 func fusedCausalAttentionBackward(
   dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
   dz: UnsafePointer<Float>, _ a: AttentionInputs, T: Int, rows: Range<Int>, queryBlock: Int = 128
 ) {
   guard !rows.isEmpty else { return }
   let g = a.geometry, groupSize = g.heads / g.kvHeads, D = g.D, keys = rows.upperBound
-  let blocks = stride(from: rows.lowerBound, to: rows.upperBound, by: queryBlock).map {
-    $0..<min($0 + queryBlock, rows.upperBound)
-  }
-  // Key and value gradients [keys, D] for every head but the first of its group.
-  let ownHeads = g.heads - g.kvHeads, ownSize = keys * D
-  let own = UnsafeMutablePointer<Float>.allocate(capacity: 2 * ownHeads * ownSize)
-  own.initialize(repeating: 0, count: 2 * ownHeads * ownSize)
+  let cores = min(ComputeThreads.count, Int(openblas_get_num_threads()))
+  let parts = equalWorkParts(rows, g, count: cores > 1 && g.heads % cores != 0 ? 2 : 1)
+  let items = g.heads * parts.count
+  /// Item i is part i % parts of head i / parts; the items that have key and
+  /// value gradients of their own, numbered in item order.
+  let ownSlot: [Int?] = {
+    var next = 0
+    return (0..<items).map { i in
+      if i / parts.count % groupSize == 0 && i % parts.count == 0 { return nil }
+      defer { next += 1 }
+      return next
+    }
+  }()
+  let ownCount = items - g.kvHeads, ownSize = keys * D
+  let own = UnsafeMutablePointer<Float>.allocate(capacity: 2 * ownCount * ownSize)
+  own.initialize(repeating: 0, count: 2 * ownCount * ownSize)
   defer { own.deallocate() }
-  func ownSlot(_ h: Int) -> Int? {
-    let i = h % groupSize
-    return i == 0 ? nil : h / groupSize * (groupSize - 1) + i - 1
-  }
-  /// Where head h adds its key and value gradients, and their row stride.
-  func keyValueGradients(_ h: Int) -> (dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>, stride: Int) {
-    guard let slot = ownSlot(h) else { return (dk + g.kvOffset(h), dv + g.kvOffset(h), g.kvStride) }
-    return (own + slot * ownSize, own + (ownHeads + slot) * ownSize, D)
-  }
   let capacity = min(queryBlock, rows.count) * rows.upperBound
-  withWorkersOverBLAS(items: g.heads) { next in
+  withWorkersOverBLAS(items: items) { next in
     // Scores (soft-capped), pattern, and the pattern's gradient turned into the scores'.
     let scores = UnsafeMutablePointer<Float>.allocate(capacity: capacity)
     let pattern = UnsafeMutablePointer<Float>.allocate(capacity: capacity)
     let gradient = UnsafeMutablePointer<Float>.allocate(capacity: capacity)
     defer { [scores, pattern, gradient].forEach { $0.deallocate() } }
-    while let h = next() {
-      let out = keyValueGradients(h)
-      for block in blocks {
+    while let i = next() {
+      let h = i / parts.count, part = parts[i % parts.count]
+      // Where this item adds its key and value gradients, and their row stride.
+      let (dkOut, dvOut, stride) =
+        ownSlot[i].map { (own + $0 * ownSize, own + (ownCount + $0) * ownSize, D) }
+        ?? (dk + g.kvOffset(h), dv + g.kvOffset(h), g.kvStride)
+      for first in Swift.stride(from: part.lowerBound, to: part.upperBound, by: queryBlock) {
         attentionBlockBackward(
-          dq: dq, dk: out.dk, dv: out.dv, kvStride: out.stride, dz: dz, a, head: h, rows: block,
-          buffers: (scores, pattern, gradient))
+          dq: dq, dk: dkOut, dv: dvOut, kvStride: stride, dz: dz, a, head: h,
+          rows: first..<min(first + queryBlock, part.upperBound), buffers: (scores, pattern, gradient))
       }
     }
   }
-  guard ownHeads > 0 else { return }
+  guard ownCount > 0 else { return }
   parallelChunks(keys, minimumChunk: 64) { positions in
-    for h in 0..<g.heads {
-      guard let slot = ownSlot(h) else { continue }
-      let offset = g.kvOffset(h)
+    for i in 0..<items {
+      guard let slot = ownSlot[i] else { continue }
+      let offset = g.kvOffset(i / parts.count)
       for t in positions {
         let row = t * g.kvStride + offset, ownRow = t * D
         tdb_add(dk + row, dk + row, own + slot * ownSize + ownRow, D)
-        tdb_add(dv + row, dv + row, own + (ownHeads + slot) * ownSize + ownRow, D)
+        tdb_add(dv + row, dv + row, own + (ownCount + slot) * ownSize + ownRow, D)
       }
     }
   }
+}
+
+/// `rows` cut into `count` (1 or 2) consecutive parts that see about as many
+/// (query, key) pairs each; a part is never empty.
+private func equalWorkParts(_ rows: Range<Int>, _ g: HeadGeometry, count: Int) -> [Range<Int>] {
+  guard count == 2, rows.count >= 2 else { return [rows] }
+  func pairs(_ i: Int) -> Int { i - g.firstKey(i) + 1 }
+  let total = rows.reduce(0) { $0 + pairs($1) }
+  var cut = rows.lowerBound, seen = 0
+  while cut < rows.upperBound - 1 && 2 * (seen + pairs(cut)) <= total {
+    seen += pairs(cut)
+    cut += 1
+  }
+  cut = max(cut, rows.lowerBound + 1)
+  return [rows.lowerBound..<cut, cut..<rows.upperBound]
 }
 
 /// One head and block of queries of fusedCausalAttentionBackward.
