@@ -17,9 +17,7 @@ extern void omp_set_num_threads(int threads);
 bool tdb_general_sgemm(bool transA, bool transB, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, float alpha, const float *a,
                        ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta, float *c, ptrdiff_t ldc,
                        int threads) {
-  static int expected = -1;
-  if (expected < 0) expected = tdb_packed_expected();
-  if (!expected || M <= 0 || N <= 0 || K <= 0) return false;
+  if (M <= 0 || N <= 0 || K <= 0 || !tdb_packed_expected()) return false;
   if (!omp_in_parallel()) {
     // On the caller's thread the product takes the OpenMP threads; a caller
     // off them (several passes side by side, each on one core) uses BLAS.

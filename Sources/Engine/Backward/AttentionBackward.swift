@@ -1,4 +1,3 @@
-import CBLAS
 import CKernels
 import Foundation
 
@@ -143,19 +142,13 @@ func fusedCausalAttentionBackward(
 ) {
   guard !rows.isEmpty else { return }
   let g = a.geometry, groupSize = g.heads / g.kvHeads, D = g.D, keys = rows.upperBound
-  let cores = min(ComputeThreads.count, Int(openblas_get_num_threads()))
+  let cores = ComputeThreads.besideBLAS
   let parts = equalWorkParts(rows, g, count: cores > 1 && g.heads % cores != 0 ? 2 : 1)
-  let items = g.heads * parts.count
-  /// Item i is part i % parts of head i / parts; the items that have key and
-  /// value gradients of their own, numbered in item order.
-  let ownSlot: [Int?] = {
-    var next = 0
-    return (0..<items).map { i in
-      if i / parts.count % groupSize == 0 && i % parts.count == 0 { return nil }
-      defer { next += 1 }
-      return next
-    }
-  }()
+  let items = g.heads * parts.count, groupItems = groupSize * parts.count
+  /// Item i is part i % parts of head i / parts. A group's first item adds
+  /// into dk and dv; the others, numbered in item order, have key and value
+  /// gradients of their own.
+  func ownSlot(_ i: Int) -> Int? { i % groupItems == 0 ? nil : i - i / groupItems - 1 }
   let ownCount = items - g.kvHeads, ownSize = keys * D
   let own = UnsafeMutablePointer<Float>.allocate(capacity: 2 * ownCount * ownSize)
   own.initialize(repeating: 0, count: 2 * ownCount * ownSize)
@@ -171,7 +164,7 @@ func fusedCausalAttentionBackward(
       let h = i / parts.count, part = parts[i % parts.count]
       // Where this item adds its key and value gradients, and their row stride.
       let (dkOut, dvOut, stride) =
-        ownSlot[i].map { (own + $0 * ownSize, own + (ownCount + $0) * ownSize, D) }
+        ownSlot(i).map { (own + $0 * ownSize, own + (ownCount + $0) * ownSize, D) }
         ?? (dk + g.kvOffset(h), dv + g.kvOffset(h), g.kvStride)
       for first in Swift.stride(from: part.lowerBound, to: part.upperBound, by: queryBlock) {
         attentionBlockBackward(
@@ -183,7 +176,7 @@ func fusedCausalAttentionBackward(
   guard ownCount > 0 else { return }
   parallelChunks(keys, minimumChunk: 64) { positions in
     for i in 0..<items {
-      guard let slot = ownSlot[i] else { continue }
+      guard let slot = ownSlot(i) else { continue }
       let offset = g.kvOffset(i / parts.count)
       for t in positions {
         let row = t * g.kvStride + offset, ownRow = t * D

@@ -122,7 +122,7 @@ final class ForwardTape: @unchecked Sendable {
   /// row in those hooks, so the other rows are never read.
   private func wholePrompt(_ p: HookPoint, _ value: Tensor) -> Tensor {
     guard let (lastLayer, T) = lastPositionOnly, T > 1, value.shape.first == 1, p.positionAxis == 0,
-      p.layer == lastLayer || p.site == .lnFinalScale || p.site == .lnFinalNormalized
+      p.isIn(blockOrFinalNorm: lastLayer)
     else { return value }
     return value.placed(atPosition: T - 1, of: T, axis: 0)
   }

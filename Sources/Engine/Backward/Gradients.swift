@@ -85,9 +85,8 @@ extension TransformerModel {
     guard T > 1, forward.logits != .all, !forward.keepCheckpoint, forward.resume == nil
     else { return false }
     let last = config.layers - 1
-    func late(_ p: HookPoint) -> Bool { p.layer == last || p.site == .lnFinalScale || p.site == .lnFinalNormalized }
     let touched = forward.interventions.map(\.hook) + backward.gradientInterventions.map(\.hook) + Array(saeAt.keys)
-    if touched.contains(where: late) { return false }
+    if touched.contains(where: { $0.isIn(blockOrFinalNorm: last) }) { return false }
     return !HookPoint.blockAndFinalNorm(last).contains { backward.returns($0) || forward.cache.includes($0) }
   }
 

@@ -118,7 +118,6 @@ public struct HookPoint: Hashable, Sendable, CustomStringConvertible, Comparable
     }
   }
 
-  /// Every hook point of a model (no SAE sites), in forward order.
   /// Every hook of block `l` and ln_final's two: what must be left alone
   /// for a pass to run its last block past the keys and values at the last
   /// position only.
@@ -128,6 +127,10 @@ public struct HookPoint: Hashable, Sendable, CustomStringConvertible, Comparable
     ]
   }
 
+  /// Whether this point (an SAE site included) is in block `l` or at ln_final.
+  func isIn(blockOrFinalNorm l: Int) -> Bool { layer == l || site == .lnFinalScale || site == .lnFinalNormalized }
+
+  /// Every hook point of a model (no SAE sites), in forward order.
   public static func all(config c: ModelConfig) -> [HookPoint] {
     var out = [HookPoint(.embed)]
     if c.positions == .learned { out.append(HookPoint(.posEmbed)) }

@@ -93,7 +93,7 @@ func fewRowsProduct(
 ) {
   let piece = 64  // columns; a multiple of every BLIS kernel's width
   let pieces = (N + piece - 1) / piece
-  let workers = min(ComputeThreads.count, Int(openblas_get_num_threads()), pieces)
+  let workers = min(ComputeThreads.besideBLAS, pieces)
   guard workers > 1 else {
     tdb_blis_sgemm(transposeB, M, N, K, 1, a, lda, b, ldb, beta, c, ldc)
     return
@@ -117,11 +117,8 @@ func gemm(
   _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int, beta: Float = 0,
   _ c: UnsafeMutablePointer<Float>, ldc: Int
 ) {
-  // Off the OpenMP threads with BLAS kept to one thread (passes side by
-  // side, `collect`), oneDNN would open a team of its own per caller.
-  let blasThreads = Int(openblas_get_num_threads())
-  let threads = blasThreads > 1 || ComputeThreads.count == 1 ? min(ComputeThreads.count, blasThreads) : 0
-  if tdb_general_sgemm(transA, transB, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc, Int32(threads)) { return }
+  let threads = Int32(ComputeThreads.forOneDNN ?? 0)
+  if tdb_general_sgemm(transA, transB, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc, threads) { return }
   cblas_sgemm(
     CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, Int32(M), Int32(N), Int32(K),
     alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))

@@ -1,4 +1,3 @@
-import CBLAS
 import CPacked
 import Foundation
 import Synchronization
@@ -55,10 +54,9 @@ enum PackedWeights {
   ) -> Bool {
     // Passes that run side by side (`collect`) keep BLAS to one thread each;
     // oneDNN runs one product at a time, so they stay on BLAS.
-    let blasThreads = Int(openblas_get_num_threads())
-    guard M >= minimumRows, blasThreads > 1 || ComputeThreads.count == 1 else { return false }
+    guard M >= minimumRows, let threads = ComputeThreads.forOneDNN else { return false }
     guard weight.count == layout.K * layout.N, let packed = matrix(weight, layout) else { return false }
-    return tdb_packed_sgemm(packed, M, a, bias, beta, c, Int32(min(ComputeThreads.count, blasThreads)))
+    return tdb_packed_sgemm(packed, M, a, bias, beta, c, Int32(threads))
   }
 
   /// oneDNN's handle on `weight` read as `layout`: over the weight's own

@@ -29,6 +29,17 @@ enum ComputeThreads {
     }
     return cores
   }()
+
+  /// The cores a loop or product may use from here: `count`, or as few as
+  /// BLAS is kept to (one inside withWorkersOverBLAS's workers, and in
+  /// passes run side by side).
+  static var besideBLAS: Int { min(count, Int(openblas_get_num_threads())) }
+
+  /// The OpenMP threads a oneDNN product called from here runs on; nil where
+  /// BLAS is kept to one thread (passes run side by side, `collect`, each
+  /// caller of which would open an OpenMP team of its own, or the workers of
+  /// withWorkersOverBLAS, inside whose region oneDNN runs on the caller alone).
+  static var forOneDNN: Int? { Int(openblas_get_num_threads()) > 1 || count == 1 ? besideBLAS : nil }
 }
 
 /// Runs `worker` once on each core, for `items` independent pieces of work
@@ -39,7 +50,7 @@ enum ComputeThreads {
 /// does over windows) or there is one core, one worker takes every item.
 func withWorkersOverBLAS(items: Int, _ worker: (_ next: () -> Int?) -> Void) {
   let blasThreads = openblas_get_num_threads()
-  let workers = min(ComputeThreads.count, items, Int(blasThreads))
+  let workers = min(ComputeThreads.besideBLAS, items)
   let counter = Atomic<Int>(0)
   let next = { () -> Int? in
     let i = counter.wrappingAdd(1, ordering: .relaxed).oldValue
