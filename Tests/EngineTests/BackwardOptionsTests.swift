@@ -167,7 +167,9 @@ final class BackwardOptionsTests: XCTestCase {
     let some = try demoModel.gradients(
       tokens, metric: .loss, forward: forward, backward: BackwardOptions(wanted: .points([.block(2, .k), saeSites[1]])))
     XCTAssertEqual(Set(some.gradients.keys), [.block(2, .k), saeSites[1]])
-    XCTAssertEqual(some.gradients[.block(2, .k)], all.gradients[.block(2, .k)])
+    // Without the pattern's gradient wanted, attention's backward runs
+    // blocked: the same values up to the BLAS's rounding of other shapes.
+    assertClose(some.gradients[.block(2, .k)]!, all.gradients[.block(2, .k)]!, tolerance: 1e-6, "block 2's k")
   }
 
   func testBadRequestsAreOneLineErrors() {
