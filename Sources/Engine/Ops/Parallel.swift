@@ -40,13 +40,6 @@ enum ComputeThreads {
   /// caller of which would open an OpenMP team of its own, or the workers of
   /// withWorkersOverBLAS, inside whose region oneDNN runs on the caller alone).
   static var forOneDNN: Int? { Int(openblas_get_num_threads()) > 1 || count == 1 ? besideBLAS : nil }
-
-  /// Whether the engine's loops run on the OpenMP threads: only where
-  /// oneDNN's kernels run the products (AVX-512) on those threads. Beside
-  /// OpenBLAS's own threads (AVX2), libgomp's idle threads spinning after
-  /// each loop took the cores from OpenBLAS's: a 128-token GPT-2 forward
-  /// took 420-430 ms instead of 240-250 on a Zen 3.
-  static let shareOpenMP = tdb_packed_expected()
 }
 
 /// Runs `worker` once on each core, for `items` independent pieces of work
@@ -73,17 +66,15 @@ func withWorkersOverBLAS(items: Int, _ worker: (_ next: () -> Int?) -> Void) {
 }
 
 /// Runs `body(w)` once for each w in 0..<workers, concurrently, and returns
-/// when all have. The engine's loops run on the threads the weights'
-/// products run on, so that one pool's idle threads do not spin on the
-/// cores the other wants: the OpenMP threads of oneDNN's products
-/// (`tdb_team`) where oneDNN runs them (`ComputeThreads.shareOpenMP`), else
-/// libdispatch's beside OpenBLAS's own. Where BLAS is kept to one thread
-/// because the caller runs several passes at once (`blasThreads` 1:
-/// `collect`'s windows, each on a libdispatch thread), libdispatch shares
-/// the cores out too: an OpenMP region opened from each of those threads
-/// would start a pool of its own.
+/// when all have. The engine's loops run on the OpenMP threads oneDNN's
+/// products use (`tdb_team`: one pool, so its idle threads do not spin on
+/// the cores the loop wants). Where BLAS is kept to one thread because the
+/// caller runs several passes at once (`blasThreads` 1: `collect`'s
+/// windows, each on a libdispatch thread), libdispatch shares the cores out
+/// instead: an OpenMP region opened from each of those threads would start
+/// a pool of its own.
 func onCores(_ workers: Int, blasThreads: Int = Int(openblas_get_num_threads()), _ body: (Int) -> Void) {
-  guard blasThreads > 1, ComputeThreads.shareOpenMP else {
+  guard blasThreads > 1 else {
     DispatchQueue.concurrentPerform(iterations: workers, execute: body)
     return
   }
