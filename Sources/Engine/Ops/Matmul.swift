@@ -143,7 +143,7 @@ func blasProduct(
     product(0, N)
     return
   }
-  let share = (N + workers - 1) / workers + 15 & ~15
+  let share = ((N + workers - 1) / workers + 15) & ~15  // whole 16-column tiles
   withWorkersOverBLAS(items: workers) { next in
     while let w = next() {
       if w * share < N { product(w * share, min(N, (w + 1) * share)) }
