@@ -67,8 +67,9 @@ func withWorkersOverBLAS(items: Int, _ worker: (_ next: () -> Int?) -> Void) {
 
 /// Runs `body(w)` once for each w in 0..<workers, concurrently, and returns
 /// when all have. The engine's loops run on the OpenMP threads oneDNN's
-/// products use (`tdb_team`: one pool, so its idle threads do not spin on
-/// the cores the loop wants). Where BLAS is kept to one thread because the
+/// products use, and without oneDNN OpenBLAS's column blocks too
+/// (`blasProduct`): `tdb_team`, one pool, so its idle threads do not spin
+/// on the cores the loop wants. Where BLAS is kept to one thread because the
 /// caller runs several passes at once (`blasThreads` 1: `collect`'s
 /// windows, each on a libdispatch thread), libdispatch shares the cores out
 /// instead: an OpenMP region opened from each of those threads would start
