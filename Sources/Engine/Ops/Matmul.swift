@@ -15,9 +15,8 @@ func matmulForward(
   // read the weights once each, where sgemm would first pack all of them.
   if T <= 2 {
     for t in 0..<T {
-      cblas_sgemv(
-        CblasRowMajor, CblasTrans, Int32(C), Int32(OC), 1, weight, Int32(OC), inp + t * C, 1, bias == nil ? 0 : 1,
-        out + t * OC, 1)
+      matrixVectorProduct(
+        transposed: true, rows: C, columns: OC, weight, inp + t * C, beta: bias == nil ? 0 : 1, out + t * OC)
     }
     return
   }
@@ -59,8 +58,7 @@ func unembedForward(
   // where sgemm would first pack all of it (tens of MB) into a buffer.
   if T <= 2 {
     for t in 0..<T {
-      cblas_sgemv(
-        CblasRowMajor, CblasNoTrans, Int32(V), Int32(C), 1, embedding, Int32(C), inp + t * C, 1, 0, out + t * V, 1)
+      matrixVectorProduct(transposed: false, rows: V, columns: C, embedding, inp + t * C, beta: 0, out + t * V)
     }
     return
   }
@@ -147,6 +145,41 @@ func blasProduct(
   withWorkersOverBLAS(items: workers) { next in
     while let w = next() {
       if w * share < N { product(w * share, min(N, (w + 1) * share)) }
+    }
+  }
+}
+
+/// y = op(a) · x + beta · y for a row-major a[rows, columns] (op(a) = aᵀ when
+/// `transposed`) through OpenBLAS's sgemv, the output split over the cores
+/// with OpenBLAS on one thread in each, as `blasProduct` does. A matrix-vector
+/// product (a generation step, `predict`'s last position) reads each weight
+/// once; on OpenBLAS's own threads it would again run beside the engine's
+/// spinning OpenMP threads.
+func matrixVectorProduct(
+  transposed: Bool, rows: Int, columns: Int, _ a: UnsafePointer<Float>, _ x: UnsafePointer<Float>, beta: Float,
+  _ y: UnsafeMutablePointer<Float>
+) {
+  let outputs = transposed ? columns : rows
+  func product(_ first: Int, _ end: Int) {
+    if transposed {
+      cblas_sgemv(
+        CblasRowMajor, CblasTrans, Int32(rows), Int32(end - first), 1, a + first, Int32(columns), x, 1, beta,
+        y + first, 1)
+    } else {
+      cblas_sgemv(
+        CblasRowMajor, CblasNoTrans, Int32(end - first), Int32(columns), 1, a + first * columns, Int32(columns), x, 1,
+        beta, y + first, 1)
+    }
+  }
+  let workers = ComputeThreads.besideBLAS
+  guard workers > 1, rows * columns >= 1 << 18, outputs >= 32 * workers else {
+    product(0, outputs)
+    return
+  }
+  let share = ((outputs + workers - 1) / workers + 15) & ~15  // whole 64-byte lines of y
+  withWorkersOverBLAS(items: workers) { next in
+    while let w = next() {
+      if w * share < outputs { product(w * share, min(outputs, (w + 1) * share)) }
     }
   }
 }
