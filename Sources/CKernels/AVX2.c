@@ -562,6 +562,72 @@ AVX2 static void jump_relu_avx2(float *x, const float *threshold, ptrdiff_t n) {
   for (; i < n; i++) x[i] = x[i] > threshold[i] ? x[i] : 0.0f;
 }
 
+// Sums of the eight lanes of each of four vectors, as one vector of four.
+AVX2 static inline __m128 lane_sums4(__m256 a, __m256 b, __m256 c, __m256 d) {
+  __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, d));
+  return _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
+}
+
+// c[R, S] = a[R, K] · b[S, K]ᵀ + beta · c for R ≤ 4 rows of a and S ≤ 3 of
+// b, both contiguous along K: twelve accumulators of eight partial sums,
+// each summed across its lanes at the end. R and S are constants at every
+// call, so the loops unroll and the accumulators stay in registers.
+AVX2 static inline __attribute__((always_inline)) void dot_tile(int R, int S, ptrdiff_t K, const float *a,
+  ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta, float *c, ptrdiff_t ldc) {
+  __m256 acc[4][3];
+  for (int i = 0; i < 4; i++)
+    for (int j = 0; j < 3; j++) acc[i][j] = _mm256_setzero_ps();
+  ptrdiff_t k = 0;
+  for (; k + 8 <= K; k += 8) {
+    __m256 bv[3];
+    for (int j = 0; j < S; j++) bv[j] = _mm256_loadu_ps(b + j * ldb + k);
+    for (int i = 0; i < R; i++) {
+      __m256 av = _mm256_loadu_ps(a + i * lda + k);
+      for (int j = 0; j < S; j++) acc[i][j] = _mm256_fmadd_ps(av, bv[j], acc[i][j]);
+    }
+  }
+  if (k < K) {
+    __m256i m = tail_mask(K - k);
+    __m256 bv[3];
+    for (int j = 0; j < S; j++) bv[j] = _mm256_maskload_ps(b + j * ldb + k, m);
+    for (int i = 0; i < R; i++) {
+      __m256 av = _mm256_maskload_ps(a + i * lda + k, m);
+      for (int j = 0; j < S; j++) acc[i][j] = _mm256_fmadd_ps(av, bv[j], acc[i][j]);
+    }
+  }
+  for (int i = 0; i < R; i++) {
+    float sums[4];
+    _mm_storeu_ps(sums, lane_sums4(acc[i][0], acc[i][1], acc[i][2], _mm256_setzero_ps()));
+    for (int j = 0; j < S; j++) c[i * ldc + j] = beta == 0 ? sums[j] : sums[j] + beta * c[i * ldc + j];
+  }
+}
+
+// Three rows of b at a time (their 3·K floats stay in L1 while every row
+// of a passes over them), read once from memory in order.
+AVX2 static void row_dot_products_avx2(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const float *a, ptrdiff_t lda,
+  const float *b, ptrdiff_t ldb, float beta, float *c, ptrdiff_t ldc) {
+  ptrdiff_t n = 0;
+  for (; n + 3 <= N; n += 3) {
+    ptrdiff_t m = 0;
+    for (; m + 4 <= M; m += 4) dot_tile(4, 3, K, a + m * lda, lda, b + n * ldb, ldb, beta, c + m * ldc + n, ldc);
+    for (; m < M; m++) dot_tile(1, 3, K, a + m * lda, lda, b + n * ldb, ldb, beta, c + m * ldc + n, ldc);
+  }
+  for (; n < N; n++) {
+    ptrdiff_t m = 0;
+    for (; m + 4 <= M; m += 4) dot_tile(4, 1, K, a + m * lda, lda, b + n * ldb, ldb, beta, c + m * ldc + n, ldc);
+    for (; m < M; m++) dot_tile(1, 1, K, a + m * lda, lda, b + n * ldb, ldb, beta, c + m * ldc + n, ldc);
+  }
+}
+
+bool tdb_row_dot_products(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const float *a, ptrdiff_t lda, const float *b,
+  ptrdiff_t ldb, float beta, float *c, ptrdiff_t ldc) {
+  // Also under the AVX-512 set (no wider version was written); never when
+  // TDB_KERNELS=portable asks for the fallback, which is BLIS here.
+  if (tdb_kernels() == tdb_kernels_portable() || !tdb_kernels_avx2()) return false;
+  row_dot_products_avx2(M, N, K, a, lda, b, ldb, beta, c, ldc);
+  return true;
+}
+
 #define TDB_DQ_ATTR AVX2
 #define TDB_DQ_ENTRY dequantize_avx2
 #include "Dequantize.h"
@@ -597,5 +663,10 @@ const tdb_kernel_set *tdb_kernels_avx2(void) {
 #else
 
 const tdb_kernel_set *tdb_kernels_avx2(void) { return NULL; }
+
+bool tdb_row_dot_products(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const float *a, ptrdiff_t lda, const float *b,
+  ptrdiff_t ldb, float beta, float *c, ptrdiff_t ldc) {
+  return false;
+}
 
 #endif

@@ -1,5 +1,6 @@
 import CBLAS
 import CBLIS
+import CKernels
 import Foundation
 import XCTest
 
@@ -8,7 +9,7 @@ import XCTest
 /// A short prompt's products go to BLIS, split by columns over the cores;
 /// they must agree with OpenBLAS's, and every cblas_ call must still be
 /// OpenBLAS's (BLIS is linked statically beside it and defines the same names).
-final class FewRowsProductTests: XCTestCase {
+final class FewRowsProductTests: XCTestCase, KernelTesting {
   func reference(transposeB: Bool, M: Int, N: Int, K: Int, _ a: [Float], _ b: [Float], beta: Float, _ c: [Float])
     -> [Float]
   {
@@ -42,6 +43,35 @@ final class FewRowsProductTests: XCTestCase {
     for (M, N, K) in [(3, 131, 17), (16, 1000, 768), (fewRows, 2304 + 37, 96), (7, 50, 3)] {
       for transposeB in [false, true] {
         for beta: Float in [0, 1] { check(transposeB: transposeB, M: M, N: N, K: K, beta: beta) }
+      }
+    }
+  }
+
+  /// The AVX2 dot-product kernel the unembedding of a short prompt uses: every
+  /// tile shape (4 x 3 and its row and column remainders), inner sizes that
+  /// are and are not whole vectors, rows longer than K (leading dimensions),
+  /// beta 0 and 1, against OpenBLAS.
+  func testRowDotProductsAgreeWithOpenBLASOnEveryTileShape() {
+    var random = SeededRandom(3)
+    for M in [1, 2, 3, 4, 5, 7, 8, 16] {
+      for N in [1, 2, 3, 4, 5, 7, 64] {
+        for K in [1, 7, 8, 9, 64, 77] {
+          let lda = K + 3, ldb = K + 5, ldc = N + 2
+          let a = random.floats(M * lda), b = random.floats(N * ldb), start = random.floats(M * ldc)
+          for beta: Float in [0, 1] {
+            var expected = start
+            cblas_sgemm(
+              CblasRowMajor, CblasNoTrans, CblasTrans, Int32(M), Int32(N), Int32(K), 1, a, Int32(lda), b, Int32(ldb),
+              beta, &expected, Int32(ldc))
+            var got = start
+            let ran = tdb_row_dot_products(M, N, K, a, lda, b, ldb, beta, &got, ldc)
+            XCTAssertEqual(ran, cpuHasAVX2AndFMA && String(cString: tdb_kernels().pointee.name) != "portable")
+            guard ran else { return }
+            var worst: Float = 0
+            for i in 0..<expected.count { worst = max(worst, abs(got[i] - expected[i]) / max(1, abs(expected[i]))) }
+            XCTAssertLessThan(worst, 1e-5, "M \(M) N \(N) K \(K) beta \(beta)")
+          }
+        }
       }
     }
   }

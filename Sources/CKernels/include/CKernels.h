@@ -6,6 +6,7 @@
 #ifndef TDB_CKERNELS_H
 #define TDB_CKERNELS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #ifdef __cplusplus
@@ -136,6 +137,13 @@ void tdb_softcap(float *out, const float *x, float cap, ptrdiff_t n);
 void tdb_relu(float *x, ptrdiff_t n);
 void tdb_jump_relu(float *x, const float *threshold, ptrdiff_t n);
 int tdb_dequantize(int type, const void *src, float *dst, ptrdiff_t blocks);
+
+// c[M, N] = a[M, K] · b[N, K]ᵀ + beta · c, every row of a and of b contiguous
+// along K (the unembedding of a few rows: b is the [V, C] embedding), with
+// the AVX2 kernel. Returns false, writing nothing, where it cannot run (no
+// AVX2 and FMA, or TDB_KERNELS=portable): the caller then uses BLIS.
+bool tdb_row_dot_products(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const float *a, ptrdiff_t lda, const float *b,
+  ptrdiff_t ldb, float beta, float *c, ptrdiff_t ldc);
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,6 @@
 import CBLAS
 import CBLIS
+import CKernels
 import CPacked
 import Dispatch
 
@@ -85,20 +86,27 @@ func fewRowsProduct(
   transposeB: Bool, M: Int, N: Int, K: Int, _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>,
   ldb: Int, beta: Float, _ c: UnsafeMutablePointer<Float>, ldc: Int
 ) {
+  // With b transposed (the unembedding's [V, C] embedding), every output is
+  // a dot product of two rows contiguous along K: tdb's AVX2 kernel there
+  // (tdb_row_dot_products) ran 1.1-1.3x as fast as BLIS's on GPT-2's and
+  // Gemma 3's shapes at 8 to 40 rows, level on SmolLM2's.
+  func product(_ first: Int, _ end: Int) {
+    let columns = transposeB ? b + first * ldb : b + first
+    if transposeB, tdb_row_dot_products(M, end - first, K, a, lda, columns, ldb, beta, c + first, ldc) { return }
+    tdb_blis_sgemm(transposeB, M, end - first, K, 1, a, lda, columns, ldb, beta, c + first, ldc)
+  }
   let piece = 64  // columns; a multiple of every BLIS kernel's width
   let pieces = (N + piece - 1) / piece
   let workers = min(ComputeThreads.besideBLAS, pieces)
   guard workers > 1 else {
-    tdb_blis_sgemm(transposeB, M, N, K, 1, a, lda, b, ldb, beta, c, ldc)
+    product(0, N)
     return
   }
   let share = (pieces + workers - 1) / workers * piece
   onCores(workers) { w in
     let first = w * share
     let end = min(N, first + share)
-    guard first < end else { return }
-    let columns = transposeB ? b + first * ldb : b + first
-    tdb_blis_sgemm(transposeB, M, end - first, K, 1, a, lda, columns, ldb, beta, c + first, ldc)
+    if first < end { product(first, end) }
   }
 }
 
