@@ -606,17 +606,21 @@ AVX2 static inline __attribute__((always_inline)) void dot_tile(int R, int S, pt
 // of a passes over them), read once from memory in order.
 AVX2 static void row_dot_products_avx2(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const float *a, ptrdiff_t lda,
   const float *b, ptrdiff_t ldb, float beta, float *c, ptrdiff_t ldc) {
+  // The rows left after whole tiles of four go as one tile of one to three.
+#define DOT_TILES(S)                                                                                \
+  {                                                                                                 \
+    ptrdiff_t m = 0;                                                                                \
+    for (; m + 4 <= M; m += 4) dot_tile(4, S, K, a + m * lda, lda, b + n * ldb, ldb, beta, c + m * ldc + n, ldc); \
+    const float *rest_a = a + m * lda, *rest_b = b + n * ldb;                                       \
+    float *rest_c = c + m * ldc + n;                                                                \
+    if (M - m == 3) dot_tile(3, S, K, rest_a, lda, rest_b, ldb, beta, rest_c, ldc);                 \
+    if (M - m == 2) dot_tile(2, S, K, rest_a, lda, rest_b, ldb, beta, rest_c, ldc);                 \
+    if (M - m == 1) dot_tile(1, S, K, rest_a, lda, rest_b, ldb, beta, rest_c, ldc);                 \
+  }
   ptrdiff_t n = 0;
-  for (; n + 3 <= N; n += 3) {
-    ptrdiff_t m = 0;
-    for (; m + 4 <= M; m += 4) dot_tile(4, 3, K, a + m * lda, lda, b + n * ldb, ldb, beta, c + m * ldc + n, ldc);
-    for (; m < M; m++) dot_tile(1, 3, K, a + m * lda, lda, b + n * ldb, ldb, beta, c + m * ldc + n, ldc);
-  }
-  for (; n < N; n++) {
-    ptrdiff_t m = 0;
-    for (; m + 4 <= M; m += 4) dot_tile(4, 1, K, a + m * lda, lda, b + n * ldb, ldb, beta, c + m * ldc + n, ldc);
-    for (; m < M; m++) dot_tile(1, 1, K, a + m * lda, lda, b + n * ldb, ldb, beta, c + m * ldc + n, ldc);
-  }
+  for (; n + 3 <= N; n += 3) DOT_TILES(3)
+  for (; n < N; n++) DOT_TILES(1)
+#undef DOT_TILES
 }
 
 bool tdb_row_dot_products(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const float *a, ptrdiff_t lda, const float *b,
