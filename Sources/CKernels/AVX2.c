@@ -602,25 +602,24 @@ AVX2 static inline __attribute__((always_inline)) void dot_tile(int R, int S, pt
   }
 }
 
+// c[M, S] for S ≤ 3 rows of b: whole tiles of four rows of a, then the
+// rest as one tile of one to three.
+AVX2 static inline __attribute__((always_inline)) void dot_column_block(int S, ptrdiff_t M, ptrdiff_t K,
+  const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta, float *c, ptrdiff_t ldc) {
+  ptrdiff_t m = 0;
+  for (; m + 4 <= M; m += 4) dot_tile(4, S, K, a + m * lda, lda, b, ldb, beta, c + m * ldc, ldc);
+  if (M - m == 3) dot_tile(3, S, K, a + m * lda, lda, b, ldb, beta, c + m * ldc, ldc);
+  if (M - m == 2) dot_tile(2, S, K, a + m * lda, lda, b, ldb, beta, c + m * ldc, ldc);
+  if (M - m == 1) dot_tile(1, S, K, a + m * lda, lda, b, ldb, beta, c + m * ldc, ldc);
+}
+
 // Three rows of b at a time (their 3·K floats stay in L1 while every row
 // of a passes over them), read once from memory in order.
 AVX2 static void row_dot_products_avx2(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const float *a, ptrdiff_t lda,
   const float *b, ptrdiff_t ldb, float beta, float *c, ptrdiff_t ldc) {
-  // The rows left after whole tiles of four go as one tile of one to three.
-#define DOT_TILES(S)                                                                                \
-  {                                                                                                 \
-    ptrdiff_t m = 0;                                                                                \
-    for (; m + 4 <= M; m += 4) dot_tile(4, S, K, a + m * lda, lda, b + n * ldb, ldb, beta, c + m * ldc + n, ldc); \
-    const float *rest_a = a + m * lda, *rest_b = b + n * ldb;                                       \
-    float *rest_c = c + m * ldc + n;                                                                \
-    if (M - m == 3) dot_tile(3, S, K, rest_a, lda, rest_b, ldb, beta, rest_c, ldc);                 \
-    if (M - m == 2) dot_tile(2, S, K, rest_a, lda, rest_b, ldb, beta, rest_c, ldc);                 \
-    if (M - m == 1) dot_tile(1, S, K, rest_a, lda, rest_b, ldb, beta, rest_c, ldc);                 \
-  }
   ptrdiff_t n = 0;
-  for (; n + 3 <= N; n += 3) DOT_TILES(3)
-  for (; n < N; n++) DOT_TILES(1)
-#undef DOT_TILES
+  for (; n + 3 <= N; n += 3) dot_column_block(3, M, K, a, lda, b + n * ldb, ldb, beta, c + n, ldc);
+  for (; n < N; n++) dot_column_block(1, M, K, a, lda, b + n * ldb, ldb, beta, c + n, ldc);
 }
 
 bool tdb_row_dot_products(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const float *a, ptrdiff_t lda, const float *b,

@@ -143,18 +143,7 @@ func blasProduct(
       Int32(end - first), Int32(K), alpha, a, Int32(lda), transB ? b + first * ldb : b + first, Int32(ldb), beta,
       c + first, Int32(ldc))
   }
-  let workers = ComputeThreads.besideBLAS
-  // Below a few hundred thousand multiply-adds a hand-off costs more than it saves.
-  guard workers > 1, M * N * K >= 1 << 18, N >= 32 * workers else {
-    product(0, N)
-    return
-  }
-  let share = ((N + workers - 1) / workers + 15) & ~15  // whole 16-column tiles
-  withWorkersOverBLAS(items: workers) { next in
-    while let w = next() {
-      if w * share < N { product(w * share, min(N, (w + 1) * share)) }
-    }
-  }
+  overBLASWorkers(count: N, multiplyAdds: M * N * K, product)
 }
 
 /// y = op(a) · x + beta · y for a row-major a[rows, columns] (op(a) = aᵀ when
@@ -179,15 +168,23 @@ func matrixVectorProduct(
         beta, y + first, 1)
     }
   }
+  overBLASWorkers(count: outputs, multiplyAdds: rows * columns, product)
+}
+
+/// Runs `product(first, end)` over the outputs 0..<count: at once, or, for
+/// a large product, in one block of whole 16-output tiles (64-byte lines)
+/// per core, OpenBLAS on one thread in each (withWorkersOverBLAS).
+private func overBLASWorkers(count: Int, multiplyAdds: Int, _ product: (_ first: Int, _ end: Int) -> Void) {
   let workers = ComputeThreads.besideBLAS
-  guard workers > 1, rows * columns >= 1 << 18, outputs >= 32 * workers else {
-    product(0, outputs)
+  // Below a few hundred thousand multiply-adds a hand-off costs more than it saves.
+  guard workers > 1, multiplyAdds >= 1 << 18, count >= 32 * workers else {
+    product(0, count)
     return
   }
-  let share = ((outputs + workers - 1) / workers + 15) & ~15  // whole 64-byte lines of y
+  let share = ((count + workers - 1) / workers + 15) & ~15
   withWorkersOverBLAS(items: workers) { next in
     while let w = next() {
-      if w * share < outputs { product(w * share, min(outputs, (w + 1) * share)) }
+      if w * share < count { product(w * share, min(count, (w + 1) * share)) }
     }
   }
 }
