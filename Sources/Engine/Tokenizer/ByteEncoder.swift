@@ -40,32 +40,42 @@ enum ByteEncoder {
   }
 
   /// Raw bytes of a token spelled in stand-ins (given as UTF-8), written to `raw`.
+  static func rawBytes(ofMapped utf8: UnsafeBufferPointer<UInt8>, into raw: inout [UInt8]) {
+    raw = [UInt8](unsafeUninitializedCapacity: max(utf8.count, 1)) { buffer, count in
+      count = rawBytes(ofMapped: utf8, to: buffer.baseAddress!)
+    }
+  }
+
+  /// Writes the raw bytes of a token spelled in stand-ins (given as UTF-8) to
+  /// `out`, which has room for `utf8.count` bytes, and returns how many.
   ///
   /// A token with any character outside the table (an added token that was
   /// never byte-mapped) keeps its own UTF-8 bytes, as HF's ByteLevel decoder does.
-  static func rawBytes(ofMapped utf8: UnsafeBufferPointer<UInt8>, into raw: inout [UInt8]) {
-    raw.removeAll(keepingCapacity: true)
-    let byteOfScalar = Self.byteOfScalar  // once, not a lazy global's check per byte
-    var i = 0
-    while i < utf8.count {
-      let lead = utf8[i]
-      var value: Int
-      if lead < 0x80 {
-        value = Int(lead)
-        i += 1
-      } else if lead >= 0xC2, lead <= 0xDF, i + 1 < utf8.count, utf8[i + 1] & 0xC0 == 0x80 {
-        // Stand-ins are below U+0800, so two-byte sequences are all we can map.
-        value = Int(lead & 0x1F) << 6 | Int(utf8[i + 1] & 0x3F)
-        i += 2
-      } else {
-        value = -1
+  static func rawBytes(ofMapped utf8: UnsafeBufferPointer<UInt8>, to out: UnsafeMutablePointer<UInt8>) -> Int {
+    byteOfScalar.withUnsafeBufferPointer { byteOfScalar in
+      var i = 0
+      var count = 0
+      while i < utf8.count {
+        let lead = utf8[i]
+        var value: Int
+        if lead < 0x80 {
+          value = Int(lead)
+          i += 1
+        } else if lead >= 0xC2, lead <= 0xDF, i + 1 < utf8.count, utf8[i + 1] & 0xC0 == 0x80 {
+          // Stand-ins are below U+0800, so two-byte sequences are all we can map.
+          value = Int(lead & 0x1F) << 6 | Int(utf8[i + 1] & 0x3F)
+          i += 2
+        } else {
+          value = -1
+        }
+        guard value >= 0, value < byteOfScalar.count, byteOfScalar[value] >= 0 else {
+          if let base = utf8.baseAddress { out.update(from: base, count: utf8.count) }
+          return utf8.count
+        }
+        out[count] = UInt8(byteOfScalar[value])
+        count += 1
       }
-      guard value >= 0, value < byteOfScalar.count, byteOfScalar[value] >= 0 else {
-        raw.removeAll(keepingCapacity: true)
-        raw.append(contentsOf: utf8)
-        return
-      }
-      raw.append(UInt8(byteOfScalar[value]))
+      return count
     }
   }
 }

@@ -39,11 +39,17 @@ public final class GPT2Tokenizer: Tokenizer, @unchecked Sendable {
     let vocabData = try VocabFiles.read(vocabURL)
     let mergesData = try VocabFiles.read(mergesURL)
 
-    var tokens = TokenTable()
-    var raw: [UInt8] = []
+    // vocab.json spends some 20 bytes a token.
+    var tokens = TokenTable(capacity: vocabData.count / 16)
+    // Tokens are translated in place in one buffer; a merge's halves go end
+    // to end, so the buffer then also holds the merged token.
+    var scratch = [UInt8](repeating: 0, count: 256)
     try VocabFiles.parseVocab(vocabData, url: vocabURL) { key, id in
-      ByteEncoder.rawBytes(ofMapped: key, into: &raw)
-      raw.withUnsafeBufferPointer { tokens.insert($0, id: id) }
+      if scratch.count < key.count { scratch = [UInt8](repeating: 0, count: key.count * 2) }
+      scratch.withUnsafeMutableBufferPointer { buffer in
+        let count = ByteEncoder.rawBytes(ofMapped: key, to: buffer.baseAddress!)
+        tokens.insert(UnsafeBufferPointer(start: buffer.baseAddress, count: count), id: id)
+      }
     }
 
     var byteIDs: [Int] = []
@@ -58,16 +64,21 @@ public final class GPT2Tokenizer: Tokenizer, @unchecked Sendable {
       throw TokenizerError.malformedVocab(vocabURL, "no \(Self.endOfText) token")
     }
 
-    var merges = BPEMerges(capacity: 60_000)
-    var right: [UInt8] = []
+    var merges = BPEMerges(capacity: mergesData.count / 8)
     try VocabFiles.parseMerges(mergesData, url: mergesURL) { leftText, rightText, line in
-      // `raw` ends up holding left + right: the merged token.
-      ByteEncoder.rawBytes(ofMapped: leftText, into: &raw)
-      ByteEncoder.rawBytes(ofMapped: rightText, into: &right)
-      let leftID = tokens.id(of: raw)
-      let rightID = tokens.id(of: right)
-      raw.append(contentsOf: right)
-      guard let leftID, let rightID, let mergedID = tokens.id(of: raw) else {
+      let needed = leftText.count + rightText.count
+      if scratch.count < needed { scratch = [UInt8](repeating: 0, count: needed * 2) }
+      let ids = scratch.withUnsafeMutableBufferPointer { buffer in
+        let base = buffer.baseAddress!
+        let leftCount = ByteEncoder.rawBytes(ofMapped: leftText, to: base)
+        let rightCount = ByteEncoder.rawBytes(ofMapped: rightText, to: base + leftCount)
+        return (
+          tokens.id(of: UnsafeBufferPointer(start: base, count: leftCount)),
+          tokens.id(of: UnsafeBufferPointer(start: base + leftCount, count: rightCount)),
+          tokens.id(of: UnsafeBufferPointer(start: base, count: leftCount + rightCount))
+        )
+      }
+      guard let leftID = ids.0, let rightID = ids.1, let mergedID = ids.2 else {
         throw TokenizerError.malformedMerges(mergesURL, line: line, "a token of this merge is not in vocab.json")
       }
       merges.append(left: leftID, right: rightID, merged: mergedID)

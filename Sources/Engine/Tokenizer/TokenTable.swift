@@ -11,10 +11,17 @@ struct TokenTable {
   /// Entry of each id, or -1 for ids never defined.
   private var entryOfID: [Int32] = []
   /// Open-addressing slots holding entry indices, -1 when empty.
-  private var slots = [Int32](repeating: -1, count: 1 << 16)
+  private var slots: [Int32]
 
-  init() {
-    arena.reserveCapacity(1 << 19)
+  /// An empty table with room for about `capacity` tokens before it grows.
+  init(capacity: Int = 0) {
+    arena.reserveCapacity(max(1 << 19, capacity * 8))
+    starts.reserveCapacity(capacity + 1)
+    entryIDs.reserveCapacity(capacity)
+    entryOfID.reserveCapacity(capacity)
+    var slotCount = 1 << 16
+    while slotCount < capacity * 2 { slotCount *= 2 }
+    slots = [Int32](repeating: -1, count: slotCount)
   }
 
   /// One more than the largest id.
@@ -35,7 +42,7 @@ struct TokenTable {
     } else {
       entryIDs[Int(slots[slot])] = id
     }
-    if id >= entryOfID.count { entryOfID.append(contentsOf: repeatElement(-1, count: id + 1 - entryOfID.count)) }
+    while id >= entryOfID.count { entryOfID.append(-1) }
     entryOfID[id] = slots[slot]
   }
 
