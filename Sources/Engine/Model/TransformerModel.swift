@@ -21,10 +21,17 @@ public final class TransformerModel: @unchecked Sendable {
       throw ModelError.missingFile(folder.path)
     }
     let config = try ModelConfig(url: folder.appendingPathComponent("config.json"))
-    // The tokenizer is parsed on another core while the weights load.
-    let (tokenizer, (checkpoint, weights)) = try alongside({ try Self.folderTokenizer(folder) }) {
+    // The tokenizer is parsed on another core while the weights load and
+    // their pages are mapped.
+    let tokenizerLoaded = StopSignal()
+    let (tokenizer, (checkpoint, weights)) = try alongside({
+      defer { tokenizerLoaded.raise() }
+      return try Self.folderTokenizer(folder)
+    }) {
       let checkpoint = try Checkpoint(folder: folder)
-      return (checkpoint, try ModelWeights(source: checkpoint, config: config))
+      let weights = try ModelWeights(source: checkpoint, config: config)
+      MappedWeightPrefetch.populate(weights, until: tokenizerLoaded)
+      return (checkpoint, weights)
     }
     self.config = config
     self.tokenizer = tokenizer
