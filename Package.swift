@@ -17,6 +17,7 @@ let package = Package(
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    .package(url: "https://github.com/swift-server/async-http-client", from: "1.30.0"),
     .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
     .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
@@ -54,7 +55,9 @@ let package = Package(
       ],
       swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
     .target(name: "Lang"),
-    .target(name: "Builtins", dependencies: ["Engine", "Lang"]),
+    .target(
+      name: "Builtins",
+      dependencies: ["Engine", "Lang", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
     .target(
       name: "Server",
       dependencies: [

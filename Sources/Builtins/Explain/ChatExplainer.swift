@@ -2,10 +2,6 @@ import Engine
 import Foundation
 import Lang
 
-#if canImport(FoundationNetworking)
-  import FoundationNetworking
-#endif
-
 /// A failure talking to the chat-completions endpoint.
 enum ChatExplainerError: Error, CustomStringConvertible {
   case badURL(String)
@@ -104,47 +100,29 @@ struct ChatExplainer {
 
   /// One chat completion: the assistant's reply text.
   func complete(system: String, user: String) throws -> String {
-    var request = URLRequest(url: endpoint, timeoutInterval: timeout)
-    request.httpMethod = "POST"
-    request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-    if let key { request.setValue("Bearer \(key)", forHTTPHeaderField: "Authorization") }
+    var headers = [(name: "Content-Type", value: "application/json")]
+    if let key { headers.append((name: "Authorization", value: "Bearer \(key)")) }
     let body: [String: Any] = [
       "model": model, "temperature": 0,
       "messages": [["role": "system", "content": system], ["role": "user", "content": user]],
     ]
-    request.httpBody = try JSONSerialization.data(withJSONObject: body)
-    let (data, status) = try send(request)
     let where_ = endpoint.absoluteString
-    guard status == 200 else { throw ChatExplainerError.http(where_, status, String(decoding: data, as: UTF8.self)) }
-    guard let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+    let reply: JSONPost.Reply
+    do {
+      reply = try JSONPost.send(
+        try JSONSerialization.data(withJSONObject: body), to: endpoint, headers: headers, timeout: timeout)
+    } catch {
+      throw ChatExplainerError.network(where_, JSONPost.reason(error, timeout: timeout))
+    }
+    guard reply.status == 200 else {
+      throw ChatExplainerError.http(where_, reply.status, String(decoding: reply.body, as: UTF8.self))
+    }
+    guard let json = try? JSONSerialization.jsonObject(with: reply.body) as? [String: Any] else {
       throw ChatExplainerError.badResponse(where_, "not a JSON object")
     }
     guard let choices = json["choices"] as? [[String: Any]], let message = choices.first?["message"] as? [String: Any],
       let content = message["content"] as? String
     else { throw ChatExplainerError.badResponse(where_, "no choices[0].message.content") }
     return content
-  }
-
-  private func send(_ request: URLRequest) throws -> (Data, Int) {
-    final class Box: @unchecked Sendable {
-      var data: Data?
-      var status = 0
-      var error: Error?
-    }
-    let box = Box()
-    let done = DispatchSemaphore(value: 0)
-    let task = URLSession.shared.dataTask(with: request) { data, response, error in
-      box.data = data
-      box.status = (response as? HTTPURLResponse)?.statusCode ?? 0
-      box.error = error
-      done.signal()
-    }
-    task.resume()
-    // Ctrl-C cancels the request rather than waiting out the timeout.
-    while done.wait(timeout: .now() + 0.1) == .timedOut {
-      if Interrupt.requested { task.cancel() }
-    }
-    if let error = box.error { throw ChatExplainerError.network(endpoint.absoluteString, error.localizedDescription) }
-    return (box.data ?? Data(), box.status)
   }
 }
