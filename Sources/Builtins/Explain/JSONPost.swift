@@ -9,8 +9,8 @@ import NIOCore
 /// Not URLSession: on Linux it lives in FoundationNetworking, which links
 /// libcurl and some thirty libraries behind it (TLS, Kerberos, LDAP) into
 /// every tdb process, loaded at start for a request that only `explain`
-/// with an endpoint makes. Measured: `tdb --version` took 28 ms with it
-/// and 15 ms without.
+/// with an endpoint makes. Measured: `tdb --version` took 26.5 ms with it
+/// and 18.9 ms with this client (hyperfine, 60 runs).
 enum JSONPost {
   struct Reply {
     let status: Int
