@@ -8,9 +8,12 @@ import Synchronization
 /// weights: on GPT-2 small (500 MB of f32 weights in the page cache) 25–60 ms
 /// of a one-shot `predict`, all on the critical path. Mapping pages ahead
 /// costs about the same per page, so it is done only while the other core
-/// is still loading the tokenizer: mapping everything up front was slower
-/// overall (measured: 31–41 ms of mapping on the critical path, for
-/// 10–30 ms less in the pass).
+/// is still loading the tokenizer. Measured and left out: mapping
+/// everything up front (31–41 ms of mapping on the critical path, for
+/// 10–30 ms less in the pass), and mapping the rest on both cores once the
+/// tokenizer is done (no faster than the pass's own faults). The mapping,
+/// not the work around it, is what costs: a faster tokenizer only moves
+/// faults from here into the pass.
 enum MappedWeightPrefetch {
   /// Pages mapped per call: between calls it checks whether to stop, and lets
   /// go of the address-space lock the tokenizer's allocations need.
