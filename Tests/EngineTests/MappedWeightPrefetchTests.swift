@@ -16,9 +16,11 @@ final class MappedWeightPrefetchTests: XCTestCase {
 
   /// This thread's page faults while reading one float of every page of every weight.
   func faultsReadingEveryPage(_ weights: ModelWeights) -> Int {
+    // Listed first: the list's own allocation must not count.
+    let tensors = weights.inReadingOrder
     let before = minorFaults()
     var sum: Float = 0
-    for tensor in weights.inReadingOrder {
+    for tensor in tensors {
       tensor.withUnsafeBufferPointer { values in
         for i in stride(from: 0, to: values.count, by: 1024) { sum += values[i] }
       }
@@ -46,7 +48,8 @@ final class MappedWeightPrefetchTests: XCTestCase {
   func testPopulatedWeightsAreReadWithoutPageFaults() throws {
     let weights = try freshWeights()
     MappedWeightPrefetch.populate(weights, until: StopSignal())
-    XCTAssertLessThanOrEqual(faultsReadingEveryPage(weights), 2)
+    // Against about 100 when the reads fault the pages in (97 here).
+    XCTAssertLessThanOrEqual(faultsReadingEveryPage(weights), 8)
   }
 
   func testARaisedSignalLeavesThePagesToTheReads() throws {
