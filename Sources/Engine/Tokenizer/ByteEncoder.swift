@@ -39,11 +39,13 @@ enum ByteEncoder {
     return text
   }
 
-  /// Raw bytes of a token spelled in stand-ins (given as UTF-8), written to `raw`.
-  static func rawBytes(ofMapped utf8: UnsafeBufferPointer<UInt8>, into raw: inout [UInt8]) {
-    raw = [UInt8](unsafeUninitializedCapacity: max(utf8.count, 1)) { buffer, count in
-      count = rawBytes(ofMapped: utf8, to: buffer.baseAddress!)
-    }
+  /// Appends the raw bytes of a token spelled in stand-ins (given as UTF-8)
+  /// to `bytes`, translated in place at its end.
+  static func appendRawBytes(ofMapped utf8: UnsafeBufferPointer<UInt8>, to bytes: inout [UInt8]) {
+    let start = bytes.count
+    bytes.append(contentsOf: repeatElement(0, count: utf8.count))
+    let count = bytes.withUnsafeMutableBufferPointer { rawBytes(ofMapped: utf8, to: $0.baseAddress! + start) }
+    bytes.removeLast(utf8.count - count)
   }
 
   /// Writes the raw bytes of a token spelled in stand-ins (given as UTF-8) to

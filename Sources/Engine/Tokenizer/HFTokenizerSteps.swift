@@ -304,11 +304,9 @@ indirect enum DecoderStep {
     switch self {
     case .byteLevel:
       var bytes: [UInt8] = []
-      var raw: [UInt8] = []
       for token in tokens {
         var token = token
-        token.withUTF8 { ByteEncoder.rawBytes(ofMapped: $0, into: &raw) }
-        bytes.append(contentsOf: raw)
+        token.withUTF8 { ByteEncoder.appendRawBytes(ofMapped: $0, to: &bytes) }
       }
       return [String(decoding: bytes, as: UTF8.self)]
     case .metaspace(let replacement, let scheme):
