@@ -220,7 +220,10 @@ final class DatasetTests: XCTestCase {
     let first = try collect(resumed, o, stopAfter: 2)
     XCTAssertTrue(first.interrupted)
     XCTAssertEqual(first.windows, 2)
-    XCTAssertEqual(try ActivationStore(path: resumed).processedWindows(), [0, 1])
+    // Windows run side by side, so the two finished first need not be 0 and 1.
+    let done = try ActivationStore(path: resumed).processedWindows()
+    XCTAssertEqual(done.count, 2, "the windows finished before the stop are saved: \(done)")
+    XCTAssertTrue(done.isSubset(of: Set(0..<5)), "\(done)")
     let second = try collect(resumed, o)
     XCTAssertFalse(second.interrupted)
     XCTAssertEqual(second.newWindows, 3, "only the windows not yet done")
