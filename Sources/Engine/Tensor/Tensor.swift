@@ -112,6 +112,13 @@ final class LargeAllocationPool: @unchecked Sendable {
   private var waiting: [LargeAllocation] = []
   private var bytes = 0
 
+  /// Bytes of the buffers waiting for reuse.
+  var waitingBytes: Int {
+    lock.lock()
+    defer { lock.unlock() }
+    return bytes
+  }
+
   func take(length: Int) -> LargeAllocation? {
     lock.lock()
     defer { lock.unlock() }
