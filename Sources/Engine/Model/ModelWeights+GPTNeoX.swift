@@ -14,22 +14,23 @@ extension ModelWeights {
     }
     wte = try t("embed_in.weight", [c.vocabSize, C])
     wpe = nil
+    let arena = WeightArena()
     blocks = try parallelMap(c.layers) { l in
       let p = "layers.\(l)."
       let (qkv, qkvBias) = Self.neoxQKV(
         try t(p + "attention.query_key_value.weight", [3 * C, C]),
         try bias(p + "attention.query_key_value.bias", 3 * C),
-        config: c)
+        config: c, arena: arena)
       return BlockWeights(
         ln1Weight: try t(p + "input_layernorm.weight", [C]), ln1Bias: try t(p + "input_layernorm.bias", [C]),
         attnWeight: qkv, attnBias: qkvBias,
-        attnProjWeight: inputMajor([try t(p + "attention.dense.weight", [C, C])]),
+        attnProjWeight: inputMajor([try t(p + "attention.dense.weight", [C, C])], in: arena),
         attnProjBias: try bias(p + "attention.dense.bias", C),
         ln2Weight: try t(p + "post_attention_layernorm.weight", [C]),
         ln2Bias: try t(p + "post_attention_layernorm.bias", [C]),
-        fcWeight: inputMajor([try t(p + "mlp.dense_h_to_4h.weight", [F, C])]),
+        fcWeight: inputMajor([try t(p + "mlp.dense_h_to_4h.weight", [F, C])], in: arena),
         fcBias: try bias(p + "mlp.dense_h_to_4h.bias", F),
-        fcProjWeight: inputMajor([try t(p + "mlp.dense_4h_to_h.weight", [C, F])]),
+        fcProjWeight: inputMajor([try t(p + "mlp.dense_4h_to_h.weight", [C, F])], in: arena),
         fcProjBias: try bias(p + "mlp.dense_4h_to_h.bias", C))
     }
     lnfWeight = try t("final_layer_norm.weight", [C])
@@ -41,7 +42,7 @@ extension ModelWeights {
   /// NeoX's fused projection [3C, C] holds, per head h, the rows of q_h, k_h
   /// and v_h in turn (its output is viewed [.., H, 3D]); returned in tdb's
   /// layout, [C, q | k | v] with heads in order in each, and the bias likewise.
-  static func neoxQKV(_ w: Tensor, _ b: Tensor, config c: ModelConfig) -> (Tensor, Tensor) {
+  static func neoxQKV(_ w: Tensor, _ b: Tensor, config c: ModelConfig, arena: WeightArena) -> (Tensor, Tensor) {
     let C = c.dModel, D = c.dHead, H = c.heads
     var parts = [Tensor](repeating: Tensor(zeros: [0]), count: 3), biases = parts
     for part in 0..<3 {
@@ -55,6 +56,6 @@ extension ModelWeights {
       parts[part] = rows
       biases[part] = bias
     }
-    return (inputMajor(parts), concatenated(biases))
+    return (inputMajor(parts, in: arena), concatenated(biases))
   }
 }

@@ -91,6 +91,7 @@ public struct ModelWeights: Sendable {
     }
     wte = try t("model.embed_tokens.weight", [c.vocabSize, C])
     wpe = nil
+    let arena = WeightArena()
     blocks = try parallelMap(c.layers) { l in
       let p = "model.layers.\(l)."
       let q = try t(p + "self_attn.q_proj.weight", [Q, C]), k = try t(p + "self_attn.k_proj.weight", [K, C])
@@ -101,15 +102,15 @@ public struct ModelWeights: Sendable {
       ]
       return BlockWeights(
         ln1Weight: try normWeight(p + "input_layernorm.weight", C), ln1Bias: Tensor(zeros: [C]),
-        attnWeight: inputMajor([q, k, v]), attnBias: concatenated(qkvBias),
-        attnProjWeight: inputMajor([try t(p + "self_attn.o_proj.weight", [C, Q])]),
+        attnWeight: inputMajor([q, k, v], in: arena), attnBias: concatenated(qkvBias),
+        attnProjWeight: inputMajor([try t(p + "self_attn.o_proj.weight", [C, Q])], in: arena),
         attnProjBias: try bias(p + "self_attn.o_proj.bias", C),
         ln2Weight: try normWeight(p + ln2Name, C), ln2Bias: Tensor(zeros: [C]),
-        fcWeight: inputMajor([try t(p + "mlp.gate_proj.weight", [F, C])]),
+        fcWeight: inputMajor([try t(p + "mlp.gate_proj.weight", [F, C])], in: arena),
         fcBias: try bias(p + "mlp.gate_proj.bias", F),
-        fcProjWeight: inputMajor([try t(p + "mlp.down_proj.weight", [C, F])]),
+        fcProjWeight: inputMajor([try t(p + "mlp.down_proj.weight", [C, F])], in: arena),
         fcProjBias: try bias(p + "mlp.down_proj.bias", C),
-        upWeight: inputMajor([try t(p + "mlp.up_proj.weight", [F, C])]),
+        upWeight: inputMajor([try t(p + "mlp.up_proj.weight", [F, C])], in: arena),
         qNormWeight: c.qkNorm ? try normWeight(p + "self_attn.q_norm.weight", D) : nil,
         kNormWeight: c.qkNorm ? try normWeight(p + "self_attn.k_norm.weight", D) : nil,
         ln1PostWeight: c.postNorms ? try normWeight(p + "post_attention_layernorm.weight", C) : nil,
@@ -140,20 +141,19 @@ extension Checkpoint: WeightSource {
   public var normWeightsAreMultipliers: Bool { false }
 }
 
-/// Linear weights [out_i, in] side by side as one [in, Σ out_i] matrix.
-func inputMajor(_ parts: [Tensor]) -> Tensor {
+/// Linear weights [out_i, in] side by side as one [in, Σ out_i] matrix, in `arena`.
+func inputMajor(_ parts: [Tensor], in arena: WeightArena) -> Tensor {
   let inWidth = parts[0].shape[1], total = parts.map { $0.shape[0] }.reduce(0, +)
-  var out = Tensor(uninitialized: [inWidth, total])
-  let o = out.mutablePointer()
-  var column = 0
-  for part in parts {
-    let rows = part.shape[0]
-    cblas_somatcopy(
-      CblasRowMajor, CblasTrans, Int32(rows), Int32(inWidth), 1, part.pointer, Int32(inWidth), o + column,
-      Int32(total))
-    column += rows
+  return arena.tensor(shape: [inWidth, total]) { o in
+    var column = 0
+    for part in parts {
+      let rows = part.shape[0]
+      cblas_somatcopy(
+        CblasRowMajor, CblasTrans, Int32(rows), Int32(inWidth), 1, part.pointer, Int32(inWidth), o + column,
+        Int32(total))
+      column += rows
+    }
   }
-  return out
 }
 
 /// Vectors end to end.
