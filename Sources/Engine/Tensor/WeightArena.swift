@@ -8,7 +8,7 @@ import Foundation
 /// such piece of a row across two cache lines. On a Zen 3, BLIS's products
 /// of 16 rows over SmolLM2's 30 blocks' weights took 50-58 ms with every
 /// matrix 16 bytes past a line against 34-36 ms on lines, and a whole
-/// 16-token SmolLM2 `predict` took 0.87-0.90x as long with its weights here.
+/// 16-token SmolLM2 `predict` took 0.87-0.92x as long with its weights here.
 /// Aligning every malloc'd tensor instead gained as much but raised that
 /// command's peak RSS from 702 to 828 MiB (the aligned weights and the
 /// load's freed temporaries fragmented malloc's heap); here it is 669 MiB.
