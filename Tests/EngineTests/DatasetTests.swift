@@ -23,11 +23,21 @@ final class DatasetTests: XCTestCase {
   }
 
   func collect(_ path: String, _ o: CollectionOptions, stopAfter: Int? = nil) throws -> CollectionReport {
-    var windows = 0
+    // Progress is reported on the collecting thread; the stop is asked on the window workers'.
+    let windows = LockedCount()
     return try collectActivations(
       model: demoModel, saes: Self.saes, corpus: try Corpus(path: Self.sampleCorpus), path: path, options: o,
-      progress: { p in windows = p.windows },
-      shouldStop: { stopAfter.map { windows >= $0 } ?? false })
+      progress: { p in windows.value = p.windows },
+      shouldStop: { stopAfter.map { windows.value >= $0 } ?? false })
+  }
+
+  final class LockedCount: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    var value: Int {
+      get { lock.withLock { count } }
+      set { lock.withLock { count = newValue } }
+    }
   }
 
   /// Every row of the dataset's tables except `meta`, as text, for identity checks.
