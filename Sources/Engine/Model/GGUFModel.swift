@@ -1,26 +1,28 @@
 import Foundation
 
 extension ModelConfig {
+  /// llama.cpp's `general.architecture` names that tdb reads.
+  static let ggufArchitectures: [String: ModelFamily] = [
+    "llama": .llama, "mistral": .mistral, "qwen2": .qwen2, "qwen3": .qwen3, "gemma": .gemma, "gemma2": .gemma2,
+    "gemma3": .gemma3, "gptneox": .gptNeoX,
+  ]
+
   /// The hyperparameters of a GGUF file from its `general.*` and `<arch>.*` keys.
   public init(gguf file: GGUFFile) throws {
     let path = file.url.path, m = file.metadata
     guard let arch = m["general.architecture"]?.string else {
       throw ModelError.badConfig(path, "no general.architecture key")
     }
-    let family: ModelFamily
-    switch arch {
-    case "llama": family = .llama
-    case "mistral": family = .mistral
-    case "qwen2": family = .qwen2
-    case "qwen3": family = .qwen3
-    case "gemma": family = .gemma
-    case "gemma2": family = .gemma2
-    case "gemma3": family = .gemma3
-    default: throw ModelError.unsupportedArchitecture(arch, file: path)
+    guard let family = Self.ggufArchitectures[arch] else {
+      throw ModelError.unsupportedArchitecture(arch, file: path, supported: Self.ggufArchitectures.keys.sorted())
     }
     func int(_ key: String) throws -> Int {
       guard let v = m["\(arch).\(key)"]?.int else { throw ModelError.badConfig(path, "no \(arch).\(key) key") }
       return v
+    }
+    if family == .gptNeoX {
+      self = try Self.gptNeoX(gguf: file, int: int)
+      return
     }
     let heads = try int("attention.head_count"), dModel = try int("embedding_length")
     let dHead = m["\(arch).attention.key_length"]?.int ?? dModel / max(heads, 1)
@@ -65,6 +67,37 @@ extension ModelConfig {
   }
 }
 
+extension ModelConfig {
+  /// GPT-NeoX (Pythia) as llama.cpp's converter writes it (`gptneox`):
+  /// LayerNorms, partial rotary over `rope.dimension_count` of each head (a
+  /// quarter, Pythia's `rotary_pct`, where that key is missing),
+  /// `use_parallel_residual`. The converter records neither the activation
+  /// nor the rotary base: tdb takes Pythia's (the exact GELU of its
+  /// `hidden_act: "gelu"`, where llama.cpp computes the tanh approximation)
+  /// and `rope.freq_base` where a file has it, else 10000 (Pythia's, and
+  /// llama.cpp's default).
+  static func gptNeoX(gguf file: GGUFFile, int: (String) throws -> Int) throws -> ModelConfig {
+    let m = file.metadata
+    let heads = try int("attention.head_count"), dModel = try int("embedding_length")
+    guard heads > 0, dModel % heads == 0 else {
+      throw ModelError.badConfig(
+        file.url.path, "gptneox.embedding_length must be a positive multiple of its head count")
+    }
+    let dHead = dModel / heads
+    let rotary = RotaryConfig(
+      theta: m["gptneox.rope.freq_base"]?.double ?? 10_000,
+      dimensions: m["gptneox.rope.dimension_count"]?.int ?? dHead / 4)
+    let config = ModelConfig(
+      family: .gptNeoX, layers: try int("block_count"), heads: heads, dModel: dModel, dHead: dHead,
+      dMLP: try int("feed_forward_length"), context: try int("context_length"),
+      vocabSize: m["gptneox.vocab_size"]?.int ?? m["tokenizer.ggml.tokens"]?.array?.count ?? 0, norm: .layerNorm,
+      normEpsilon: m["gptneox.attention.layer_norm_epsilon"]?.float ?? 1e-5, positions: .rotary(rotary),
+      mlp: .exactGELU, tiedEmbeddings: file.tensors["output.weight"] == nil,
+      parallelResidual: m["gptneox.use_parallel_residual"]?.bool ?? true)
+    return try config.validated(file.url.path)
+  }
+}
+
 /// A GGUF file's tensors under their Hugging Face names, dequantized to fp32,
 /// with q and k rows put back in Hugging Face's order where llama.cpp's
 /// converter permuted them for its interleaved rotation.
@@ -80,6 +113,10 @@ struct GGUFWeights: WeightSource {
     self.file = file
     self.config = c
     permutedQK = file.metadata["general.architecture"]?.string == "llama"
+    if c.family == .gptNeoX {
+      ggufName = Self.gptNeoXNames(layers: c.layers)
+      return
+    }
     let postNorms = c.postNorms
     var map = [
       "model.embed_tokens.weight": "token_embd.weight", "model.norm.weight": "output_norm.weight",
@@ -110,6 +147,25 @@ struct GGUFWeights: WeightSource {
     ggufName = map
   }
 
+  /// GPT-NeoX's Hugging Face names (as `ModelWeights(gptNeoX:)` reads them) -> llama.cpp's.
+  static func gptNeoXNames(layers: Int) -> [String: String] {
+    var map = [
+      "gpt_neox.embed_in.weight": "token_embd.weight", "embed_out.weight": "output.weight",
+      "gpt_neox.final_layer_norm.weight": "output_norm.weight", "gpt_neox.final_layer_norm.bias": "output_norm.bias",
+    ]
+    let parts = [
+      ("input_layernorm", "attn_norm"), ("attention.query_key_value", "attn_qkv"),
+      ("attention.dense", "attn_output"), ("post_attention_layernorm", "ffn_norm"),
+      ("mlp.dense_h_to_4h", "ffn_up"), ("mlp.dense_4h_to_h", "ffn_down"),
+    ]
+    for l in 0..<layers {
+      for (hf, gguf) in parts {
+        for kind in ["weight", "bias"] { map["gpt_neox.layers.\(l).\(hf).\(kind)"] = "blk.\(l).\(gguf).\(kind)" }
+      }
+    }
+    return map
+  }
+
   var names: [String] { ggufName.keys.filter(has).sorted() }
 
   /// llama.cpp's converter stores Gemma's norm weights with the 1 added.
@@ -120,10 +176,29 @@ struct GGUFWeights: WeightSource {
   func tensor(_ name: String, shape: [Int]) throws -> Tensor {
     let gguf = ggufName[name] ?? name
     let t = try file.tensor(gguf, shape: shape)
+    if gguf.hasSuffix("attn_qkv.weight") || gguf.hasSuffix("attn_qkv.bias") {
+      return Self.interleaveHeads(t, heads: config.heads)
+    }
     guard permutedQK else { return t }
     if gguf.hasSuffix("attn_q.weight") { return Self.unpermute(t, heads: config.heads) }
     if gguf.hasSuffix("attn_k.weight") { return Self.unpermute(t, heads: config.kvHeads) }
     return t
+  }
+
+  /// llama.cpp's converter stores GPT-NeoX's fused projection as all heads'
+  /// q rows, then k, then v ([3, H, D] rows); Hugging Face's interleaves
+  /// them by head ([H, 3, D]), which is what `neoxQKV` reads. Rows are
+  /// whole input-width rows of a weight, or single values of a bias.
+  static func interleaveHeads(_ w: Tensor, heads: Int) -> Tensor {
+    let rows = w.shape[0], width = w.count / max(rows, 1), D = rows / (3 * heads)
+    var out = Tensor(uninitialized: w.shape)
+    let src = w.pointer, dst = out.mutablePointer()
+    for part in 0..<3 {
+      for h in 0..<heads {
+        (dst + ((h * 3 + part) * D) * width).update(from: src + ((part * heads + h) * D) * width, count: D * width)
+      }
+    }
+    return out
   }
 
   /// llama.cpp's converter stores each head's rows [D, in] with rotary pairs

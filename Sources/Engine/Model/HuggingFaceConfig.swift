@@ -36,7 +36,8 @@ extension ModelConfig {
     }
     // A GPT-2 folder from before model_type was written.
     if type == nil, architectures.isEmpty, json["n_embd"] != nil { return .gpt2 }
-    throw ModelError.unsupportedArchitecture(type ?? architectures.first ?? "unnamed", file: path)
+    throw ModelError.unsupportedArchitecture(
+      type ?? architectures.first ?? "unnamed", file: path, supported: ModelFamily.allCases.map(\.rawValue))
   }
 
   static func number(_ json: [String: Any], _ keys: [String], path: String) throws -> NSNumber {

@@ -246,7 +246,8 @@ public enum MLPKind: String, Sendable {
 public enum ModelError: Error, CustomStringConvertible, Equatable {
   case missingFile(String)
   case badConfig(String, String)
-  case unsupportedArchitecture(String, file: String)
+  /// An architecture tdb does not run; `supported` names those it does, as the file spells them.
+  case unsupportedArchitecture(String, file: String, supported: [String])
   case promptTooLong(tokens: Int, context: Int)
   case emptyPrompt
   case tokenOutOfRange(Int, vocab: Int)
@@ -260,9 +261,8 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     case .missingFile(let p):
       "no such file '\(p)'; --model expects a Hugging Face folder (config.json, model.safetensors, tokenizer.json or vocab.json + merges.txt), a .gguf file, or a built-in name (\(ModelLocator.builtIns.map(\.name).joined(separator: ", ")))"
     case .badConfig(let p, let why): "'\(p)': \(why)"
-    case .unsupportedArchitecture(let name, let file):
-      "'\(file)': the architecture '\(name)' is not supported; tdb runs "
-        + ModelFamily.allCases.map(\.rawValue).joined(separator: ", ")
+    case .unsupportedArchitecture(let name, let file, let supported):
+      "'\(file)': the architecture '\(name)' is not supported; tdb runs " + supported.joined(separator: ", ")
     case .promptTooLong(let n, let ctx): "the prompt is \(n) tokens but the model's context is \(ctx); shorten it"
     case .emptyPrompt: "the prompt has no tokens"
     case .tokenOutOfRange(let id, let vocab): "token id \(id) is outside the vocabulary (0..<\(vocab))"
