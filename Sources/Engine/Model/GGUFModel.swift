@@ -4,7 +4,7 @@ extension ModelConfig {
   /// llama.cpp's `general.architecture` names that tdb reads.
   static let ggufArchitectures: [String: ModelFamily] = [
     "llama": .llama, "mistral": .mistral, "qwen2": .qwen2, "qwen3": .qwen3, "gemma": .gemma, "gemma2": .gemma2,
-    "gemma3": .gemma3, "gptneox": .gptNeoX,
+    "gemma3": .gemma3, "gptneox": .gptNeoX, "gpt2": .gpt2,
   ]
 
   /// The hyperparameters of a GGUF file from its `general.*` and `<arch>.*` keys.
@@ -22,6 +22,10 @@ extension ModelConfig {
     }
     if family == .gptNeoX {
       self = try Self.gptNeoX(gguf: file, int: int)
+      return
+    }
+    if family == .gpt2 {
+      self = try Self.gpt2(gguf: file, int: int)
       return
     }
     let heads = try int("attention.head_count"), dModel = try int("embedding_length")
@@ -98,6 +102,26 @@ extension ModelConfig {
   }
 }
 
+extension ModelConfig {
+  /// GPT-2 as llama.cpp's converter writes it (`gpt2`): learned positions,
+  /// LayerNorms, the tanh GELU of GPT-2's `gelu_new` (the file records no
+  /// activation; llama.cpp computes the same), tied unless it has `output.weight`.
+  static func gpt2(gguf file: GGUFFile, int: (String) throws -> Int) throws -> ModelConfig {
+    let m = file.metadata
+    let heads = try int("attention.head_count"), dModel = try int("embedding_length")
+    guard heads > 0, dModel % heads == 0 else {
+      throw ModelError.badConfig(file.url.path, "gpt2.embedding_length must be a positive multiple of its head count")
+    }
+    let config = ModelConfig(
+      family: .gpt2, layers: try int("block_count"), heads: heads, dModel: dModel,
+      dMLP: m["gpt2.feed_forward_length"]?.int, context: try int("context_length"),
+      vocabSize: m["gpt2.vocab_size"]?.int ?? m["tokenizer.ggml.tokens"]?.array?.count ?? 0,
+      normEpsilon: m["gpt2.attention.layer_norm_epsilon"]?.float ?? 1e-5,
+      tiedEmbeddings: file.tensors["output.weight"] == nil)
+    return try config.validated(file.url.path)
+  }
+}
+
 /// A GGUF file's tensors under their Hugging Face names, dequantized to fp32,
 /// with q and k rows put back in Hugging Face's order where llama.cpp's
 /// converter permuted them for its interleaved rotation.
@@ -115,6 +139,10 @@ struct GGUFWeights: WeightSource {
     permutedQK = file.metadata["general.architecture"]?.string == "llama"
     if c.family == .gptNeoX {
       ggufName = Self.gptNeoXNames(layers: c.layers)
+      return
+    }
+    if c.family == .gpt2 {
+      ggufName = Self.gpt2Names(layers: c.layers)
       return
     }
     let postNorms = c.postNorms
@@ -166,6 +194,29 @@ struct GGUFWeights: WeightSource {
     return map
   }
 
+  /// GPT-2's Hugging Face names (as `ModelWeights(gpt2:)` reads them) -> llama.cpp's.
+  static func gpt2Names(layers: Int) -> [String: String] {
+    var map = [
+      "transformer.wte.weight": "token_embd.weight", "transformer.wpe.weight": "position_embd.weight",
+      "transformer.ln_f.weight": "output_norm.weight", "transformer.ln_f.bias": "output_norm.bias",
+      "lm_head.weight": "output.weight",
+    ]
+    let parts = [
+      ("ln_1", "attn_norm"), ("attn.c_attn", "attn_qkv"), ("attn.c_proj", "attn_output"), ("ln_2", "ffn_norm"),
+      ("mlp.c_fc", "ffn_up"), ("mlp.c_proj", "ffn_down"),
+    ]
+    for l in 0..<layers {
+      for (hf, gguf) in parts {
+        for kind in ["weight", "bias"] { map["transformer.h.\(l).\(hf).\(kind)"] = "blk.\(l).\(gguf).\(kind)" }
+      }
+    }
+    return map
+  }
+
+  /// GPT-2's projections are Conv1D weights, [in, out] in Hugging Face's
+  /// files; llama.cpp's converter stores them [out, in] as for every other model.
+  static let gpt2ConvolutionWeights = ["attn_qkv.weight", "attn_output.weight", "ffn_up.weight", "ffn_down.weight"]
+
   var names: [String] { ggufName.keys.filter(has).sorted() }
 
   /// llama.cpp's converter stores Gemma's norm weights with the 1 added.
@@ -175,8 +226,12 @@ struct GGUFWeights: WeightSource {
 
   func tensor(_ name: String, shape: [Int]) throws -> Tensor {
     let gguf = ggufName[name] ?? name
+    if config.family == .gpt2, shape.count == 2, Self.gpt2ConvolutionWeights.contains(where: gguf.hasSuffix) {
+      let stored = try file.tensor(gguf, shape: [shape[1], shape[0]])
+      return Tensor(shape: shape, scalars: transposed(stored.pointer, rows: shape[1], columns: shape[0]))
+    }
     let t = try file.tensor(gguf, shape: shape)
-    if gguf.hasSuffix("attn_qkv.weight") || gguf.hasSuffix("attn_qkv.bias") {
+    if config.family == .gptNeoX, gguf.hasSuffix("attn_qkv.weight") || gguf.hasSuffix("attn_qkv.bias") {
       return Self.interleaveHeads(t, heads: config.heads)
     }
     guard permutedQK else { return t }
