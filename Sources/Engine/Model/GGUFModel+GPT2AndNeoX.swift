@@ -56,44 +56,49 @@ extension ModelConfig {
 extension GGUFWeights {
   /// GPT-NeoX's Hugging Face names (as `ModelWeights(gptNeoX:)` reads them) -> llama.cpp's.
   static func gptNeoXNames(layers: Int) -> [String: String] {
-    var map = [
+    blockNames(
+      layers: layers, prefix: "gpt_neox.layers.",
+      parts: [
+        ("input_layernorm", "attn_norm"), ("attention.query_key_value", "attn_qkv"),
+        ("attention.dense", "attn_output"), ("post_attention_layernorm", "ffn_norm"),
+        ("mlp.dense_h_to_4h", "ffn_up"), ("mlp.dense_4h_to_h", "ffn_down"),
+      ]
+    ).merging([
       "gpt_neox.embed_in.weight": "token_embd.weight", "embed_out.weight": "output.weight",
       "gpt_neox.final_layer_norm.weight": "output_norm.weight", "gpt_neox.final_layer_norm.bias": "output_norm.bias",
-    ]
-    let parts = [
-      ("input_layernorm", "attn_norm"), ("attention.query_key_value", "attn_qkv"),
-      ("attention.dense", "attn_output"), ("post_attention_layernorm", "ffn_norm"),
-      ("mlp.dense_h_to_4h", "ffn_up"), ("mlp.dense_4h_to_h", "ffn_down"),
-    ]
-    for l in 0..<layers {
-      for (hf, gguf) in parts {
-        for kind in ["weight", "bias"] { map["gpt_neox.layers.\(l).\(hf).\(kind)"] = "blk.\(l).\(gguf).\(kind)" }
-      }
-    }
-    return map
+    ]) { $1 }
   }
 
   /// GPT-2's Hugging Face names (as `ModelWeights(gpt2:)` reads them) -> llama.cpp's.
   static func gpt2Names(layers: Int) -> [String: String] {
-    var map = [
+    blockNames(
+      layers: layers, prefix: "transformer.h.",
+      parts: [
+        ("ln_1", "attn_norm"), ("attn.c_attn", "attn_qkv"), ("attn.c_proj", "attn_output"), ("ln_2", "ffn_norm"),
+        ("mlp.c_fc", "ffn_up"), ("mlp.c_proj", "ffn_down"),
+      ]
+    ).merging([
       "transformer.wte.weight": "token_embd.weight", "transformer.wpe.weight": "position_embd.weight",
       "transformer.ln_f.weight": "output_norm.weight", "transformer.ln_f.bias": "output_norm.bias",
       "lm_head.weight": "output.weight",
-    ]
-    let parts = [
-      ("ln_1", "attn_norm"), ("attn.c_attn", "attn_qkv"), ("attn.c_proj", "attn_output"), ("ln_2", "ffn_norm"),
-      ("mlp.c_fc", "ffn_up"), ("mlp.c_proj", "ffn_down"),
-    ]
+    ]) { $1 }
+  }
+
+  /// Every block's weight and bias of each (Hugging Face, llama.cpp) pair
+  /// of layer names: `prefix`L.hf.weight -> blk.L.gguf.weight, and the bias.
+  private static func blockNames(layers: Int, prefix: String, parts: [(String, String)]) -> [String: String] {
+    var map: [String: String] = [:]
     for l in 0..<layers {
       for (hf, gguf) in parts {
-        for kind in ["weight", "bias"] { map["transformer.h.\(l).\(hf).\(kind)"] = "blk.\(l).\(gguf).\(kind)" }
+        for kind in ["weight", "bias"] { map["\(prefix)\(l).\(hf).\(kind)"] = "blk.\(l).\(gguf).\(kind)" }
       }
     }
     return map
   }
 
   /// GPT-2's projections are Conv1D weights, [in, out] in Hugging Face's
-  /// files; llama.cpp's converter stores them [out, in] as for every other model.
+  /// files; llama.cpp's converter stores them [out, in] as for every other
+  /// model, the layout `inputMajor` turns back.
   static let gpt2ConvolutionWeights = ["attn_qkv.weight", "attn_output.weight", "ffn_up.weight", "ffn_down.weight"]
 
   /// llama.cpp's converter stores GPT-NeoX's fused projection as all heads'

@@ -81,6 +81,8 @@ struct GGUFWeights: WeightSource {
   let ggufName: [String: String]
   /// Whether q/k rows were permuted (llama.cpp does it for its `llama` architecture).
   let permutedQK: Bool
+  /// Where GPT-2's projections, turned back to [in, out], are laid (see `gpt2ConvolutionWeights`).
+  let arena = WeightArena()
 
   init(file: GGUFFile, config c: ModelConfig) {
     self.file = file
@@ -134,8 +136,7 @@ struct GGUFWeights: WeightSource {
   func tensor(_ name: String, shape: [Int]) throws -> Tensor {
     let gguf = ggufName[name] ?? name
     if config.family == .gpt2, shape.count == 2, Self.gpt2ConvolutionWeights.contains(where: gguf.hasSuffix) {
-      let stored = try file.tensor(gguf, shape: [shape[1], shape[0]])
-      return Tensor(shape: shape, scalars: transposed(stored.pointer, rows: shape[1], columns: shape[0]))
+      return inputMajor([try file.tensor(gguf, shape: [shape[1], shape[0]])], in: arena)
     }
     let t = try file.tensor(gguf, shape: shape)
     if config.family == .gptNeoX, gguf.hasSuffix("attn_qkv.weight") || gguf.hasSuffix("attn_qkv.bias") {
